@@ -1,0 +1,136 @@
+//! A real ROS 2 Jazzy peer (rclpy + Fast DDS, `tests/ros_peer/peer.py`) in a child process.
+//! A missing peer is a test failure, never a skip: run `scripts/setup.sh` to install it.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const TIMEOUT: Duration = Duration::from_secs(40);
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn ros_python() -> PathBuf {
+    let path = std::env::var_os("MBARL_ROS_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                .join(".cache/mbarl/venv-ros/bin/python")
+        });
+    assert!(
+        path.exists(),
+        "the ROS 2 peer (rclpy) is not installed at {}: run scripts/setup.sh (or set MBARL_ROS_PYTHON)",
+        path.display()
+    );
+    path
+}
+
+pub struct Peer {
+    child: Child,
+    events: Receiver<Value>,
+    args: Vec<String>,
+}
+
+impl Peer {
+    /// Starts `peer.py ARGS…` in DDS domain `domain`.
+    pub fn start(domain: u16, args: &[&str]) -> Peer {
+        let script = repo_root().join("tests/ros_peer/peer.py");
+        let mut child = Command::new(ros_python())
+            .arg(&script)
+            .args(args)
+            .env("ROS_DOMAIN_ID", domain.to_string())
+            .env("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+            .env("FASTDDS_BUILTIN_TRANSPORTS", "DEFAULT?sockets_size=4194304")
+            .env("PYTHONUNBUFFERED", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the rclpy peer {}: {e}", script.display()));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                match serde_json::from_str::<Value>(&line) {
+                    Ok(v) => {
+                        if tx.send(v).is_err() {
+                            break;
+                        }
+                    }
+                    Err(_) => eprintln!("peer: {line}"),
+                }
+            }
+        });
+        Peer {
+            child,
+            events: rx,
+            args: args.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// The next event named `kind` (other events are skipped). Panics on timeout or peer exit.
+    pub fn expect(&mut self, kind: &str) -> Value {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(v) if v["event"] == kind => return v,
+                Ok(v) if v["event"] == "timeout" => {
+                    panic!("peer {:?} timed out waiting (wanted {kind})", self.args)
+                }
+                Ok(_) => continue,
+                Err(e) => panic!(
+                    "peer {:?}: no `{kind}` event ({e}); exit status {:?}",
+                    self.args,
+                    self.child.try_wait()
+                ),
+            }
+        }
+    }
+
+    /// Sends one line to the peer's stdin.
+    pub fn send_line(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().expect("piped stdin");
+        writeln!(stdin, "{line}")
+            .and_then(|_| stdin.flush())
+            .expect("write to peer");
+    }
+
+    /// Waits for the peer to exit and asserts success.
+    pub fn finish(mut self) {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("peer wait") {
+                assert!(status.success(), "peer {:?} failed: {status}", self.args);
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "peer {:?} did not exit",
+                self.args
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The deterministic image pattern shared with peer.py's `test_image`.
+pub fn test_image_data(i: u32, width: u32, height: u32) -> Vec<u8> {
+    (0..(width * height * 3) as usize)
+        .map(|x| ((x * 7 + i as usize * 13) & 0xFF) as u8)
+        .collect()
+}

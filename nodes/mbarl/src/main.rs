@@ -1,0 +1,49 @@
+//! `mbarl`: the suite's command-line tool.
+
+mod bench;
+mod demo;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use mbarl_ros::RosArgs;
+
+#[derive(Parser)]
+#[command(
+    name = "mbarl",
+    version,
+    about = "Model-based autonomous RL for robot arms on ROS 2"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// A demo node pair: a talker publishing a fake arm's joint states and a listener.
+    Demo {
+        #[command(subcommand)]
+        role: demo::Role,
+    },
+    /// Benchmarks that print measured figures.
+    Bench {
+        #[command(subcommand)]
+        which: bench::Which,
+    },
+}
+
+fn main() -> Result<()> {
+    let (user_args, ros_args) = RosArgs::from_env()?;
+    mbarl_ros::logging::init_logging(ros_args.log_level.as_deref());
+    let cli = Cli::parse_from(std::iter::once("mbarl".to_string()).chain(user_args));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Demo { role } => demo::run(role, ros_args).await,
+            Command::Bench { which } => bench::run(which, ros_args).await,
+        }
+    })
+}
