@@ -1,7 +1,7 @@
 //! `mbarl`: the suite's command-line tool.
 
 mod bench;
-mod demo;
+mod example;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -20,10 +20,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// A demo node pair: a talker publishing a fake arm's joint states and a listener.
-    Demo {
+    /// An example node pair: a talker publishing a fake arm's joint states and a listener.
+    Example {
         #[command(subcommand)]
-        role: demo::Role,
+        role: example::Role,
     },
     /// Benchmarks that print measured figures.
     Bench {
@@ -42,7 +42,7 @@ fn main() -> Result<()> {
         .build()?;
     runtime.block_on(async move {
         match cli.command {
-            Command::Demo { role } => demo::run(role, ros_args).await,
+            Command::Example { role } => example::run(role, ros_args).await,
             Command::Bench { which } => bench::run(which, ros_args).await,
         }
     })

@@ -29,7 +29,7 @@ fn talker_honours_domain_id_namespace_and_remap_seen_from_rclpy() {
         .env("ROS_DOMAIN_ID", domain.to_string())
         .stdout(Stdio::null())
         .spawn()
-        .expect("start mbarl demo talker");
+        .expect("start mbarl example talker");
     let first = listener.expect("msg");
     assert!(
         first["data"]
@@ -47,12 +47,12 @@ fn talker_honours_domain_id_namespace_and_remap_seen_from_rclpy() {
 
 #[test]
 fn wrong_parameter_type_stops_the_node_with_a_clear_error() {
-    let dir = std::env::temp_dir().join(format!("mbarl-demo-cli-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("mbarl-example-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("talker.yaml");
     std::fs::write(
         &file,
-        "mbarl_demo_talker:\n  ros__parameters:\n    rate_hz: [1, 2]\n",
+        "mbarl_example_talker:\n  ros__parameters:\n    rate_hz: [1, 2]\n",
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_mbarl"))
@@ -74,7 +74,7 @@ fn wrong_parameter_type_stops_the_node_with_a_clear_error() {
     );
 
     let out = Command::new(env!("CARGO_BIN_EXE_mbarl"))
-        .args(["demo", "talker", "--count", "1"])
+        .args(["example", "talker", "--count", "1"])
         .env("ROS_DOMAIN_ID", "not-a-number")
         .output()
         .expect("run mbarl");

@@ -1,4 +1,4 @@
-//! `mbarl demo talker|listener`: the smallest end-to-end check that the ROS 2 graph works.
+//! `mbarl example talker|listener`: the smallest end-to-end check that the ROS 2 graph works.
 
 use std::time::Duration;
 
@@ -31,7 +31,7 @@ pub async fn run(role: Role, args: RosArgs) -> Result<()> {
 }
 
 async fn talker(args: RosArgs, count: Option<u64>) -> Result<()> {
-    let node = NodeBuilder::new("mbarl_demo_talker")
+    let node = NodeBuilder::new("mbarl_example_talker")
         .ros_args(args)
         .param(ParamSpec::new("rate_hz", 10.0, "publish rate"))
         .build()?;
@@ -72,7 +72,7 @@ async fn talker(args: RosArgs, count: Option<u64>) -> Result<()> {
 }
 
 async fn listener(args: RosArgs, count: Option<u64>) -> Result<()> {
-    let node = NodeBuilder::new("mbarl_demo_listener")
+    let node = NodeBuilder::new("mbarl_example_listener")
         .ros_args(args)
         .build()?;
     let chatter = node.subscriber::<StringMsg>("chatter", Qos::DEFAULT)?;
