@@ -15,7 +15,7 @@ fn talker_honours_domain_id_namespace_and_remap_seen_from_rclpy() {
     listener.expect("ready");
     let mut talker = Command::new(env!("CARGO_BIN_EXE_mbarl"))
         .args([
-            "demo",
+            "example",
             "talker",
             "--count",
             "200",
@@ -57,7 +57,7 @@ fn wrong_parameter_type_stops_the_node_with_a_clear_error() {
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_mbarl"))
         .args([
-            "demo",
+            "example",
             "talker",
             "--ros-args",
             "--params-file",
