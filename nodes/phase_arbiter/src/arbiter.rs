@@ -1,0 +1,358 @@
+//! One control step of the arbiter: choose the active phase's action if it is fresh and
+//! well-formed, clamp it, or hold still; record the executed transition.
+//!
+//! Hold still means: command the last commanded target (or, before any command, the measured
+//! position). It is what the arm gets on e-stop, in PAUSED / NEEDS_HELP, when the active
+//! policy is silent for more than `watchdog_periods` control periods, and when its action is
+//! malformed (wrong size, NaN).
+
+use std::time::{Duration, Instant};
+
+use mbarl_msgs::msg::{Observation, PolicyAction, StateScore, Transition};
+
+use crate::limits::JointLimits;
+use crate::phases::{Phase, PhaseMachine, StepReport, Switch};
+
+/// Why the arm holds still this step (counted and logged by the node).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldReason {
+    EStop,
+    Inactive,
+    NoAction,
+    StaleAction,
+    WrongSize,
+    NotFinite,
+}
+
+impl HoldReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldReason::EStop => "estop",
+            HoldReason::Inactive => "inactive_phase",
+            HoldReason::NoAction => "no_action",
+            HoldReason::StaleAction => "stale_action",
+            HoldReason::WrongSize => "wrong_action_size",
+            HoldReason::NotFinite => "non_finite_action",
+        }
+    }
+}
+
+/// The decision for one step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepOutput {
+    pub targets: Vec<f64>,
+    pub hold: Option<HoldReason>,
+    pub clamped: bool,
+    pub switch: Option<Switch>,
+    /// The transition completed by this step's observation (previous obs → this obs).
+    pub transition: Option<Transition>,
+}
+
+struct Pending {
+    observation: Observation,
+    action: Vec<f32>,
+    targets: Vec<f64>,
+    clamped: bool,
+    phase: Phase,
+    cycle: u32,
+    step: u64,
+}
+
+pub struct Arbiter {
+    pub limits: JointLimits,
+    pub machine: PhaseMachine,
+    period: Duration,
+    watchdog: Duration,
+    last_targets: Option<Vec<f64>>,
+    actions: [Option<(PolicyAction, Instant)>; 2],
+    score: Option<StateScore>,
+    estop: bool,
+    pending: Option<Pending>,
+}
+
+impl Arbiter {
+    pub fn new(
+        limits: JointLimits,
+        machine: PhaseMachine,
+        period: Duration,
+        watchdog_periods: f64,
+    ) -> Self {
+        Self {
+            limits,
+            machine,
+            period,
+            watchdog: period.mul_f64(watchdog_periods),
+            last_targets: None,
+            actions: [None, None],
+            score: None,
+            estop: false,
+            pending: None,
+        }
+    }
+
+    pub fn set_estop(&mut self, on: bool) {
+        self.estop = on;
+    }
+
+    pub fn estop(&self) -> bool {
+        self.estop
+    }
+
+    /// Stores a policy action (forward or backward) as it arrives.
+    pub fn on_action(&mut self, action: PolicyAction, now: Instant) {
+        let slot = if action.policy == PolicyAction::POLICY_BACKWARD {
+            1
+        } else {
+            0
+        };
+        self.actions[slot] = Some((action, now));
+    }
+
+    pub fn on_score(&mut self, score: StateScore) {
+        self.score = Some(score);
+    }
+
+    /// The hold command: last target, else the measured position, clamped to limits.
+    pub fn hold_targets(&self, measured: &[f64]) -> Vec<f64> {
+        let base = self.last_targets.as_deref().unwrap_or(measured);
+        (0..self.limits.joints())
+            .map(|j| {
+                self.limits
+                    .clamp_position(j, base.get(j).copied().unwrap_or(f64::NAN))
+            })
+            .collect()
+    }
+
+    fn active_action(&self, now: Instant) -> Result<&PolicyAction, HoldReason> {
+        if self.estop {
+            return Err(HoldReason::EStop);
+        }
+        let slot = match self.machine.phase() {
+            Phase::Forward | Phase::Eval => 0,
+            Phase::Backward => 1,
+            _ => return Err(HoldReason::Inactive),
+        };
+        let (action, at) = self.actions[slot].as_ref().ok_or(HoldReason::NoAction)?;
+        if now.duration_since(*at) > self.watchdog {
+            return Err(HoldReason::StaleAction);
+        }
+        if action.action.len() != self.limits.joints() {
+            return Err(HoldReason::WrongSize);
+        }
+        if !action.action.iter().all(|a| a.is_finite()) {
+            return Err(HoldReason::NotFinite);
+        }
+        Ok(action)
+    }
+
+    /// One control step on a new observation (whose `joint_position` is the measured state).
+    pub fn step(&mut self, observation: Observation, now: Instant) -> StepOutput {
+        let measured = observation.joint_position.clone();
+        // Scores of this or the two previous observations count; older ones are stale.
+        let scores = self
+            .score
+            .as_ref()
+            .filter(|s| s.observation_seq + 2 >= observation.seq);
+        let report_scores = (
+            scores.map(|s| s.goal_probability),
+            scores.map(|s| s.demo_probability),
+        );
+
+        // Close the previous step's transition with this observation as s_{t+1}.
+        let mut transition = None;
+        let mut switch = None;
+        if let Some(p) = self.pending.take() {
+            let travel = p
+                .observation
+                .joint_position
+                .iter()
+                .zip(&measured)
+                .map(|(a, b)| (a - b).abs())
+                .filter(|d| d.is_finite())
+                .sum();
+            switch = self.machine.step(StepReport {
+                goal_score: report_scores.0,
+                demo_score: report_scores.1,
+                travel,
+                clamped: p.clamped,
+            });
+            transition = Some(Transition {
+                header: observation.header.clone(),
+                step: p.step,
+                phase: p.phase.to_msg(),
+                cycle: p.cycle,
+                observation: p.observation,
+                action: p.action,
+                commanded_position: p.targets,
+                clamped: p.clamped,
+                task_reward: 0.0,
+                has_task_reward: false,
+                next_observation: observation.clone(),
+                phase_end: switch.is_some(),
+            });
+        }
+
+        let base = self.hold_targets(&measured);
+        let (targets, hold, clamped, action) = match self.active_action(now) {
+            Ok(a) => {
+                // Step from the measured position when it is sane, so targets never run away
+                // from a blocked arm; from the last target otherwise.
+                let from = if self.limits.within(&measured, 0.05) {
+                    measured.clone()
+                } else {
+                    base.clone()
+                };
+                let c = self
+                    .limits
+                    .command(&from, &a.action, self.period.as_secs_f64());
+                let executed = self.limits.executed_action(&from, &c.targets);
+                (c.targets, None, c.clamped, executed)
+            }
+            Err(reason) => (base, Some(reason), false, vec![0.0; self.limits.joints()]),
+        };
+        if self.machine.phase().is_active() {
+            self.pending = Some(Pending {
+                observation,
+                action,
+                targets: targets.clone(),
+                clamped,
+                phase: self.machine.phase(),
+                cycle: self.machine.cycle(),
+                step: self.machine.total_steps(),
+            });
+        }
+        self.last_targets = Some(targets.clone());
+        StepOutput {
+            targets,
+            hold,
+            clamped,
+            switch,
+            transition,
+        }
+    }
+
+    /// After a phase change made outside `step` (operator), the open transition is dropped:
+    /// no transition spans two phases.
+    pub fn end_pending_phase(&mut self) {
+        self.pending = None;
+    }
+
+    /// Has the active policy answered observation `seq` yet?
+    pub fn has_action_for(&self, seq: u64) -> bool {
+        let slot = match self.machine.phase() {
+            Phase::Backward => 1,
+            _ => 0,
+        };
+        self.actions[slot]
+            .as_ref()
+            .is_some_and(|(a, _)| a.observation_seq >= seq)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::phases::PhaseConfig;
+
+    fn arbiter() -> Arbiter {
+        let limits = JointLimits::new(
+            vec!["j1".into(), "j2".into()],
+            vec![-1.0, -1.0],
+            vec![1.0, 1.0],
+            vec![2.0, 2.0],
+            vec![0.05, 0.05],
+        )
+        .unwrap();
+        Arbiter::new(
+            limits,
+            PhaseMachine::new(PhaseConfig::default()),
+            Duration::from_millis(50),
+            2.0,
+        )
+    }
+
+    fn obs(seq: u64, pos: [f64; 2]) -> Observation {
+        Observation {
+            seq,
+            joint_position: pos.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    fn act(policy: u8, a: Vec<f32>) -> PolicyAction {
+        PolicyAction {
+            policy,
+            action: a,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn forward_action_moves_the_arm_within_limits() {
+        let mut arb = arbiter();
+        let t0 = Instant::now();
+        arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![1.0, -1.0]), t0);
+        let out = arb.step(obs(0, [0.0, 0.0]), t0);
+        assert_eq!(out.hold, None);
+        assert!((out.targets[0] - 0.05).abs() < 1e-9 && (out.targets[1] + 0.05).abs() < 1e-9);
+    }
+
+    #[test]
+    fn backward_action_is_ignored_in_forward_phase() {
+        let mut arb = arbiter();
+        let t0 = Instant::now();
+        arb.on_action(act(PolicyAction::POLICY_BACKWARD, vec![1.0, 1.0]), t0);
+        let out = arb.step(obs(0, [0.2, 0.3]), t0);
+        assert_eq!(out.hold, Some(HoldReason::NoAction));
+        assert_eq!(out.targets, vec![0.2, 0.3]);
+    }
+
+    #[test]
+    fn watchdog_holds_after_two_silent_periods() {
+        let mut arb = arbiter();
+        let t0 = Instant::now();
+        arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![1.0, 1.0]), t0);
+        let first = arb.step(obs(0, [0.0, 0.0]), t0);
+        let later = arb.step(obs(1, [0.05, 0.05]), t0 + Duration::from_millis(101));
+        assert_eq!(later.hold, Some(HoldReason::StaleAction));
+        assert_eq!(
+            later.targets, first.targets,
+            "holds the last commanded target"
+        );
+    }
+
+    #[test]
+    fn estop_and_bad_actions_hold() {
+        let mut arb = arbiter();
+        let t0 = Instant::now();
+        arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![1.0]), t0);
+        assert_eq!(
+            arb.step(obs(0, [0.0, 0.0]), t0).hold,
+            Some(HoldReason::WrongSize)
+        );
+        arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![f32::NAN, 0.0]), t0);
+        assert_eq!(
+            arb.step(obs(1, [0.0, 0.0]), t0).hold,
+            Some(HoldReason::NotFinite)
+        );
+        arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![0.5, 0.5]), t0);
+        arb.set_estop(true);
+        assert_eq!(
+            arb.step(obs(2, [0.0, 0.0]), t0).hold,
+            Some(HoldReason::EStop)
+        );
+    }
+
+    #[test]
+    fn transitions_link_consecutive_observations() {
+        let mut arb = arbiter();
+        let t0 = Instant::now();
+        arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![0.5, 0.0]), t0);
+        assert!(arb.step(obs(0, [0.0, 0.0]), t0).transition.is_none());
+        let out = arb.step(obs(1, [0.025, 0.0]), t0);
+        let t = out.transition.unwrap();
+        assert_eq!((t.observation.seq, t.next_observation.seq), (0, 1));
+        assert!((t.action[0] - 0.5).abs() < 1e-6);
+        assert_eq!(t.phase, Phase::Forward.to_msg());
+    }
+}

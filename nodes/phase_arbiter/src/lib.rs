@@ -1,0 +1,6 @@
+//! The phase arbiter's logic, testable without ROS: phases ([`phases`]), joint limits and
+//! clamping ([`limits`]), and the per-step decision ([`arbiter`]) of what the arm is commanded.
+
+pub mod arbiter;
+pub mod limits;
+pub mod phases;

@@ -1,0 +1,384 @@
+//! `phase_arbiter` node: the only node that commands the arm.
+//!
+//! Subscribes `/mbarl/observation`, `/mbarl/{forward,backward}/action`, `/mbarl/state_score`,
+//! `/mbarl/estop`; publishes `/arm_controller/commands` (std_msgs/Float64MultiArray, position
+//! targets, ros2_control forward_command_controller) or `/arm_controller/joint_trajectory`,
+//! `/mbarl/phase` (latched), `/mbarl/transition`, `/mbarl/help_request`; serves
+//! `/mbarl/set_phase` and `/mbarl/resume`. Remap any of them with `--ros-args -r`.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use mbarl_msgs::builtin_interfaces::Duration as RosDuration;
+use mbarl_msgs::msg::{
+    HelpRequest, Observation, Phase as PhaseMsg, PolicyAction, StateScore, Transition,
+};
+use mbarl_msgs::srv::{Resume, ResumeResponse, SetPhase, SetPhaseResponse};
+use mbarl_msgs::std_msgs::{Bool, Float64MultiArray, Header};
+use mbarl_msgs::trajectory_msgs::{JointTrajectory, JointTrajectoryPoint};
+use mbarl_ros::counters::RateLimitedWarn;
+use mbarl_ros::{NodeBuilder, ParamKind, ParamSpec, Publisher, Qos, RosArgs, RosNode};
+use phase_arbiter::arbiter::{Arbiter, StepOutput};
+use phase_arbiter::limits::JointLimits;
+use phase_arbiter::phases::{Phase, PhaseConfig, PhaseMachine, Switch};
+
+fn params() -> Vec<ParamSpec> {
+    use ParamKind::{DoubleArray, StringArray};
+    vec![
+        ParamSpec::required("joint_names", StringArray, "arm joints, in command order"),
+        ParamSpec::required(
+            "position_lower",
+            DoubleArray,
+            "joint position lower limits (rad)",
+        ),
+        ParamSpec::required(
+            "position_upper",
+            DoubleArray,
+            "joint position upper limits (rad)",
+        ),
+        ParamSpec::required("max_velocity", DoubleArray, "joint velocity limits (rad/s)"),
+        ParamSpec::required(
+            "max_step",
+            DoubleArray,
+            "joint position step for a full-scale action (rad)",
+        ),
+        ParamSpec::new("control_rate_hz", 20.0, "control rate"),
+        ParamSpec::new(
+            "watchdog_periods",
+            2.0,
+            "hold still when the active policy is silent this many periods",
+        ),
+        ParamSpec::new(
+            "action_wait_periods",
+            0.5,
+            "how long to wait for the action answering an observation",
+        ),
+        ParamSpec::new(
+            "command_interface",
+            "position_array",
+            "position_array (Float64MultiArray) or joint_trajectory",
+        ),
+        ParamSpec::new("forward_steps", 300i64, "forward phase step budget"),
+        ParamSpec::new("backward_steps", 300i64, "backward phase step budget"),
+        ParamSpec::new(
+            "goal_threshold",
+            0.8,
+            "goal score that ends the forward phase",
+        ),
+        ParamSpec::new(
+            "demo_threshold",
+            0.8,
+            "demo-state score that ends the backward phase",
+        ),
+        ParamSpec::new(
+            "hold_steps",
+            3i64,
+            "steps a score must stay above its threshold",
+        ),
+        ParamSpec::new(
+            "stuck_cycles",
+            5i64,
+            "cycles without progress before asking for help",
+        ),
+        ParamSpec::new(
+            "max_consecutive_clamps",
+            200i64,
+            "clamped steps in a row before asking for help",
+        ),
+    ]
+}
+
+fn limits_from(node: &RosNode) -> Result<JointLimits> {
+    Ok(JointLimits::new(
+        node.param("joint_names")?,
+        node.param("position_lower")?,
+        node.param("position_upper")?,
+        node.param("max_velocity")?,
+        node.param("max_step")?,
+    )?)
+}
+
+fn phase_config_from(node: &RosNode) -> Result<PhaseConfig> {
+    let count = |name: &str| -> Result<u64> {
+        let v: i64 = node.param(name)?;
+        u64::try_from(v)
+            .ok()
+            .filter(|v| *v > 0)
+            .with_context(|| format!("parameter {name} must be > 0, got {v}"))
+    };
+    Ok(PhaseConfig {
+        forward_steps: count("forward_steps")?,
+        backward_steps: count("backward_steps")?,
+        goal_threshold: node.param::<f64>("goal_threshold")? as f32,
+        demo_threshold: node.param::<f64>("demo_threshold")? as f32,
+        hold_steps: count("hold_steps")?,
+        stuck_cycles: count("stuck_cycles")? as u32,
+        max_consecutive_clamps: count("max_consecutive_clamps")?,
+        ..PhaseConfig::default()
+    })
+}
+
+enum CommandOut {
+    Positions(Publisher<Float64MultiArray>),
+    Trajectory(Publisher<JointTrajectory>, Vec<String>, Duration),
+}
+
+impl CommandOut {
+    fn send(&self, targets: &[f64], header: Header) -> Result<()> {
+        match self {
+            CommandOut::Positions(p) => p.publish(Float64MultiArray {
+                data: targets.to_vec(),
+                ..Default::default()
+            })?,
+            CommandOut::Trajectory(p, names, period) => p.publish(JointTrajectory {
+                header,
+                joint_names: names.clone(),
+                points: vec![JointTrajectoryPoint {
+                    positions: targets.to_vec(),
+                    time_from_start: RosDuration::from(*period),
+                    ..Default::default()
+                }],
+            })?,
+        }
+        Ok(())
+    }
+}
+
+struct Outputs {
+    command: CommandOut,
+    phase: Publisher<PhaseMsg>,
+    transition: Publisher<Transition>,
+    help: Publisher<HelpRequest>,
+}
+
+fn announce(node: &RosNode, out: &Outputs, arb: &Arbiter, switch: &Switch) {
+    tracing::info!(from = ?switch.from, to = ?switch.to, cycle = arb.machine.cycle(), "phase change: {}", switch.reason);
+    let mut msg = arb.machine.to_msg(&switch.reason);
+    msg.header.stamp = node.now();
+    if let Err(e) = out.phase.publish(msg) {
+        tracing::warn!("cannot publish the phase: {e}");
+    }
+    if switch.to == Phase::NeedsHelp {
+        let help = HelpRequest {
+            header: Header {
+                stamp: node.now(),
+                frame_id: String::new(),
+            },
+            cycle: arb.machine.cycle(),
+            phase: switch.from.to_msg(),
+            reason: switch.reason.clone(),
+        };
+        tracing::warn!("asking for help: {}", switch.reason);
+        if let Err(e) = out.help.publish(help) {
+            tracing::warn!("cannot publish the help request: {e}");
+        }
+    }
+}
+
+fn apply(
+    node: &RosNode,
+    out: &Outputs,
+    arb: &Arbiter,
+    step: StepOutput,
+    header: Header,
+    warn: &RateLimitedWarn,
+) {
+    if let Some(reason) = step.hold {
+        let total = node
+            .counters()
+            .counter(&format!("hold.{}", reason.as_str()))
+            .increment();
+        if let Some(suppressed) = warn.check() {
+            tracing::warn!(total, suppressed, "arm holds still: {}", reason.as_str());
+        }
+    }
+    if step.clamped {
+        node.counters().counter("clamped").increment();
+    }
+    if let Err(e) = out.command.send(&step.targets, header) {
+        tracing::error!("cannot send the arm command: {e}");
+    }
+    if let Some(t) = step.transition
+        && let Err(e) = out.transition.publish(t)
+    {
+        node.counters()
+            .counter("transition_publish_failed")
+            .increment();
+        tracing::warn!("cannot publish a transition: {e}");
+    }
+    if let Some(s) = &step.switch {
+        announce(node, out, arb, s);
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let (_, args) = RosArgs::from_env()?;
+    mbarl_ros::logging::init_logging(args.log_level.as_deref());
+    let node = NodeBuilder::new("phase_arbiter")
+        .ros_args(args)
+        .params(params())
+        .build()?;
+    let limits = limits_from(&node)?;
+    let rate: f64 = node.param("control_rate_hz")?;
+    if !(rate.is_finite() && rate > 0.0) {
+        bail!("control_rate_hz must be > 0, got {rate}");
+    }
+    let period = Duration::from_secs_f64(1.0 / rate);
+    let names = limits.names.clone();
+    let mut arb = Arbiter::new(
+        limits,
+        PhaseMachine::new(phase_config_from(&node)?),
+        period,
+        node.param("watchdog_periods")?,
+    );
+    let action_wait = period.mul_f64(node.param::<f64>("action_wait_periods")?.clamp(0.0, 10.0));
+
+    let command = match node.param::<String>("command_interface")?.as_str() {
+        "position_array" => {
+            CommandOut::Positions(node.publisher("/arm_controller/commands", Qos::DEFAULT)?)
+        }
+        "joint_trajectory" => CommandOut::Trajectory(
+            node.publisher("/arm_controller/joint_trajectory", Qos::DEFAULT)?,
+            names,
+            period,
+        ),
+        other => bail!("command_interface must be position_array or joint_trajectory, got {other}"),
+    };
+    let out = Outputs {
+        command,
+        phase: node.publisher("/mbarl/phase", Qos::Latched)?,
+        transition: node.publisher("/mbarl/transition", Qos::Lossless)?,
+        help: node.publisher("/mbarl/help_request", Qos::Latched)?,
+    };
+    let observations =
+        node.subscriber::<Observation>("/mbarl/observation", Qos::Reliable { depth: 5 })?;
+    let forward =
+        node.subscriber::<PolicyAction>("/mbarl/forward/action", Qos::Reliable { depth: 5 })?;
+    let backward =
+        node.subscriber::<PolicyAction>("/mbarl/backward/action", Qos::Reliable { depth: 5 })?;
+    let scores = node.subscriber::<StateScore>("/mbarl/state_score", Qos::Reliable { depth: 5 })?;
+    let estop = node.subscriber::<Bool>("/mbarl/estop", Qos::Reliable { depth: 5 })?;
+    let set_phase = node.service_server::<SetPhase>("/mbarl/set_phase")?;
+    let resume = node.service_server::<Resume>("/mbarl/resume")?;
+    announce(
+        &node,
+        &out,
+        &arb,
+        &Switch {
+            from: Phase::Forward,
+            to: Phase::Forward,
+            reason: "start".into(),
+        },
+    );
+    tracing::info!(
+        "phase arbiter up: {} joints at {rate} Hz",
+        arb.limits.joints()
+    );
+
+    let warn = RateLimitedWarn::default();
+    let mut waiting: Option<(Observation, Instant)> = None;
+    let mut last_observation = Instant::now();
+    let mut silence = tokio::time::interval(period);
+    loop {
+        let deadline = waiting
+            .as_ref()
+            .map(|(_, d)| *d)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            Some(obs) = observations.recv() => {
+                last_observation = Instant::now();
+                if let Some((prev, _)) = waiting.take() {
+                    let header = prev.header.clone();
+                    let step = arb.step(prev, Instant::now());
+                    apply(&node, &out, &arb, step, header, &warn);
+                }
+                if arb.has_action_for(obs.seq) || action_wait.is_zero() {
+                    let header = obs.header.clone();
+                    let step = arb.step(obs, Instant::now());
+                    apply(&node, &out, &arb, step, header, &warn);
+                } else {
+                    waiting = Some((obs, Instant::now() + action_wait));
+                }
+            }
+            Some(a) = forward.recv() => {
+                arb.on_action(a, Instant::now());
+                if let Some((obs, _)) = waiting.take_if(|(o, _)| arb.has_action_for(o.seq)) {
+                    let header = obs.header.clone();
+                    let step = arb.step(obs, Instant::now());
+                    apply(&node, &out, &arb, step, header, &warn);
+                }
+            }
+            Some(a) = backward.recv() => {
+                arb.on_action(a, Instant::now());
+                if let Some((obs, _)) = waiting.take_if(|(o, _)| arb.has_action_for(o.seq)) {
+                    let header = obs.header.clone();
+                    let step = arb.step(obs, Instant::now());
+                    apply(&node, &out, &arb, step, header, &warn);
+                }
+            }
+            _ = tokio::time::sleep_until(deadline.into()) => {
+                if let Some((obs, _)) = waiting.take() {
+                    let header = obs.header.clone();
+                    let step = arb.step(obs, Instant::now());
+                    apply(&node, &out, &arb, step, header, &warn);
+                }
+            }
+            Some(s) = scores.recv() => arb.on_score(s),
+            Some(b) = estop.recv() => {
+                if b.data != arb.estop() {
+                    tracing::warn!("e-stop {}", if b.data { "ENGAGED: the arm holds still" } else { "released" });
+                }
+                arb.set_estop(b.data);
+                if b.data {
+                    // Hold at once, without waiting for the next observation.
+                    let hold = arb.hold_targets(&[]);
+                    if let Err(e) = out.command.send(&hold, Header { stamp: node.now(), frame_id: String::new() }) {
+                        tracing::error!("cannot send the hold command: {e}");
+                    }
+                }
+            }
+            Some((id, req)) = set_phase.next_request() => {
+                let response = match Phase::from_msg(req.phase) {
+                    Some(p) => {
+                        arb.end_pending_phase();
+                        let s = arb.machine.set_phase(p, &req.reason);
+                        announce(&node, &out, &arb, &s);
+                        SetPhaseResponse { success: true, message: format!("phase {:?}", p) }
+                    }
+                    None => SetPhaseResponse { success: false, message: format!("unknown phase {}", req.phase) },
+                };
+                let _ = set_phase.respond(id, response).await;
+            }
+            Some((id, req)) = resume.next_request() => {
+                let response = match arb.machine.resume(&req.note) {
+                    Some(s) => {
+                        arb.end_pending_phase();
+                        announce(&node, &out, &arb, &s);
+                        ResumeResponse { success: true, message: format!("resumed {:?}", s.to) }
+                    }
+                    None => ResumeResponse { success: false, message: "not paused and not waiting for help".into() },
+                };
+                let _ = resume.respond(id, response).await;
+            }
+            _ = silence.tick() => {
+                // No observations (encoder dead): keep commanding the hold position so the
+                // controller's own watchdog never sees a silent commander.
+                if last_observation.elapsed() > period * 2 && arb.hold_targets(&[]).iter().all(|t| t.is_finite()) {
+                    node.counters().counter("hold.no_observation").increment();
+                    if let Some(suppressed) = warn.check() {
+                        tracing::warn!(suppressed, "no observation for {:?}: the arm holds still", last_observation.elapsed());
+                    }
+                    let hold = arb.hold_targets(&[]);
+                    let _ = out.command.send(&hold, Header { stamp: node.now(), frame_id: String::new() });
+                }
+            }
+            _ = tokio::signal::ctrl_c() => {
+                let hold = arb.hold_targets(&[]);
+                let _ = out.command.send(&hold, Header { stamp: node.now(), frame_id: String::new() });
+                tracing::info!("stopping: the arm holds its last target");
+                return Ok(());
+            }
+        }
+    }
+}

@@ -1,0 +1,423 @@
+//! The phase state machine (ARCHITECTURE.md §3): FORWARD → BACKWARD → FORWARD …, with EVAL,
+//! PAUSED and NEEDS_HELP. Pure logic: the ROS shell feeds it one step at a time.
+
+use mbarl_msgs::msg::Phase as PhaseMsg;
+
+/// The arbiter's phases (values as in `mbarl_msgs/Phase`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Forward,
+    Backward,
+    Eval,
+    Paused,
+    NeedsHelp,
+}
+
+impl Phase {
+    pub fn to_msg(self) -> u8 {
+        match self {
+            Phase::Forward => PhaseMsg::FORWARD,
+            Phase::Backward => PhaseMsg::BACKWARD,
+            Phase::Eval => PhaseMsg::EVAL,
+            Phase::Paused => PhaseMsg::PAUSED,
+            Phase::NeedsHelp => PhaseMsg::NEEDS_HELP,
+        }
+    }
+
+    pub fn from_msg(v: u8) -> Option<Phase> {
+        Some(match v {
+            PhaseMsg::FORWARD => Phase::Forward,
+            PhaseMsg::BACKWARD => Phase::Backward,
+            PhaseMsg::EVAL => Phase::Eval,
+            PhaseMsg::PAUSED => Phase::Paused,
+            PhaseMsg::NEEDS_HELP => Phase::NeedsHelp,
+            _ => return None,
+        })
+    }
+
+    /// Does a policy act (and the arm move) in this phase?
+    pub fn is_active(self) -> bool {
+        matches!(self, Phase::Forward | Phase::Backward | Phase::Eval)
+    }
+}
+
+/// Switching rules (parameters of the arbiter).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseConfig {
+    /// Forward phase step budget (H).
+    pub forward_steps: u64,
+    pub backward_steps: u64,
+    /// FORWARD ends when the goal score stays above this for `hold_steps` steps.
+    pub goal_threshold: f32,
+    /// BACKWARD ends when the demo-state score stays above this for `hold_steps` steps.
+    pub demo_threshold: f32,
+    pub hold_steps: u64,
+    /// NEEDS_HELP after this many consecutive cycles without progress.
+    pub stuck_cycles: u32,
+    /// A phase made progress when its score rose by at least this much, or the joints travelled
+    /// at least `min_travel` (rad, summed over joints and steps).
+    pub min_score_gain: f32,
+    pub min_travel: f64,
+    /// NEEDS_HELP after this many consecutive clamped steps (the policy keeps pushing a limit).
+    pub max_consecutive_clamps: u64,
+}
+
+impl Default for PhaseConfig {
+    fn default() -> Self {
+        Self {
+            forward_steps: 300,
+            backward_steps: 300,
+            goal_threshold: 0.8,
+            demo_threshold: 0.8,
+            hold_steps: 3,
+            stuck_cycles: 5,
+            min_score_gain: 0.05,
+            min_travel: 0.05,
+            max_consecutive_clamps: 200,
+        }
+    }
+}
+
+/// What one control step looked like.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepReport {
+    pub goal_score: Option<f32>,
+    pub demo_score: Option<f32>,
+    /// Sum over joints of |Δ position| in this step.
+    pub travel: f64,
+    pub clamped: bool,
+}
+
+/// A phase change with its reason, for `/mbarl/phase` and the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Switch {
+    pub from: Phase,
+    pub to: Phase,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct PhaseMachine {
+    config: PhaseConfig,
+    phase: Phase,
+    /// Phase to return to after PAUSED/NEEDS_HELP.
+    resume_to: Phase,
+    cycle: u32,
+    phase_step: u64,
+    total_steps: u64,
+    above_threshold: u64,
+    consecutive_clamps: u64,
+    // progress tracking of the current phase
+    first_score: Option<f32>,
+    best_score: Option<f32>,
+    travel: f64,
+    cycles_without_progress: u32,
+    forward_progress: bool,
+}
+
+impl PhaseMachine {
+    pub fn new(config: PhaseConfig) -> Self {
+        Self {
+            config,
+            phase: Phase::Forward,
+            resume_to: Phase::Forward,
+            cycle: 0,
+            phase_step: 0,
+            total_steps: 0,
+            above_threshold: 0,
+            consecutive_clamps: 0,
+            first_score: None,
+            best_score: None,
+            travel: 0.0,
+            cycles_without_progress: 0,
+            forward_progress: false,
+        }
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+    pub fn cycle(&self) -> u32 {
+        self.cycle
+    }
+    pub fn phase_step(&self) -> u64 {
+        self.phase_step
+    }
+    pub fn total_steps(&self) -> u64 {
+        self.total_steps
+    }
+
+    /// Accounts for one executed control step; returns the switch it causes, if any.
+    pub fn step(&mut self, report: StepReport) -> Option<Switch> {
+        if !self.phase.is_active() {
+            return None;
+        }
+        self.phase_step += 1;
+        self.total_steps += 1;
+        self.travel += report.travel;
+        self.consecutive_clamps = if report.clamped {
+            self.consecutive_clamps + 1
+        } else {
+            0
+        };
+        if self.consecutive_clamps >= self.config.max_consecutive_clamps {
+            self.consecutive_clamps = 0;
+            return Some(self.help(format!(
+                "the policy pushed against joint limits for {} consecutive steps",
+                self.config.max_consecutive_clamps
+            )));
+        }
+        let (score, threshold, budget) = match self.phase {
+            Phase::Forward | Phase::Eval => (
+                report.goal_score,
+                self.config.goal_threshold,
+                self.config.forward_steps,
+            ),
+            _ => (
+                report.demo_score,
+                self.config.demo_threshold,
+                self.config.backward_steps,
+            ),
+        };
+        if let Some(s) = score.filter(|s| s.is_finite()) {
+            self.first_score.get_or_insert(s);
+            self.best_score = Some(self.best_score.map_or(s, |b| b.max(s)));
+            self.above_threshold = if s >= threshold {
+                self.above_threshold + 1
+            } else {
+                0
+            };
+        }
+        if self.above_threshold >= self.config.hold_steps {
+            let reason = match self.phase {
+                Phase::Backward => format!(
+                    "demo-state score ≥ {threshold} for {} steps",
+                    self.config.hold_steps
+                ),
+                _ => format!(
+                    "goal score ≥ {threshold} for {} steps",
+                    self.config.hold_steps
+                ),
+            };
+            return self.end_phase(reason, true);
+        }
+        if self.phase_step >= budget {
+            return self.end_phase(format!("step budget of {budget} reached"), false);
+        }
+        None
+    }
+
+    fn made_progress(&self, reached: bool) -> bool {
+        let gain = match (self.first_score, self.best_score) {
+            (Some(f), Some(b)) => b - f >= self.config.min_score_gain,
+            _ => false,
+        };
+        reached || gain || self.travel >= self.config.min_travel
+    }
+
+    fn end_phase(&mut self, reason: String, reached: bool) -> Option<Switch> {
+        let progress = self.made_progress(reached);
+        let next = match self.phase {
+            Phase::Forward => {
+                self.forward_progress = progress;
+                Phase::Backward
+            }
+            Phase::Backward => {
+                self.cycle += 1;
+                if self.forward_progress || progress {
+                    self.cycles_without_progress = 0;
+                } else {
+                    self.cycles_without_progress += 1;
+                }
+                if self.cycles_without_progress >= self.config.stuck_cycles {
+                    self.cycles_without_progress = 0;
+                    self.enter(Phase::Forward);
+                    return Some(self.help(format!(
+                        "no progress in {} consecutive cycles (scores flat, joints not moving)",
+                        self.config.stuck_cycles
+                    )));
+                }
+                Phase::Forward
+            }
+            Phase::Eval => Phase::Backward,
+            p => p,
+        };
+        Some(self.switch_to(next, reason))
+    }
+
+    fn enter(&mut self, phase: Phase) {
+        self.phase = phase;
+        self.phase_step = 0;
+        self.above_threshold = 0;
+        self.first_score = None;
+        self.best_score = None;
+        self.travel = 0.0;
+    }
+
+    fn switch_to(&mut self, to: Phase, reason: String) -> Switch {
+        let from = self.phase;
+        self.enter(to);
+        Switch { from, to, reason }
+    }
+
+    fn help(&mut self, reason: String) -> Switch {
+        self.resume_to = if self.phase.is_active() {
+            self.phase
+        } else {
+            self.resume_to
+        };
+        self.switch_to(Phase::NeedsHelp, reason)
+    }
+
+    /// Operator request (`SetPhase`). PAUSED remembers where to resume.
+    pub fn set_phase(&mut self, to: Phase, reason: &str) -> Switch {
+        if to == Phase::Paused || to == Phase::NeedsHelp {
+            if self.phase.is_active() {
+                self.resume_to = self.phase;
+            }
+        }
+        self.switch_to(to, format!("operator: {reason}"))
+    }
+
+    /// Operator acknowledges a pause or help request.
+    pub fn resume(&mut self, note: &str) -> Option<Switch> {
+        if self.phase.is_active() {
+            return None;
+        }
+        self.consecutive_clamps = 0;
+        Some(self.switch_to(self.resume_to, format!("resumed by operator: {note}")))
+    }
+
+    pub fn to_msg(&self, reason: &str) -> PhaseMsg {
+        PhaseMsg {
+            phase: self.phase.to_msg(),
+            cycle: self.cycle,
+            phase_step: self.phase_step,
+            total_steps: self.total_steps,
+            reason: reason.to_string(),
+            ..Default::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> PhaseConfig {
+        PhaseConfig {
+            forward_steps: 10,
+            backward_steps: 8,
+            hold_steps: 2,
+            stuck_cycles: 2,
+            ..Default::default()
+        }
+    }
+
+    fn moving(goal: f32, demo: f32) -> StepReport {
+        StepReport {
+            goal_score: Some(goal),
+            demo_score: Some(demo),
+            travel: 0.1,
+            clamped: false,
+        }
+    }
+
+    fn still() -> StepReport {
+        StepReport {
+            goal_score: Some(0.1),
+            demo_score: Some(0.1),
+            travel: 0.0,
+            clamped: false,
+        }
+    }
+
+    #[test]
+    fn forward_ends_on_goal_held_then_backward_on_demo_score() {
+        let mut m = PhaseMachine::new(cfg());
+        assert_eq!(m.step(moving(0.9, 0.0)), None);
+        let s = m.step(moving(0.95, 0.0)).unwrap();
+        assert_eq!((s.from, s.to), (Phase::Forward, Phase::Backward));
+        assert!(s.reason.contains("goal score"));
+        m.step(moving(0.0, 0.85));
+        let s = m.step(moving(0.0, 0.9)).unwrap();
+        assert_eq!((s.from, s.to), (Phase::Backward, Phase::Forward));
+        assert_eq!(m.cycle(), 1);
+        assert_eq!(m.total_steps(), 4);
+    }
+
+    #[test]
+    fn budgets_end_phases() {
+        let mut m = PhaseMachine::new(cfg());
+        for _ in 0..9 {
+            assert_eq!(m.step(moving(0.1, 0.1)), None);
+        }
+        let s = m.step(moving(0.1, 0.1)).unwrap();
+        assert!(s.reason.contains("budget of 10"));
+        for _ in 0..7 {
+            assert_eq!(m.step(moving(0.1, 0.1)), None);
+        }
+        assert_eq!(m.step(moving(0.1, 0.1)).unwrap().to, Phase::Forward);
+    }
+
+    #[test]
+    fn stuck_robot_asks_for_help_and_resumes() {
+        let mut m = PhaseMachine::new(cfg());
+        let mut switches = vec![];
+        for _ in 0..(10 + 8) * 2 {
+            if let Some(s) = m.step(still()) {
+                switches.push(s);
+            }
+        }
+        let last = switches.last().unwrap();
+        assert_eq!(last.to, Phase::NeedsHelp, "{switches:?}");
+        assert!(last.reason.contains("no progress in 2"));
+        assert_eq!(
+            m.step(still()),
+            None,
+            "no steps counted while waiting for help"
+        );
+        let s = m.resume("cleared the table").unwrap();
+        assert_eq!(s.to, Phase::Forward);
+    }
+
+    #[test]
+    fn pushing_limits_asks_for_help() {
+        let mut m = PhaseMachine::new(PhaseConfig {
+            max_consecutive_clamps: 3,
+            ..cfg()
+        });
+        let clamped = StepReport {
+            clamped: true,
+            ..moving(0.1, 0.1)
+        };
+        assert_eq!(m.step(clamped), None);
+        assert_eq!(m.step(clamped), None);
+        assert_eq!(m.step(clamped).unwrap().to, Phase::NeedsHelp);
+    }
+
+    #[test]
+    fn pause_and_resume_return_to_the_same_phase() {
+        let mut m = PhaseMachine::new(cfg());
+        m.step(moving(0.9, 0.0));
+        m.step(moving(0.9, 0.0));
+        assert_eq!(m.phase(), Phase::Backward);
+        m.set_phase(Phase::Paused, "lunch");
+        assert_eq!(m.step(moving(0.0, 0.0)), None);
+        assert_eq!(m.resume("back").unwrap().to, Phase::Backward);
+    }
+
+    #[test]
+    fn phase_values_round_trip_through_the_message() {
+        for p in [
+            Phase::Forward,
+            Phase::Backward,
+            Phase::Eval,
+            Phase::Paused,
+            Phase::NeedsHelp,
+        ] {
+            assert_eq!(Phase::from_msg(p.to_msg()), Some(p));
+        }
+        assert_eq!(Phase::from_msg(99), None);
+    }
+}

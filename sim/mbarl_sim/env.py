@@ -1,0 +1,110 @@
+"""SimEnv: one MuJoCo model + data for a task, stepped in control periods, rendered headless.
+
+No ROS here: the bridge, the in-process experts, the tests and the benchmark all use this.
+Rendering needs MUJOCO_GL=egl (set by default below when no display backend is chosen).
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import mujoco  # noqa: E402
+import numpy as np  # noqa: E402
+
+from . import arm  # noqa: E402
+from .tasks import make_task  # noqa: E402
+
+
+class SimEnv:
+    def __init__(self, task: str = "push", control_rate: float = 20.0, substeps: int = 10,
+                 image_width: int = 64, image_height: int = 64, render: bool = True,
+                 seed: int = 0, camera: str = "cam"):
+        if control_rate <= 0 or substeps < 1:
+            raise ValueError("control_rate must be > 0 and substeps >= 1")
+        self.task = make_task(task)
+        self.model = self.task.load_model()
+        self.model.opt.timestep = 1.0 / (control_rate * substeps)
+        self.data = mujoco.MjData(self.model)
+        self.task.bind(self.model)
+        self.control_rate = float(control_rate)
+        self.substeps = int(substeps)
+        self.timestep = self.model.opt.timestep
+        self.rng = np.random.default_rng(seed)
+        self.joint_names = arm.JOINT_NAMES
+        ranges = np.array([self.model.jnt_range[self.model.joint(n).id] for n in self.joint_names])
+        self.lower, self.upper = ranges[:, 0].copy(), ranges[:, 1].copy()
+        self.camera = camera
+        self.width, self.height = int(image_width), int(image_height)
+        self.can_render = bool(render)
+        self.renderer = None   # created on the first render(): the GL context belongs to that thread
+        # Simulation time is monotonic across resets (it stamps every message and drives /clock).
+        self.time = 0.0
+        self.direction = "forward"
+        self.reset("forward")
+
+    # --- state -------------------------------------------------------------------------------
+    def reset(self, direction: str = "forward") -> None:
+        self.task.reset(self.data, self.rng, direction)
+        self.direction = direction
+
+    def joint_positions(self) -> np.ndarray:
+        return self.data.qpos[self.task.arm_qpos].copy()
+
+    def joint_velocities(self) -> np.ndarray:
+        return self.data.qvel[self.task.arm_dof].copy()
+
+    def joint_efforts(self) -> np.ndarray:
+        return self.data.actuator_force[:4].copy()
+
+    def target(self) -> np.ndarray:
+        return self.data.ctrl[:4].copy()
+
+    def task_state(self) -> np.ndarray:
+        return self.task.state(self.data)
+
+    def success(self, direction: str = "forward") -> bool:
+        return self.task.success(self.data, direction)
+
+    def reward(self, direction: str = "forward") -> float:
+        return self.task.reward(self.data, direction)
+
+    # --- stepping ------------------------------------------------------------------------------
+    def set_target(self, q) -> None:
+        """Position targets for the four joints (validated by the caller)."""
+        self.data.ctrl[:4] = q
+
+    def physics_step(self, n: int = 1) -> None:
+        mujoco.mj_step(self.model, self.data, nstep=int(n))
+        self.time += n * self.timestep
+
+    def control_step(self, q=None) -> None:
+        """Apply target q (if given) and advance one control period."""
+        if q is not None:
+            self.set_target(q)
+        self.physics_step(self.substeps)
+
+    @property
+    def control_period(self) -> float:
+        return self.substeps * self.timestep
+
+    def render(self) -> np.ndarray:
+        """RGB frame (height x width x 3, uint8, top row first) from the fixed camera."""
+        if self.renderer is None:
+            if not self.can_render:
+                raise RuntimeError("SimEnv created with render=False")
+            vis = self.model.vis.global_
+            vis.offwidth = max(vis.offwidth, self.width)
+            vis.offheight = max(vis.offheight, self.height)
+            self.renderer = mujoco.Renderer(self.model, self.height, self.width)
+        self.renderer.update_scene(self.data, self.camera)
+        return self.renderer.render()
+
+    def camera_fovy(self) -> float:
+        return float(self.model.cam_fovy[self.model.camera(self.camera).id])
+
+    def close(self) -> None:
+        """Free the renderer; call from the thread that rendered."""
+        if self.renderer is not None:
+            self.renderer.close()
+            self.renderer = None
