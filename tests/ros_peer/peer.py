@@ -4,7 +4,7 @@
 Every command prints JSON lines on stdout ({"event": ...}) that the Rust side reads, and exits
 non-zero on failure or timeout. ROS_DOMAIN_ID selects the domain, as for any ROS 2 node.
 
-  peer.py sub TOPIC TYPE COUNT            print COUNT received messages (digest of each)
+  peer.py sub TOPIC TYPE COUNT [transient_local]   print COUNT received messages (digest of each)
   peer.py pub TOPIC TYPE COUNT            publish COUNT test messages once a subscriber matched and
                                           a line "go" arrived on stdin
   peer.py echo TOPIC_IN TOPIC_OUT TYPE    re-publish every message (latency benchmark)
@@ -98,10 +98,15 @@ def spin_until(node, done, timeout=TIMEOUT):
         rclpy.spin_once(node, timeout_sec=0.05)
 
 
-def cmd_sub(node, topic, type_name, count):
+def cmd_sub(node, topic, type_name, count, durability="volatile"):
+    from rclpy.qos import DurabilityPolicy
     got = []
+    qos = reliable(50)
+    if durability == "transient_local":  # like `ros2 topic echo --qos-durability transient_local`
+        qos = QoSProfile(reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=1,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
     node.create_subscription(msg_class(type_name), topic, lambda m: (got.append(1), emit(event="msg", **digest(m))),
-                             reliable(50))
+                             qos)
     emit(event="ready")
     spin_until(node, lambda: len(got) >= int(count))
 

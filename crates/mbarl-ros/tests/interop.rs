@@ -356,3 +356,31 @@ async fn rclpy_parameter_client_lists_gets_sets() {
         ("gain", ParameterValue::Double(2.5))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latched_rust_topic_reaches_a_late_transient_local_rclpy_subscriber() {
+    let domain = 51;
+    let node = node("rust_latcher", domain);
+    let latched = node
+        .publisher::<StringMsg>("/latched_state", Qos::Latched)
+        .unwrap();
+    latched
+        .publish(StringMsg {
+            data: "phase BACKWARD".into(),
+        })
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The subscriber starts after the publish, as `ros2 topic echo --qos-durability transient_local` would.
+    let mut peer = Peer::start(
+        domain,
+        &[
+            "sub",
+            "/latched_state",
+            "std_msgs/String",
+            "1",
+            "transient_local",
+        ],
+    );
+    assert_eq!(peer.expect("msg")["data"], "phase BACKWARD");
+    peer.finish();
+}
