@@ -222,9 +222,10 @@ impl ProcessTask {
             let name = self.spec.name.clone();
             let status = match self.command().spawn() {
                 Ok(mut child) => {
+                    let pid = child.id();
                     self.sink.emit(SupervisorEvent::Started {
                         name: name.clone(),
-                        pid: child.id().unwrap_or(0),
+                        pid: pid.unwrap_or(0),
                     });
                     let readers = [
                         child.stdout.take().map(|o| {

@@ -65,7 +65,7 @@ impl JointLimits {
             }
         }
         for i in 0..joints {
-            if !(lower[i] < upper[i]) {
+            if lower[i].partial_cmp(&upper[i]) != Some(std::cmp::Ordering::Less) {
                 return Err(LimitsError::Range {
                     joint: names[i].clone(),
                     lower: lower[i],

@@ -271,10 +271,8 @@ impl PhaseMachine {
 
     /// Operator request (`SetPhase`). PAUSED remembers where to resume.
     pub fn set_phase(&mut self, to: Phase, reason: &str) -> Switch {
-        if to == Phase::Paused || to == Phase::NeedsHelp {
-            if self.phase.is_active() {
-                self.resume_to = self.phase;
-            }
+        if (to == Phase::Paused || to == Phase::NeedsHelp) && self.phase.is_active() {
+            self.resume_to = self.phase;
         }
         self.switch_to(to, format!("operator: {reason}"))
     }
