@@ -228,8 +228,8 @@ mod tests {
             let l = limits();
             let c = l.command(&last, &action, period);
             prop_assert!(l.within(&c.targets, 0.0));
-            for j in 0..2 {
-                let from = l.clamp_position(j, last[j]);
+            for (j, &last_j) in last.iter().enumerate() {
+                let from = l.clamp_position(j, last_j);
                 prop_assert!((c.targets[j] - from).abs() <= l.max_velocity[j] * period + 1e-9);
             }
         }
