@@ -9,11 +9,17 @@ cd "$MBARL_ROOT"
 scripts/setup.sh || { mbarl_log "setup failed"; exit 1; }
 
 failed=()
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
 step() {
   local name="$1"; shift
   mbarl_log "== $name: $*"
   local t0=$SECONDS
-  if "$@"; then mbarl_log "== $name: ok ($((SECONDS - t0)) s)"; else mbarl_log "== $name: FAILED ($((SECONDS - t0)) s)"; failed+=("$name"); fi
+  if "$@" 2>&1 | tee -a "$log"; then
+    mbarl_log "== $name: ok ($((SECONDS - t0)) s)"
+  else
+    mbarl_log "== $name: FAILED ($((SECONDS - t0)) s)"; failed+=("$name")
+  fi
 }
 
 step fmt cargo fmt --all --check
@@ -25,8 +31,26 @@ if [ ${#pytest_dirs[@]} -gt 0 ]; then
   step pytest "$MBARL_ROS_PYTHON" -m pytest -q -p no:cacheprovider "${pytest_dirs[@]}"
 fi
 
+# One summary line over every runner: cargo's "test result: … N passed; M failed" lines and
+# pytest's "N passed[, M failed]" line.
+read -r passed fails < <(python3 - "$log" <<'PY'
+import re, sys
+text = open(sys.argv[1], errors="replace").read()
+p = f = 0
+for m in re.finditer(r"test result: \w+\. (\d+) passed; (\d+) failed", text):
+    p += int(m.group(1)); f += int(m.group(2))
+for line in text.splitlines():
+    if re.match(r"^=*\s*\d+ (passed|failed)", line.strip()) and " in " in line:
+        mp = re.search(r"(\d+) passed", line); mf = re.search(r"(\d+) failed", line)
+        p += int(mp.group(1)) if mp else 0; f += int(mf.group(1)) if mf else 0
+print(p, f)
+PY
+)
 if [ ${#failed[@]} -gt 0 ]; then
   mbarl_log "FAILED: ${failed[*]}"
+  [ "$fails" -gt 0 ] || fails=${#failed[@]}  # a failed step without failing tests (fmt, clippy, build)
+  echo "tests: $passed passed, $fails failed"
   exit 1
 fi
 mbarl_log "all tests passed"
+echo "tests: $passed passed, $fails failed"

@@ -2,16 +2,14 @@
 //! services both ways, the graph API and the parameter services.
 //! Each test runs in its own DDS domain so the tests can run in parallel.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Peer, TIMEOUT, test_image_data};
 use mbarl_msgs::builtin_interfaces::Time;
 use mbarl_msgs::sensor_msgs::{Image, JointState};
 use mbarl_msgs::std_msgs::{Header, String as StringMsg};
 use mbarl_msgs::std_srvs::{Trigger, TriggerRequest, TriggerResponse};
 use mbarl_ros::{NodeBuilder, ParamSpec, ParameterValue, Qos, RosArgs};
+use mbarl_testkit::{Peer, TIMEOUT, test_image_data};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 

@@ -2,45 +2,12 @@
 //! ros2_control arm plus a camera driver: a Rust node receives joint states and images and moves
 //! the arm through `/arm_controller/commands`, in lock-step and in real time.
 
-mod common;
-
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{TIMEOUT, repo_root, ros_python};
 use mbarl_msgs::sensor_msgs::{Image, JointState};
 use mbarl_msgs::std_msgs::Float64MultiArray;
 use mbarl_ros::{NodeBuilder, Qos, RosNode};
-
-struct Bridge(Child);
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_bridge(domain: u16, lockstep: bool) -> Bridge {
-    let child = Command::new(ros_python())
-        .args([
-            "-m",
-            "mbarl_sim.bridge",
-            "--ros-args",
-            "-p",
-            "task:=reach",
-            "-p",
-        ])
-        .arg(format!("lockstep:={lockstep}"))
-        .env("PYTHONPATH", repo_root().join("sim"))
-        .env("ROS_DOMAIN_ID", domain.to_string())
-        .env("MUJOCO_GL", "egl")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the sim bridge (run scripts/setup.sh)");
-    Bridge(child)
-}
+use mbarl_testkit::{TIMEOUT, start_sim_bridge};
 
 async fn next_state(js: &mbarl_ros::Subscriber<JointState>) -> JointState {
     js.recv_timeout(TIMEOUT)
@@ -120,7 +87,7 @@ async fn drive(node: &RosNode, lockstep: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_node_drives_the_lockstep_sim_arm() {
-    let _bridge = start_bridge(81, true);
+    let _bridge = start_sim_bridge(81, "reach", true, &[]);
     let node = NodeBuilder::new("sim_driver")
         .domain_id(81)
         .build()
@@ -130,7 +97,7 @@ async fn rust_node_drives_the_lockstep_sim_arm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_node_drives_the_realtime_sim_arm() {
-    let _bridge = start_bridge(82, false);
+    let _bridge = start_sim_bridge(82, "reach", false, &[]);
     let node = NodeBuilder::new("sim_driver")
         .domain_id(82)
         .build()

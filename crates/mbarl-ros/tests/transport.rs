@@ -2,16 +2,14 @@
 //! malformed data is dropped and counted, latched topics reach late joiners, sim time follows
 //! /clock, remapping applies, and service calls time out cleanly.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Peer, TIMEOUT};
 use mbarl_msgs::sensor_msgs::JointState;
 use mbarl_msgs::std_msgs::String as StringMsg;
 use mbarl_msgs::std_srvs::{Trigger, TriggerRequest};
 use mbarl_msgs::{RosMessage, msg::Phase};
 use mbarl_ros::{NodeBuilder, ParamSpec, Qos, RosArgs, RosNode, TransportError};
+use mbarl_testkit::{Peer, TIMEOUT};
 use serde::{Deserialize, Serialize};
 
 fn node(name: &str, domain: u16) -> RosNode {

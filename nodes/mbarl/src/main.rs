@@ -2,6 +2,7 @@
 
 mod bench;
 mod example;
+mod launch;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -25,6 +26,8 @@ enum Command {
         #[command(subcommand)]
         role: example::Role,
     },
+    /// Start the simulator (when configured) and the nodes of a launch file, supervised.
+    Launch(launch::LaunchOpts),
     /// Benchmarks that print measured figures.
     Bench {
         #[command(subcommand)]
@@ -44,6 +47,7 @@ fn main() -> Result<()> {
         match cli.command {
             Command::Example { role } => example::run(role, ros_args).await,
             Command::Bench { which } => bench::run(which, ros_args).await,
+            Command::Launch(opts) => launch::run(opts).await,
         }
     })
 }

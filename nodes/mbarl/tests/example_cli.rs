@@ -1,12 +1,9 @@
 //! The `mbarl` binary as a ROS 2 user runs it: ROS_DOMAIN_ID from the environment, `--ros-args`
 //! remapping and namespaces seen by a stock rclpy node, and clear start-up errors.
 
-#[path = "../../../crates/mbarl-ros/tests/common/mod.rs"]
-mod common;
-
 use std::process::{Command, Stdio};
 
-use common::Peer;
+use mbarl_testkit::Peer;
 
 #[test]
 fn talker_honours_domain_id_namespace_and_remap_seen_from_rclpy() {

@@ -13,6 +13,48 @@ use mbarl_msgs::msg::{Observation, PolicyAction, StateScore, Transition};
 use crate::limits::JointLimits;
 use crate::phases::{Phase, PhaseMachine, StepReport, Switch};
 
+/// Maps a `sensor_msgs/JointState` (any joint order, extra joints allowed) to the profile's
+/// joint order.
+#[derive(Debug, Clone)]
+pub struct JointOrder {
+    names: Vec<String>,
+}
+
+impl JointOrder {
+    pub fn new(names: &[String]) -> Self {
+        Self {
+            names: names.to_vec(),
+        }
+    }
+
+    /// Positions in profile order; an error names what is wrong (missing joint, NaN, lengths).
+    pub fn positions(&self, js: &mbarl_msgs::sensor_msgs::JointState) -> Result<Vec<f64>, String> {
+        if js.name.len() != js.position.len() {
+            return Err(format!(
+                "{} names but {} positions",
+                js.name.len(),
+                js.position.len()
+            ));
+        }
+        self.names
+            .iter()
+            .map(|n| {
+                let i = js
+                    .name
+                    .iter()
+                    .position(|m| m == n)
+                    .ok_or_else(|| format!("joint {n} missing"))?;
+                let p = js.position[i];
+                if p.is_finite() {
+                    Ok(p)
+                } else {
+                    Err(format!("joint {n} position is {p}"))
+                }
+            })
+            .collect()
+    }
+}
+
 /// Why the arm holds still this step (counted and logged by the node).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HoldReason {
@@ -68,6 +110,9 @@ pub struct Arbiter {
     score: Option<StateScore>,
     estop: bool,
     pending: Option<Pending>,
+    measured: Option<Vec<f64>>,
+    /// The position held since the arm last moved under a policy.
+    holding: Option<Vec<f64>>,
 }
 
 impl Arbiter {
@@ -87,6 +132,8 @@ impl Arbiter {
             score: None,
             estop: false,
             pending: None,
+            measured: None,
+            holding: None,
         }
     }
 
@@ -112,15 +159,28 @@ impl Arbiter {
         self.score = Some(score);
     }
 
-    /// The hold command: last target, else the measured position, clamped to limits.
-    pub fn hold_targets(&self, measured: &[f64]) -> Vec<f64> {
-        let base = self.last_targets.as_deref().unwrap_or(measured);
-        (0..self.limits.joints())
-            .map(|j| {
-                self.limits
-                    .clamp_position(j, base.get(j).copied().unwrap_or(f64::NAN))
-            })
-            .collect()
+    /// The arm's measured joint positions (from `/joint_states`, in profile order).
+    pub fn on_joint_positions(&mut self, positions: &[f64]) {
+        if positions.len() == self.limits.joints() && positions.iter().all(|p| p.is_finite()) {
+            self.measured = Some(positions.to_vec());
+        }
+    }
+
+    /// The hold command. Holding starts at the arm's measured position (so it stops where it
+    /// is, instead of finishing its last step), else at the last target, clamped to the
+    /// limits, and stays there while the hold lasts (no creeping after a sagging measurement).
+    /// `None` while the arm's position is unknown: nothing is sent and the controller keeps
+    /// holding on its own.
+    pub fn hold_targets(&mut self) -> Option<Vec<f64>> {
+        if self.holding.is_none() {
+            let base = self.measured.as_ref().or(self.last_targets.as_ref())?;
+            self.holding = Some(
+                (0..self.limits.joints())
+                    .map(|j| self.limits.clamp_position(j, base[j]))
+                    .collect(),
+            );
+        }
+        self.holding.clone()
     }
 
     fn active_action(&self, now: Instant) -> Result<&PolicyAction, HoldReason> {
@@ -192,7 +252,17 @@ impl Arbiter {
             });
         }
 
-        let base = self.hold_targets(&measured);
+        self.on_joint_positions(&measured);
+        // With neither a measured position nor a last target, hold at the observation's
+        // position clamped to the limits.
+        let base = self.hold_targets().unwrap_or_else(|| {
+            (0..self.limits.joints())
+                .map(|j| {
+                    self.limits
+                        .clamp_position(j, measured.get(j).copied().unwrap_or(f64::NAN))
+                })
+                .collect()
+        });
         let (targets, hold, clamped, action) = match self.active_action(now) {
             Ok(a) => {
                 // Step from the measured position when it is sane, so targets never run away
@@ -210,6 +280,9 @@ impl Arbiter {
             }
             Err(reason) => (base, Some(reason), false, vec![0.0; self.limits.joints()]),
         };
+        if hold.is_none() {
+            self.holding = None;
+        }
         if self.machine.phase().is_active() {
             self.pending = Some(Pending {
                 observation,
@@ -269,6 +342,52 @@ mod tests {
             Duration::from_millis(50),
             2.0,
         )
+    }
+
+    #[test]
+    fn joint_states_are_reordered_and_checked() {
+        use mbarl_msgs::sensor_msgs::JointState;
+        let order = JointOrder::new(&["j1".into(), "j2".into()]);
+        let js = |names: &[&str], pos: Vec<f64>| JointState {
+            name: names.iter().map(|s| s.to_string()).collect(),
+            position: pos,
+            ..Default::default()
+        };
+        assert_eq!(
+            order.positions(&js(&["gripper", "j2", "j1"], vec![9.0, 0.2, 0.1])),
+            Ok(vec![0.1, 0.2])
+        );
+        assert!(
+            order
+                .positions(&js(&["j1"], vec![0.1]))
+                .unwrap_err()
+                .contains("j2 missing")
+        );
+        assert!(
+            order
+                .positions(&js(&["j1", "j2"], vec![0.1, f64::NAN]))
+                .unwrap_err()
+                .contains("NaN")
+        );
+        assert!(order.positions(&js(&["j1", "j2"], vec![0.1])).is_err());
+    }
+
+    #[test]
+    fn nothing_to_hold_before_the_arm_position_is_known() {
+        let mut arb = arbiter();
+        assert_eq!(arb.hold_targets(), None);
+        arb.on_joint_positions(&[0.3, f64::NAN]);
+        assert_eq!(
+            arb.hold_targets(),
+            None,
+            "a NaN measurement is not a position"
+        );
+        arb.on_joint_positions(&[0.3, 2.0]);
+        assert_eq!(
+            arb.hold_targets(),
+            Some(vec![0.3, 1.0]),
+            "clamped to the limits"
+        );
     }
 
     fn obs(seq: u64, pos: [f64; 2]) -> Observation {

@@ -13,12 +13,13 @@ use mbarl_msgs::builtin_interfaces::Duration as RosDuration;
 use mbarl_msgs::msg::{
     HelpRequest, Observation, Phase as PhaseMsg, PolicyAction, StateScore, Transition,
 };
+use mbarl_msgs::sensor_msgs::JointState;
 use mbarl_msgs::srv::{Resume, ResumeResponse, SetPhase, SetPhaseResponse};
 use mbarl_msgs::std_msgs::{Bool, Float64MultiArray, Header};
 use mbarl_msgs::trajectory_msgs::{JointTrajectory, JointTrajectoryPoint};
 use mbarl_ros::counters::RateLimitedWarn;
 use mbarl_ros::{NodeBuilder, ParamKind, ParamSpec, Publisher, Qos, RosArgs, RosNode};
-use phase_arbiter::arbiter::{Arbiter, StepOutput};
+use phase_arbiter::arbiter::{Arbiter, JointOrder, StepOutput};
 use phase_arbiter::limits::JointLimits;
 use phase_arbiter::phases::{Phase, PhaseConfig, PhaseMachine, Switch};
 
@@ -147,8 +148,27 @@ impl CommandOut {
 struct Outputs {
     command: CommandOut,
     phase: Publisher<PhaseMsg>,
-    transition: Publisher<Transition>,
+    /// Transitions go out from their own task: a slow recorder (reliable, keep-all: nothing is
+    /// lost) must never block the control loop.
+    transition: tokio::sync::mpsc::UnboundedSender<Transition>,
     help: Publisher<HelpRequest>,
+}
+
+/// Publishes transitions in order, retrying while a reader lags; nothing is dropped.
+async fn transition_sender(
+    publisher: Publisher<Transition>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Transition>,
+) {
+    while let Some(t) = rx.recv().await {
+        let mut waited = 0u32;
+        while let Err(e) = publisher.publish(t.clone()) {
+            waited += 1;
+            if waited % 100 == 1 {
+                tracing::warn!("transition recorder lagging ({e}); retrying, nothing is dropped");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
 }
 
 fn announce(node: &RosNode, out: &Outputs, arb: &Arbiter, switch: &Switch) {
@@ -199,7 +219,7 @@ fn apply(
         tracing::error!("cannot send the arm command: {e}");
     }
     if let Some(t) = step.transition
-        && let Err(e) = out.transition.publish(t)
+        && let Err(e) = out.transition.send(t)
     {
         node.counters()
             .counter("transition_publish_failed")
@@ -248,7 +268,14 @@ async fn main() -> Result<()> {
     let out = Outputs {
         command,
         phase: node.publisher("/mbarl/phase", Qos::Latched)?,
-        transition: node.publisher("/mbarl/transition", Qos::Lossless)?,
+        transition: {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(transition_sender(
+                node.publisher("/mbarl/transition", Qos::Lossless)?,
+                rx,
+            ));
+            tx
+        },
         help: node.publisher("/mbarl/help_request", Qos::Latched)?,
     };
     let observations =
@@ -259,6 +286,8 @@ async fn main() -> Result<()> {
         node.subscriber::<PolicyAction>("/mbarl/backward/action", Qos::Reliable { depth: 5 })?;
     let scores = node.subscriber::<StateScore>("/mbarl/state_score", Qos::Reliable { depth: 5 })?;
     let estop = node.subscriber::<Bool>("/mbarl/estop", Qos::Reliable { depth: 5 })?;
+    let joint_states = node.subscriber::<JointState>("/joint_states", Qos::SensorData)?;
+    let joint_order = JointOrder::new(&arb.limits.names);
     let set_phase = node.service_server::<SetPhase>("/mbarl/set_phase")?;
     let resume = node.service_server::<Resume>("/mbarl/resume")?;
     announce(
@@ -287,6 +316,7 @@ async fn main() -> Result<()> {
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
             Some(obs) = observations.recv() => {
+                tracing::debug!(seq = obs.seq, "observation");
                 last_observation = Instant::now();
                 if let Some((prev, _)) = waiting.take() {
                     let header = prev.header.clone();
@@ -302,6 +332,7 @@ async fn main() -> Result<()> {
                 }
             }
             Some(a) = forward.recv() => {
+                tracing::debug!(seq = a.observation_seq, "forward action");
                 arb.on_action(a, Instant::now());
                 if let Some((obs, _)) = waiting.take_if(|(o, _)| arb.has_action_for(o.seq)) {
                     let header = obs.header.clone();
@@ -325,17 +356,26 @@ async fn main() -> Result<()> {
                 }
             }
             Some(s) = scores.recv() => arb.on_score(s),
+            Some(js) = joint_states.recv() => match joint_order.positions(&js) {
+                Ok(p) => arb.on_joint_positions(&p),
+                Err(e) => {
+                    let total = node.counters().counter("rejected./joint_states").increment();
+                    if let Some(suppressed) = warn.check() {
+                        tracing::warn!(total, suppressed, "ignoring a joint state: {e}");
+                    }
+                }
+            },
             Some(b) = estop.recv() => {
                 if b.data != arb.estop() {
                     tracing::warn!("e-stop {}", if b.data { "ENGAGED: the arm holds still" } else { "released" });
                 }
                 arb.set_estop(b.data);
-                if b.data {
-                    // Hold at once, without waiting for the next observation.
-                    let hold = arb.hold_targets(&[]);
-                    if let Err(e) = out.command.send(&hold, Header { stamp: node.now(), frame_id: String::new() }) {
-                        tracing::error!("cannot send the hold command: {e}");
-                    }
+                // Hold at once, without waiting for the next observation.
+                if b.data
+                    && let Some(hold) = arb.hold_targets()
+                    && let Err(e) = out.command.send(&hold, Header { stamp: node.now(), frame_id: String::new() })
+                {
+                    tracing::error!("cannot send the hold command: {e}");
                 }
             }
             Some((id, req)) = set_phase.next_request() => {
@@ -364,18 +404,20 @@ async fn main() -> Result<()> {
             _ = silence.tick() => {
                 // No observations (encoder dead): keep commanding the hold position so the
                 // controller's own watchdog never sees a silent commander.
-                if last_observation.elapsed() > period * 2 && arb.hold_targets(&[]).iter().all(|t| t.is_finite()) {
+                if last_observation.elapsed() > period * 2
+                    && let Some(hold) = arb.hold_targets()
+                {
                     node.counters().counter("hold.no_observation").increment();
                     if let Some(suppressed) = warn.check() {
                         tracing::warn!(suppressed, "no observation for {:?}: the arm holds still", last_observation.elapsed());
                     }
-                    let hold = arb.hold_targets(&[]);
                     let _ = out.command.send(&hold, Header { stamp: node.now(), frame_id: String::new() });
                 }
             }
             _ = tokio::signal::ctrl_c() => {
-                let hold = arb.hold_targets(&[]);
-                let _ = out.command.send(&hold, Header { stamp: node.now(), frame_id: String::new() });
+                if let Some(hold) = arb.hold_targets() {
+                    let _ = out.command.send(&hold, Header { stamp: node.now(), frame_id: String::new() });
+                }
                 tracing::info!("stopping: the arm holds its last target");
                 return Ok(());
             }

@@ -1,7 +1,6 @@
-//! A real ROS 2 Jazzy peer (rclpy + Fast DDS, `tests/ros_peer/peer.py`) in a child process.
+//! Test support: a real ROS 2 Jazzy peer (rclpy + Fast DDS, `tests/ros_peer/peer.py`) and other
+//! child processes (the MuJoCo sim bridge, node binaries) that are killed when dropped.
 //! A missing peer is a test failure, never a skip: run `scripts/setup.sh` to install it.
-
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -133,4 +132,41 @@ pub fn test_image_data(i: u32, width: u32, height: u32) -> Vec<u8> {
     (0..(width * height * 3) as usize)
         .map(|x| ((x * 7 + i as usize * 13) & 0xFF) as u8)
         .collect()
+}
+
+/// A child process killed (and reaped) when dropped.
+pub struct ChildGuard(pub Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Spawns `cmd` in DDS domain `domain`, with the sim on its Python path and headless rendering.
+pub fn spawn_in_domain(cmd: &mut Command, domain: u16) -> ChildGuard {
+    let child = cmd
+        .env("ROS_DOMAIN_ID", domain.to_string())
+        .env("MUJOCO_GL", "egl")
+        .env("PYTHONPATH", repo_root().join("sim"))
+        .env("FASTDDS_BUILTIN_TRANSPORTS", "DEFAULT?sockets_size=4194304")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e} (run scripts/setup.sh)"));
+    ChildGuard(child)
+}
+
+/// The MuJoCo sim bridge (`sim/mbarl_sim/bridge.py`) for `task`, with extra `-p name:=value`s.
+pub fn start_sim_bridge(domain: u16, task: &str, lockstep: bool, params: &[&str]) -> ChildGuard {
+    let mut cmd = Command::new(ros_python());
+    cmd.args(["-m", "mbarl_sim.bridge", "--ros-args", "-p"])
+        .arg(format!("task:={task}"))
+        .arg("-p")
+        .arg(format!("lockstep:={lockstep}"));
+    for p in params {
+        cmd.args(["-p", p]);
+    }
+    spawn_in_domain(&mut cmd, domain)
 }

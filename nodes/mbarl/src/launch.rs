@@ -1,0 +1,35 @@
+//! `mbarl launch <config.yaml>`: runs the suite described by a launch file until Ctrl-C.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use clap::Args;
+use mbarl_launch::{LaunchConfig, Supervisor};
+
+#[derive(Args)]
+pub struct LaunchOpts {
+    /// The launch file, e.g. config/launch/sim_reach.yaml.
+    config: PathBuf,
+    /// Directory relative paths in the launch file are resolved against (default: the launch
+    /// file's grandparent, the repository root for config/launch/*.yaml).
+    #[arg(long)]
+    base: Option<PathBuf>,
+}
+
+pub async fn run(opts: LaunchOpts) -> Result<()> {
+    let config = LaunchConfig::load(&opts.config, opts.base.as_deref())?;
+    std::fs::create_dir_all(&config.run_dir)?;
+    println!(
+        "[mbarl launch] {} processes, run directory {} (Ctrl-C stops everything)",
+        config.processes.len(),
+        config.run_dir.display()
+    );
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        println!("[mbarl launch] Ctrl-C: stopping");
+    };
+    match Supervisor::new(config).run(shutdown).await {
+        Ok(()) => Ok(()),
+        Err(name) => bail!("{name} kept failing; see its log in the run directory's logs/"),
+    }
+}
