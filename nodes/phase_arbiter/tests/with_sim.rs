@@ -8,7 +8,7 @@ use std::time::Duration;
 use mbarl_msgs::msg::{Observation, Phase, PolicyAction, Transition};
 use mbarl_msgs::sensor_msgs::JointState;
 use mbarl_msgs::std_msgs::Bool;
-use mbarl_ros::{NodeBuilder, Qos, Subscriber};
+use mbarl_ros::{NodeBuilder, Publisher, Qos, Subscriber};
 use mbarl_testkit::{TIMEOUT, repo_root, spawn_in_domain, start_sim_bridge};
 
 /// The newest joint state already queued (the silence-timer holds also step the lock-step sim),
@@ -20,6 +20,39 @@ fn drain(js: &Subscriber<JointState>, mut state: JointState) -> JointState {
         }
     }
     state
+}
+
+/// This test's stand-in for camera_encoder and forward_policy.
+struct FakeEncoderAndPolicy<'a> {
+    js: &'a Subscriber<JointState>,
+    observations: &'a Publisher<Observation>,
+    actions: &'a Publisher<PolicyAction>,
+}
+
+impl FakeEncoderAndPolicy<'_> {
+    /// Publishes observation `seq` of `state` (and the policy's `action` for it, if any), and
+    /// returns the joint state of the step the arbiter then commanded.
+    async fn step(&self, state: JointState, seq: u64, action: Option<[f32; 4]>) -> JointState {
+        let state = drain(self.js, state);
+        let obs = Observation {
+            seq,
+            joint_names: state.name.clone(),
+            joint_position: state.position.clone(),
+            joint_velocity: state.velocity.clone(),
+            ..Default::default()
+        };
+        self.observations.publish(obs).unwrap();
+        if let Some(a) = action {
+            let action = PolicyAction {
+                policy: PolicyAction::POLICY_FORWARD,
+                observation_seq: seq,
+                action: a.to_vec(),
+                ..Default::default()
+            };
+            self.actions.publish(action).unwrap();
+        }
+        next_state(self.js, &state).await
+    }
 }
 
 async fn next_state(js: &Subscriber<JointState>, after: &JointState) -> JointState {
@@ -80,32 +113,17 @@ async fn arbiter_moves_holds_and_records_with_the_sim() {
     let first_phase = phase.recv_timeout(TIMEOUT).await.expect("latched phase");
     assert_eq!(first_phase.phase, Phase::FORWARD);
 
+    let fake = FakeEncoderAndPolicy {
+        js: &js,
+        observations: &obs_pub,
+        actions: &act_pub,
+    };
+
     // Ten steps with action +1 on joint1: each moves it by at most max_step (0.06 rad).
     let mut state = js.recv_timeout(TIMEOUT).await.expect("first joint state");
     let start = state.position[0];
     for seq in 0..10u64 {
-        state = drain(&js, state);
-        let obs = Observation {
-            seq,
-            joint_names: state.name.clone(),
-            joint_position: state.position.clone(),
-            joint_velocity: state.velocity.clone(),
-            ..Default::default()
-        };
-        obs_pub.publish(obs).unwrap();
-        act_pub
-            .publish(PolicyAction {
-                policy: PolicyAction::POLICY_FORWARD,
-                observation_seq: seq,
-                action: vec![1.0, 0.0, 0.0, 0.0],
-                ..Default::default()
-            })
-            .unwrap();
-        state = next_state(&js, &state).await;
-        eprintln!(
-            "step {seq}: joint1 {:.4} vel {:.4}",
-            state.position[0], state.velocity[0]
-        );
+        state = fake.step(state, seq, Some([1.0, 0.0, 0.0, 0.0])).await;
     }
     let moved = state.position[0] - start;
     assert!(
@@ -125,28 +143,10 @@ async fn arbiter_moves_holds_and_records_with_the_sim() {
     state = drain(&js, state);
     let held_from = state.position[0];
     for seq in 10..15u64 {
-        state = drain(&js, state);
-        obs_pub
-            .publish(Observation {
-                seq,
-                joint_position: state.position.clone(),
-                ..Default::default()
-            })
-            .unwrap();
-        act_pub
-            .publish(PolicyAction {
-                observation_seq: seq,
-                action: vec![1.0, 0.0, 0.0, 0.0],
-                ..Default::default()
-            })
-            .unwrap();
-        state = next_state(&js, &state).await;
+        state = fake.step(state, seq, Some([1.0, 0.0, 0.0, 0.0])).await;
     }
-    assert!(
-        (state.position[0] - held_from).abs() < 0.02,
-        "moved under e-stop: {}",
-        state.position[0] - held_from
-    );
+    let drift = state.position[0] - held_from;
+    assert!(drift.abs() < 0.02, "moved under e-stop: {drift}");
 
     // Released, but the policy falls silent: the watchdog holds (the arbiter keeps stepping the
     // lock-step sim with hold commands, so joint states keep coming and show no motion).
@@ -155,22 +155,8 @@ async fn arbiter_moves_holds_and_records_with_the_sim() {
     state = drain(&js, state);
     let silent_from = state.position[0];
     for seq in 15..20u64 {
-        state = drain(&js, state);
-        obs_pub
-            .publish(Observation {
-                seq,
-                joint_position: state.position.clone(),
-                ..Default::default()
-            })
-            .unwrap();
-        state = next_state(&js, &state).await;
-        eprintln!(
-            "silent step {seq}: joint1 {:.4} vel {:.4}",
-            state.position[0], state.velocity[0]
-        );
+        state = fake.step(state, seq, None).await;
     }
-    assert!(
-        (state.position[0] - silent_from).abs() < 0.02,
-        "moved without a policy"
-    );
+    let drift = state.position[0] - silent_from;
+    assert!(drift.abs() < 0.02, "moved without a policy: {drift}");
 }
