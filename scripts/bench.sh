@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# Runs a benchmark and prints its figures:  scripts/bench.sh transport
+# Runs a benchmark and prints its figures:
+#   scripts/bench.sh transport     JointState round trips, image throughput (Rust, rclpy)
+#   scripts/bench.sh alm           ALM updates/s, tch vs PyTorch Python
+#   scripts/bench.sh bag-import    demo import throughput vs rosbags
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$MBARL_ROOT"
 which="${1:-transport}"; shift || true
-scripts/setup.sh apt ros
-cargo build --release --locked -p mbarl
-exec "$CARGO_TARGET_DIR/release/mbarl" bench "$which" "$@"
+case "$which" in
+  alm)
+    # The full ALM update, tch vs the same update in PyTorch Python (crates/mbarl-learn/benches/).
+    scripts/setup.sh torch-bench
+    exec cargo run --release --locked -p mbarl-learn --example bench_alm -- "$@" ;;
+  *)
+    scripts/setup.sh apt ros
+    cargo build --release --locked -p mbarl
+    exec "$CARGO_TARGET_DIR/release/mbarl" bench "$which" "$@" ;;
+esac

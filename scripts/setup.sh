@@ -3,7 +3,8 @@
 # Idempotent and fast when done: each part is skipped while its requirement list is unchanged.
 #
 #   scripts/setup.sh            # everything
-#   scripts/setup.sh apt ros    # only some parts: apt | ros | sim | torch
+#   scripts/setup.sh apt ros    # only some parts: apt | ros | sim | torch | torch-bench
+# (torch-bench, Python PyTorch for the ALM benchmark's reference, is not part of "everything")
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$MBARL_ROOT"
@@ -66,13 +67,24 @@ setup_torch() {
   mark_done torch "$s"
 }
 
+setup_torch_bench() {
+  setup_torch
+  local s; s=$(stamp_of scripts/requirements-torch-bench.txt)
+  is_done torch-bench "$s" && return
+  mbarl_log "torch-bench: installing Python PyTorch's dependencies (CUDA libraries included, about 2.3 GB, once)"
+  "$MBARL_TORCH_VENV/bin/pip" install -q --no-deps -r scripts/requirements-torch-bench.txt
+  "$MBARL_TORCH_VENV/bin/python" -c 'import torch'
+  mark_done torch-bench "$s"
+}
+
 for part in "${parts[@]}"; do
   case "$part" in
     apt) setup_apt ;;
     ros) setup_ros ;;
     sim) setup_sim ;;
     torch) setup_torch ;;
-    *) echo "setup.sh: unknown part '$part' (apt | ros | sim | torch)" >&2; exit 2 ;;
+    torch-bench) setup_torch_bench ;;
+    *) echo "setup.sh: unknown part '$part' (apt | ros | sim | torch | torch-bench)" >&2; exit 2 ;;
   esac
 done
 mbarl_log "setup done (${parts[*]})"

@@ -1,0 +1,655 @@
+//! All hyper-parameters in one typed [`LearnConfig`], loaded from YAML with defaults.
+//!
+//! Every section is `#[serde(default, deny_unknown_fields)]`: a missing key takes its default, an
+//! unknown key or a value of the wrong type is an error that names the key (and its line).
+//! [`LearnConfig::config_hash`] is the sha256 of the canonical JSON serialization (keys sorted),
+//! [`LearnConfig::architecture`] a string id of network kinds and sizes that checkpoints carry.
+use crate::device::DeviceChoice;
+use crate::error::{LearnError, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+/// What the agent observes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ObsMode {
+    /// A low-dimensional state vector (plus optional proprio) through an MLP encoder.
+    #[default]
+    State,
+    /// A small RGB frame (uint8 HxWx3) through a conv encoder, fused with proprio.
+    Pixels,
+}
+
+/// Observation and action sizes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ObsConfig {
+    pub mode: ObsMode,
+    /// Length of the state vector (state mode).
+    pub state_dim: usize,
+    /// Length of the proprio vector (joint positions, velocities...); 0 for none.
+    pub proprio_dim: usize,
+    pub frame_height: usize,
+    pub frame_width: usize,
+    pub action_dim: usize,
+}
+
+impl Default for ObsConfig {
+    fn default() -> Self {
+        Self {
+            mode: ObsMode::State,
+            state_dim: 24,
+            proprio_dim: 0,
+            frame_height: 64,
+            frame_width: 64,
+            action_dim: 7,
+        }
+    }
+}
+
+/// Encoder e(z|s): MLP on states, or conv stack on frames fused with a proprio MLP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EncoderConfig {
+    pub latent_dim: usize,
+    /// Hidden sizes of the state MLP / of the trunk after pixel+proprio fusion.
+    pub hidden: Vec<usize>,
+    /// Output channels of each conv layer (pixel mode).
+    pub conv_channels: Vec<usize>,
+    pub conv_kernel: usize,
+    pub conv_stride: usize,
+    /// Size of the image feature after the conv stack (Linear + LayerNorm + tanh).
+    pub image_feature_dim: usize,
+    /// Size of the proprio MLP's output (pixel mode with proprio).
+    pub proprio_feature_dim: usize,
+    /// Lower bound on the posterior's standard deviation.
+    pub min_std: f64,
+    /// Optional TorchScript image backbone (`forward(frames: f32 N×3×H×W in [0,1]) -> N×F`)
+    /// used instead of the conv stack; its output size must equal `image_feature_dim`.
+    pub torchscript: Option<String>,
+}
+
+impl Default for EncoderConfig {
+    fn default() -> Self {
+        Self {
+            latent_dim: 50,
+            hidden: vec![256, 256],
+            conv_channels: vec![32, 32, 32, 32],
+            conv_kernel: 3,
+            conv_stride: 2,
+            image_feature_dim: 256,
+            proprio_feature_dim: 64,
+            min_std: 0.1,
+            torchscript: None,
+        }
+    }
+}
+
+/// Latent model m(z'|z,a): a Gaussian ensemble predicting z' = z + Δ.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Number of members (≥ 2): their disagreement is the uncertainty estimate.
+    pub ensemble_size: usize,
+    pub hidden: Vec<usize>,
+    pub min_std: f64,
+    pub max_std: f64,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            ensemble_size: 5,
+            hidden: vec![256, 256],
+            min_std: 0.05,
+            max_std: 2.0,
+        }
+    }
+}
+
+/// An MLP head: hidden sizes only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HeadConfig {
+    pub hidden: Vec<usize>,
+}
+
+impl Default for HeadConfig {
+    fn default() -> Self {
+        Self {
+            hidden: vec![256, 256],
+        }
+    }
+}
+
+/// Squashed-Gaussian actor π(a|z).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ActorConfig {
+    pub hidden: Vec<usize>,
+    pub log_std_min: f64,
+    pub log_std_max: f64,
+}
+
+impl Default for ActorConfig {
+    fn default() -> Self {
+        Self {
+            hidden: vec![256, 256],
+            log_std_min: -5.0,
+            log_std_max: 2.0,
+        }
+    }
+}
+
+/// The ALM update (encoder + model lower bound, imagined policy objective, twin critics).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlmConfig {
+    /// K: length of the sequences the encoder/model lower bound is computed on.
+    pub seq_len: usize,
+    /// Length of the imagined rollouts for the policy objective.
+    pub horizon: usize,
+    pub gamma: f64,
+    /// λ of the λ-returns over imagined rollouts.
+    pub lambda: f64,
+    /// Polyak rate of the target encoder and target critics.
+    pub tau: f64,
+    pub batch_size: usize,
+    pub model_lr: f64,
+    pub reward_lr: f64,
+    pub actor_lr: f64,
+    pub critic_lr: f64,
+    pub alpha_lr: f64,
+    /// Coefficient of the latent-classifier bonus log C/(1−C) in imagined rewards.
+    pub classifier_bonus: f64,
+    /// Initial entropy temperature α.
+    pub init_alpha: f64,
+    /// Tune α towards `target_entropy` (default −action_dim).
+    pub learn_alpha: bool,
+    pub target_entropy: Option<f64>,
+    /// Include γ^K·Q(z_K, π(z_K)) in the encoder/model objective.
+    pub value_in_model_loss: bool,
+    /// Gradient-norm clip for every optimiser (0 disables).
+    pub grad_clip_norm: f64,
+}
+
+impl Default for AlmConfig {
+    fn default() -> Self {
+        Self {
+            seq_len: 3,
+            horizon: 3,
+            gamma: 0.99,
+            lambda: 0.95,
+            tau: 0.005,
+            batch_size: 256,
+            model_lr: 3e-4,
+            reward_lr: 3e-4,
+            actor_lr: 3e-4,
+            critic_lr: 3e-4,
+            alpha_lr: 3e-4,
+            classifier_bonus: 0.1,
+            init_alpha: 0.1,
+            learn_alpha: true,
+            target_entropy: None,
+            value_in_model_loss: true,
+            grad_clip_norm: 100.0,
+        }
+    }
+}
+
+/// MEDAL: the demo-state classifier f(z), the goal classifier, the backward reward.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MedalConfig {
+    pub hidden: Vec<usize>,
+    pub lr: f64,
+    pub batch_size: usize,
+    /// Mix positives and negatives with λ ~ Beta(mixup_alpha, mixup_alpha); 0 disables.
+    pub mixup_alpha: f64,
+    /// Train the classifier every this many environment steps.
+    pub train_every: usize,
+    /// ε in −log(1 − f(z′) + ε).
+    pub reward_eps: f64,
+    /// The backward reward is clamped to [0, reward_clamp] before scaling.
+    pub reward_clamp: f64,
+    pub reward_scale: f64,
+}
+
+impl Default for MedalConfig {
+    fn default() -> Self {
+        Self {
+            hidden: vec![128, 128],
+            lr: 3e-4,
+            batch_size: 800,
+            mixup_alpha: 1.0,
+            train_every: 10,
+            reward_eps: 1e-10,
+            reward_clamp: 10.0,
+            reward_scale: 1.0,
+        }
+    }
+}
+
+/// MBPO branched rollouts in latent space.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MbpoConfig {
+    /// k: steps per branched rollout.
+    pub rollout_length: usize,
+    /// A branch stops before the first step whose ensemble disagreement exceeds this.
+    pub disagreement_threshold: f64,
+    /// Fraction of real transitions in a mixed batch.
+    pub real_ratio: f64,
+    /// Number of start states per rollout call.
+    pub rollout_batch: usize,
+    pub model_buffer_capacity: usize,
+}
+
+impl Default for MbpoConfig {
+    fn default() -> Self {
+        Self {
+            rollout_length: 5,
+            disagreement_threshold: 1.0,
+            real_ratio: 0.05,
+            rollout_batch: 400,
+            model_buffer_capacity: 100_000,
+        }
+    }
+}
+
+/// When appended replay records are flushed to disk with fsync. In YAML: `never`, `always`, or
+/// a number N (every N records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// Leave it to the OS (records survive a process kill, not a power cut).
+    Never,
+    /// After every record.
+    Always,
+    /// After every N records (and when a chunk is closed).
+    EveryN(u32),
+}
+
+impl Default for FsyncPolicy {
+    fn default() -> Self {
+        FsyncPolicy::EveryN(20)
+    }
+}
+
+impl Serialize for FsyncPolicy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            FsyncPolicy::Never => s.serialize_str("never"),
+            FsyncPolicy::Always => s.serialize_str("always"),
+            FsyncPolicy::EveryN(n) => s.serialize_u32(*n),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FsyncPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Every(u32),
+            Name(String),
+        }
+        match Repr::deserialize(d)? {
+            Repr::Every(0) => Ok(FsyncPolicy::Never),
+            Repr::Every(1) => Ok(FsyncPolicy::Always),
+            Repr::Every(n) => Ok(FsyncPolicy::EveryN(n)),
+            Repr::Name(s) if s == "never" => Ok(FsyncPolicy::Never),
+            Repr::Name(s) if s == "always" => Ok(FsyncPolicy::Always),
+            Repr::Name(s) => Err(serde::de::Error::custom(format!(
+                "unknown fsync policy `{s}` (expected never, always or a record count)"
+            ))),
+        }
+    }
+}
+
+/// Replay buffers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReplayConfig {
+    /// Records kept in memory per buffer (oldest evicted; files stay on disk).
+    pub capacity: usize,
+    /// Records per chunk file before a new chunk is started.
+    pub chunk_records: usize,
+    pub fsync: FsyncPolicy,
+}
+
+impl Default for ReplayConfig {
+    fn default() -> Self {
+        Self {
+            capacity: 100_000,
+            chunk_records: 2000,
+            fsync: FsyncPolicy::default(),
+        }
+    }
+}
+
+/// Every hyper-parameter of mbarl-learn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LearnConfig {
+    pub seed: u64,
+    pub device: DeviceChoice,
+    /// libtorch intra-op threads; 0 keeps libtorch's default.
+    pub threads: usize,
+    pub obs: ObsConfig,
+    pub encoder: EncoderConfig,
+    pub model: ModelConfig,
+    pub reward_head: HeadConfig,
+    pub actor: ActorConfig,
+    pub critic: HeadConfig,
+    /// The ALM latent classifier C(z′, a, z).
+    pub latent_classifier: HeadConfig,
+    pub alm: AlmConfig,
+    pub medal: MedalConfig,
+    pub mbpo: MbpoConfig,
+    pub replay: ReplayConfig,
+}
+
+impl Default for LearnConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            device: DeviceChoice::Auto,
+            threads: 0,
+            obs: ObsConfig::default(),
+            encoder: EncoderConfig::default(),
+            model: ModelConfig::default(),
+            reward_head: HeadConfig::default(),
+            actor: ActorConfig::default(),
+            critic: HeadConfig::default(),
+            latent_classifier: HeadConfig::default(),
+            alm: AlmConfig::default(),
+            medal: MedalConfig::default(),
+            mbpo: MbpoConfig::default(),
+            replay: ReplayConfig::default(),
+        }
+    }
+}
+
+fn dims(v: &[usize]) -> String {
+    v.iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("x")
+}
+
+fn check(ok: bool, key: &'static str, reason: impl Into<String>) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(LearnError::InvalidConfig {
+            key,
+            reason: reason.into(),
+        })
+    }
+}
+
+impl LearnConfig {
+    /// Parses YAML; unknown keys and wrong types name the key. Validates the values.
+    pub fn from_yaml_str(text: &str) -> Result<Self> {
+        let cfg: LearnConfig =
+            serde_yaml_ng::from_str(text).map_err(|e| LearnError::Config(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reads and parses a YAML file.
+    pub fn from_yaml_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| LearnError::io(path, e))?;
+        Self::from_yaml_str(&text)
+            .map_err(|e| LearnError::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// The resolved configuration as YAML (to store in the run directory).
+    pub fn to_yaml(&self) -> Result<String> {
+        serde_yaml_ng::to_string(self).map_err(|e| LearnError::Config(e.to_string()))
+    }
+
+    /// Checks value ranges; the error names the key.
+    pub fn validate(&self) -> Result<()> {
+        let o = &self.obs;
+        check(o.action_dim > 0, "obs.action_dim", "must be > 0")?;
+        match o.mode {
+            ObsMode::State => check(
+                o.state_dim > 0,
+                "obs.state_dim",
+                "must be > 0 in state mode",
+            )?,
+            ObsMode::Pixels => {
+                check(o.frame_height >= 8, "obs.frame_height", "must be >= 8")?;
+                check(o.frame_width >= 8, "obs.frame_width", "must be >= 8")?;
+                check(
+                    !self.encoder.conv_channels.is_empty(),
+                    "encoder.conv_channels",
+                    "empty",
+                )?;
+                check(
+                    self.encoder.conv_stride > 0,
+                    "encoder.conv_stride",
+                    "must be > 0",
+                )?;
+                check(
+                    self.encoder.conv_kernel > 0,
+                    "encoder.conv_kernel",
+                    "must be > 0",
+                )?;
+                check(
+                    self.conv_output_hw().is_some(),
+                    "encoder.conv_channels",
+                    "the conv stack shrinks the frame to nothing",
+                )?;
+            }
+        }
+        check(
+            self.encoder.latent_dim > 0,
+            "encoder.latent_dim",
+            "must be > 0",
+        )?;
+        check(self.encoder.min_std > 0.0, "encoder.min_std", "must be > 0")?;
+        check(
+            self.model.ensemble_size >= 2,
+            "model.ensemble_size",
+            "must be >= 2",
+        )?;
+        check(self.model.min_std > 0.0, "model.min_std", "must be > 0")?;
+        check(
+            self.model.max_std > self.model.min_std,
+            "model.max_std",
+            "must be > min_std",
+        )?;
+        let a = &self.alm;
+        check(a.seq_len >= 1, "alm.seq_len", "must be >= 1")?;
+        check(a.horizon >= 1, "alm.horizon", "must be >= 1")?;
+        check(
+            (0.0..=1.0).contains(&a.gamma),
+            "alm.gamma",
+            "must be in [0, 1]",
+        )?;
+        check(
+            (0.0..=1.0).contains(&a.lambda),
+            "alm.lambda",
+            "must be in [0, 1]",
+        )?;
+        check(a.tau > 0.0 && a.tau <= 1.0, "alm.tau", "must be in (0, 1]")?;
+        check(a.batch_size > 0, "alm.batch_size", "must be > 0")?;
+        check(a.init_alpha > 0.0, "alm.init_alpha", "must be > 0")?;
+        check(
+            self.medal.batch_size >= 2,
+            "medal.batch_size",
+            "must be >= 2",
+        )?;
+        check(
+            self.medal.mixup_alpha >= 0.0,
+            "medal.mixup_alpha",
+            "must be >= 0",
+        )?;
+        check(
+            self.medal.reward_clamp > 0.0,
+            "medal.reward_clamp",
+            "must be > 0",
+        )?;
+        check(
+            self.mbpo.rollout_length >= 1,
+            "mbpo.rollout_length",
+            "must be >= 1",
+        )?;
+        check(
+            (0.0..=1.0).contains(&self.mbpo.real_ratio),
+            "mbpo.real_ratio",
+            "must be in [0, 1]",
+        )?;
+        check(self.replay.capacity > 0, "replay.capacity", "must be > 0")?;
+        check(
+            self.replay.chunk_records > 0,
+            "replay.chunk_records",
+            "must be > 0",
+        )?;
+        Ok(())
+    }
+
+    /// Spatial size (h, w) after the conv stack, `None` when it vanishes.
+    pub fn conv_output_hw(&self) -> Option<(usize, usize)> {
+        let (k, s) = (self.encoder.conv_kernel, self.encoder.conv_stride.max(1));
+        let (mut h, mut w) = (self.obs.frame_height, self.obs.frame_width);
+        for _ in &self.encoder.conv_channels {
+            if h < k || w < k {
+                return None;
+            }
+            h = (h - k) / s + 1;
+            w = (w - k) / s + 1;
+        }
+        Some((h, w))
+    }
+
+    /// Target entropy of the actor: configured, or −action_dim.
+    pub fn target_entropy(&self) -> f64 {
+        self.alm
+            .target_entropy
+            .unwrap_or(-(self.obs.action_dim as f64))
+    }
+
+    /// sha256 (hex) of the canonical serialization: JSON with sorted keys.
+    pub fn config_hash(&self) -> String {
+        // serde_json::Value keeps object keys in a BTreeMap (sorted) without `preserve_order`.
+        let value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        let text = value.to_string();
+        hex(&Sha256::digest(text.as_bytes()))
+    }
+
+    /// Architecture id of one component: network kinds and sizes, nothing else.
+    /// Checkpoints carry it; a load into a network of another id is refused.
+    pub fn architecture(&self, component: Component) -> String {
+        let o = &self.obs;
+        let e = &self.encoder;
+        let z = e.latent_dim;
+        let a = o.action_dim;
+        let body = match component {
+            Component::Encoder => match o.mode {
+                ObsMode::State => format!(
+                    "state_mlp;in={};h={};z={z}",
+                    o.state_dim + o.proprio_dim,
+                    dims(&e.hidden)
+                ),
+                ObsMode::Pixels => format!(
+                    "pixel_conv;frame={}x{}x3;conv={}k{}s{};feat={};proprio={}->{};h={};z={z};backbone={}",
+                    o.frame_height,
+                    o.frame_width,
+                    dims(&e.conv_channels),
+                    e.conv_kernel,
+                    e.conv_stride,
+                    e.image_feature_dim,
+                    o.proprio_dim,
+                    e.proprio_feature_dim,
+                    dims(&e.hidden),
+                    if e.torchscript.is_some() {
+                        "torchscript"
+                    } else {
+                        "conv"
+                    }
+                ),
+            },
+            Component::Model => format!(
+                "gaussian_ensemble;n={};z={z};a={a};h={};reward_h={}",
+                self.model.ensemble_size,
+                dims(&self.model.hidden),
+                dims(&self.reward_head.hidden)
+            ),
+            Component::LatentClassifier => {
+                format!(
+                    "latent_classifier;z={z};a={a};h={}",
+                    dims(&self.latent_classifier.hidden)
+                )
+            }
+            Component::Actor => format!(
+                "squashed_gaussian;z={z};a={a};h={}",
+                dims(&self.actor.hidden)
+            ),
+            Component::Critic => format!("twin_q;z={z};a={a};h={}", dims(&self.critic.hidden)),
+            Component::DemoClassifier | Component::GoalClassifier => {
+                format!("state_classifier;z={z};h={}", dims(&self.medal.hidden))
+            }
+        };
+        format!("mbarl/{}/{}", component.name(), body)
+    }
+}
+
+/// The separately checkpointed parts of the learner (the `component` of a ModelCheckpoint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Component {
+    Encoder,
+    /// Latent model ensemble + reward head.
+    Model,
+    LatentClassifier,
+    Actor,
+    /// Twin Q critics (+ their targets are rebuilt from them on load).
+    Critic,
+    DemoClassifier,
+    GoalClassifier,
+}
+
+impl Component {
+    pub const ALL: [Component; 7] = [
+        Component::Encoder,
+        Component::Model,
+        Component::LatentClassifier,
+        Component::Actor,
+        Component::Critic,
+        Component::DemoClassifier,
+        Component::GoalClassifier,
+    ];
+
+    /// The component's name in checkpoints and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Component::Encoder => "encoder",
+            Component::Model => "model",
+            Component::LatentClassifier => "latent_classifier",
+            Component::Actor => "actor",
+            Component::Critic => "critic",
+            Component::DemoClassifier => "demo_classifier",
+            Component::GoalClassifier => "goal_classifier",
+        }
+    }
+
+    /// Parses a component name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    const H: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(H[(b >> 4) as usize] as char);
+        s.push(H[(b & 15) as usize] as char);
+    }
+    s
+}

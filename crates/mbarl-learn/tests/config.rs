@@ -1,0 +1,68 @@
+//! LearnConfig: defaults, YAML errors that name the key, stable hash, architecture ids.
+use mbarl_learn::DeviceChoice;
+use mbarl_learn::config::{Component, FsyncPolicy, LearnConfig, ObsMode};
+
+#[test]
+fn defaults_and_partial_yaml() {
+    let cfg = LearnConfig::from_yaml_str(
+        "seed: 7\nobs:\n  mode: pixels\n  proprio_dim: 14\nreplay:\n  fsync: always\n",
+    )
+    .unwrap();
+    assert_eq!(cfg.seed, 7);
+    assert_eq!(cfg.obs.mode, ObsMode::Pixels);
+    assert_eq!(cfg.obs.proprio_dim, 14);
+    // Untouched keys keep their defaults.
+    assert_eq!(cfg.obs.frame_height, 64);
+    assert_eq!(cfg.alm, LearnConfig::default().alm);
+    assert_eq!(cfg.replay.fsync, FsyncPolicy::Always);
+    let cfg = LearnConfig::from_yaml_str("replay:\n  fsync: 5\ndevice: cpu\n").unwrap();
+    assert_eq!(cfg.replay.fsync, FsyncPolicy::EveryN(5));
+    assert_eq!(cfg.device, DeviceChoice::Cpu);
+    // The empty document is the default config.
+    assert_eq!(
+        LearnConfig::from_yaml_str("{}").unwrap(),
+        LearnConfig::default()
+    );
+}
+
+#[test]
+fn unknown_key_and_wrong_type_name_the_key() {
+    let err = LearnConfig::from_yaml_str("alm:\n  gamma: 0.9\n  gama: 0.9\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("gama"), "{err}");
+    let err = LearnConfig::from_yaml_str("model:\n  ensemble_size: many\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ensemble_size"), "{err}");
+    let err = LearnConfig::from_yaml_str("model:\n  ensemble_size: 1\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("model.ensemble_size"), "{err}");
+    let err = LearnConfig::from_yaml_str("device: tpu\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("tpu"), "{err}");
+}
+
+#[test]
+fn hash_and_architecture() {
+    let a = LearnConfig::default();
+    let mut b = a.clone();
+    assert_eq!(a.config_hash(), b.config_hash());
+    assert_eq!(a.config_hash().len(), 64);
+    b.alm.actor_lr = 1e-3;
+    // Any change changes the hash, but not the architecture.
+    assert_ne!(a.config_hash(), b.config_hash());
+    for c in Component::ALL {
+        assert_eq!(a.architecture(c), b.architecture(c));
+    }
+    b.encoder.latent_dim = 32;
+    assert_ne!(
+        a.architecture(Component::Actor),
+        b.architecture(Component::Actor)
+    );
+    // Round trip through YAML keeps the hash.
+    let back = LearnConfig::from_yaml_str(&a.to_yaml().unwrap()).unwrap();
+    assert_eq!(back.config_hash(), a.config_hash());
+}

@@ -1,0 +1,177 @@
+//! MEDAL's demo-state classifier and backward reward; MBPO rollouts truncated by ensemble
+//! disagreement.
+mod common;
+
+use mbarl_learn::config::{Component, MedalConfig};
+use mbarl_learn::mbpo::{LatentBuffer, branched_rollout};
+use mbarl_learn::medal::{ClassifierTrainer, backward_reward, roc_auc};
+use mbarl_learn::nets::{Actor, LatentModel};
+use std::time::Instant;
+use tch::nn::{self, OptimizerConfig};
+use tch::{Device, Kind, Tensor};
+
+const OPTS: (Kind, Device) = (Kind::Float, Device::Cpu);
+
+/// Two unit-variance Gaussian clouds in 8-D whose means are 3 apart: the Bayes-optimal AUC is
+/// Φ(3/√2) ≈ 0.983.
+fn clouds(n: i64) -> (Tensor, Tensor) {
+    let dir = Tensor::ones([8], OPTS) / 8f64.sqrt();
+    let pos = Tensor::randn([n, 8], OPTS) + &dir * 1.5;
+    let neg = Tensor::randn([n, 8], OPTS) - &dir * 1.5;
+    (pos, neg)
+}
+
+#[test]
+fn demo_classifier_separates_clouds_and_backward_reward_is_monotone() {
+    let t0 = Instant::now();
+    common::init(1);
+    let cfg = common::small_state_config(8, 2);
+    let mut clf = ClassifierTrainer::new(&cfg, Device::Cpu, Component::DemoClassifier).unwrap();
+    assert!(cfg.medal.mixup_alpha > 0.0, "the default trains with mixup");
+    for _ in 0..400 {
+        let (pos, neg) = clouds(256);
+        clf.train_step(&pos, &neg).unwrap();
+    }
+    let (pos, neg) = clouds(2000);
+    let sp: Vec<f64> = Vec::try_from(clf.prob(&pos).to_kind(Kind::Double)).unwrap();
+    let sn: Vec<f64> = Vec::try_from(clf.prob(&neg).to_kind(Kind::Double)).unwrap();
+    let auc = roc_auc(&sp, &sn);
+    eprintln!("AUC {auc:.4} (Bayes-optimal 0.983)");
+    // Bound: AUC > 0.95 on fresh samples.
+    assert!(auc > 0.95, "AUC {auc}");
+
+    // The backward reward is a non-decreasing function of the classifier's confidence:
+    // sort held-out states by f(z) and check the rewards come out sorted too.
+    let all = Tensor::cat(&[&pos, &neg], 0);
+    let p = clf.prob(&all);
+    let r = clf.reward(&all);
+    let order = p.argsort(0, false);
+    let p_sorted: Vec<f32> = Vec::try_from(p.index_select(0, &order)).unwrap();
+    let r_sorted: Vec<f32> = Vec::try_from(r.index_select(0, &order)).unwrap();
+    for i in 1..r_sorted.len() {
+        assert!(
+            r_sorted[i] >= r_sorted[i - 1],
+            "reward not monotone: f={} → r={}, f={} → r={}",
+            p_sorted[i - 1],
+            r_sorted[i - 1],
+            p_sorted[i],
+            r_sorted[i]
+        );
+    }
+    // Demo-like states earn more than backward-phase-like states.
+    let (rp, rn) = (
+        clf.reward(&pos).mean(Kind::Float).double_value(&[]),
+        clf.reward(&neg).mean(Kind::Float).double_value(&[]),
+    );
+    assert!(rp > rn + 1.0, "mean reward demo-like {rp} vs other {rn}");
+
+    // The clamp: −log(1 − σ(x) + ε) → 0 for confident negatives, capped at reward_clamp·scale.
+    let m = MedalConfig {
+        reward_clamp: 5.0,
+        reward_scale: 2.0,
+        ..MedalConfig::default()
+    };
+    let logits = Tensor::linspace(-30.0, 30.0, 601, OPTS);
+    let r: Vec<f32> = Vec::try_from(backward_reward(&logits, &m)).unwrap();
+    assert!(r[0].abs() < 1e-6, "{}", r[0]);
+    assert!((r[600] - 10.0).abs() < 1e-6, "{}", r[600]);
+    assert!(r.windows(2).all(|w| w[1] >= w[0]));
+    assert!(r.iter().all(|x| x.is_finite()));
+    common::elapsed("medal", t0);
+}
+
+#[test]
+fn mbpo_rollouts_stop_at_the_disagreement_threshold() {
+    let t0 = Instant::now();
+    common::init(2);
+    let mut cfg = common::small_state_config(4, 2);
+    cfg.encoder.latent_dim = 4;
+    cfg.model.ensemble_size = 4;
+    let vs = nn::VarStore::new(Device::Cpu);
+    let model = LatentModel::new(vs.root() / "model", &cfg);
+    let actor = Actor::new(vs.root() / "actor", &cfg);
+    // Fit the ensemble to an expanding system z' = 1.3 z + 0.1 a on data with |z| ≲ 1: rollouts
+    // drift out of the data, and the members disagree more the further they get.
+    let mut opt = nn::Adam::default().build(&vs, 2e-3).unwrap();
+    for _ in 0..1500 {
+        let z = Tensor::randn([256, 4], OPTS) * 0.5;
+        let a = Tensor::rand([256, 2], OPTS) * 2.0 - 1.0;
+        let z_next = &z * 1.3 + Tensor::cat(&[&a, &a], 1) * 0.1;
+        let loss = model.nll_loss(&z, &a, &z_next);
+        opt.backward_step(&loss);
+    }
+    let start = Tensor::randn([200, 4], OPTS) * 0.5;
+    let reward = |_z: &Tensor, _a: &Tensor, zn: &Tensor| {
+        -zn.square().sum_dim_intlist(-1, false, Kind::Float)
+    };
+    let k = 10usize;
+
+    // Threshold: 4× the median disagreement at the start states.
+    let d0 = tch::no_grad(|| {
+        LatentModel::disagreement(&model.forward(&start, &actor.act(&start, false)))
+            .median()
+            .double_value(&[])
+    });
+    let threshold = 4.0 * d0;
+    let ro = branched_rollout(&model, &actor, &reward, &start, k, threshold).unwrap();
+    let lens: Vec<i64> = Vec::try_from(&ro.branch_len).unwrap();
+    let truncated: Vec<bool> = Vec::try_from(&ro.truncated).unwrap();
+    let stop_d: Vec<f32> = Vec::try_from(&ro.stop_disagreement).unwrap();
+    let kept_d: Vec<f32> = Vec::try_from(&ro.disagreement).unwrap();
+    let branch: Vec<i64> = Vec::try_from(&ro.branch).unwrap();
+    let step: Vec<i64> = Vec::try_from(&ro.step).unwrap();
+    let n_trunc = truncated.iter().filter(|&&t| t).count();
+    let mean_len = lens.iter().sum::<i64>() as f64 / lens.len() as f64;
+    eprintln!(
+        "threshold {threshold:.4}: {n_trunc}/200 branches truncated, mean length {mean_len:.2} of {k}"
+    );
+
+    // Every kept transition is within the threshold ...
+    assert!(kept_d.iter().all(|&d| (d as f64) <= threshold));
+    // ... every truncated branch was stopped by a step above it, and kept fewer than k steps;
+    // untruncated branches ran the full k steps.
+    for b in 0..200 {
+        if truncated[b] {
+            assert!(
+                stop_d[b] as f64 > threshold,
+                "branch {b} stopped at {} <= {threshold}",
+                stop_d[b]
+            );
+            assert!((lens[b] as usize) < k);
+        } else {
+            assert_eq!(lens[b] as usize, k, "branch {b}");
+        }
+    }
+    // Each branch's kept steps are exactly 0..len (nothing after the stop is kept).
+    for (b, &len) in lens.iter().enumerate() {
+        let mut s: Vec<i64> = branch
+            .iter()
+            .zip(&step)
+            .filter(|(br, _)| **br == b as i64)
+            .map(|(_, s)| *s)
+            .collect();
+        s.sort();
+        assert_eq!(s, (0..len).collect::<Vec<_>>(), "branch {b}");
+    }
+    // The threshold bites mid-rollout here: the data leaves the training region within k steps.
+    assert!(n_trunc > 100, "only {n_trunc} branches truncated");
+    assert!(
+        mean_len >= 1.0 && mean_len < k as f64 - 1.0,
+        "mean length {mean_len}"
+    );
+    assert_eq!(ro.transitions.len(), lens.iter().sum::<i64>());
+
+    // No threshold: full-length rollouts; a zero threshold: nothing kept.
+    let full = branched_rollout(&model, &actor, &reward, &start, k, f64::INFINITY).unwrap();
+    assert_eq!(full.transitions.len(), 200 * k as i64);
+    let none = branched_rollout(&model, &actor, &reward, &start, k, 0.0).unwrap();
+    assert_eq!(none.transitions.len(), 0);
+
+    // The model buffer takes the rollouts and samples them back.
+    let mut buf = LatentBuffer::new(500, 4, 2, Device::Cpu);
+    buf.push(&full.transitions).unwrap();
+    assert_eq!(buf.len(), 500);
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+    assert_eq!(buf.sample(64, &mut rng).unwrap().len(), 64);
+    common::elapsed("mbpo", t0);
+}
