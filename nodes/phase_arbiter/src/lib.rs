@@ -2,5 +2,6 @@
 //! clamping ([`limits`]), and the per-step decision ([`arbiter`]) of what the arm is commanded.
 
 pub mod arbiter;
+pub mod config;
 pub mod limits;
 pub mod phases;

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use mbarl_msgs::builtin_interfaces::Duration as RosDuration;
 use mbarl_msgs::msg::{
     HelpRequest, Observation, Phase as PhaseMsg, PolicyAction, StateScore, Transition,
@@ -18,106 +18,10 @@ use mbarl_msgs::srv::{Resume, ResumeResponse, SetPhase, SetPhaseResponse};
 use mbarl_msgs::std_msgs::{Bool, Float64MultiArray, Header};
 use mbarl_msgs::trajectory_msgs::{JointTrajectory, JointTrajectoryPoint};
 use mbarl_ros::counters::RateLimitedWarn;
-use mbarl_ros::{NodeBuilder, ParamKind, ParamSpec, Publisher, Qos, RosArgs, RosNode};
+use mbarl_ros::{NodeBuilder, Publisher, Qos, RosArgs, RosNode};
 use phase_arbiter::arbiter::{Arbiter, JointOrder, StepOutput};
-use phase_arbiter::limits::JointLimits;
-use phase_arbiter::phases::{Phase, PhaseConfig, PhaseMachine, Switch};
-
-fn params() -> Vec<ParamSpec> {
-    use ParamKind::{DoubleArray, StringArray};
-    vec![
-        ParamSpec::required("joint_names", StringArray, "arm joints, in command order"),
-        ParamSpec::required(
-            "position_lower",
-            DoubleArray,
-            "joint position lower limits (rad)",
-        ),
-        ParamSpec::required(
-            "position_upper",
-            DoubleArray,
-            "joint position upper limits (rad)",
-        ),
-        ParamSpec::required("max_velocity", DoubleArray, "joint velocity limits (rad/s)"),
-        ParamSpec::required(
-            "max_step",
-            DoubleArray,
-            "joint position step for a full-scale action (rad)",
-        ),
-        ParamSpec::new("control_rate_hz", 20.0, "control rate"),
-        ParamSpec::new(
-            "watchdog_periods",
-            2.0,
-            "hold still when the active policy is silent this many periods",
-        ),
-        ParamSpec::new(
-            "action_wait_periods",
-            0.5,
-            "how long to wait for the action answering an observation",
-        ),
-        ParamSpec::new(
-            "command_interface",
-            "position_array",
-            "position_array (Float64MultiArray) or joint_trajectory",
-        ),
-        ParamSpec::new("forward_steps", 300i64, "forward phase step budget"),
-        ParamSpec::new("backward_steps", 300i64, "backward phase step budget"),
-        ParamSpec::new(
-            "goal_threshold",
-            0.8,
-            "goal score that ends the forward phase",
-        ),
-        ParamSpec::new(
-            "demo_threshold",
-            0.8,
-            "demo-state score that ends the backward phase",
-        ),
-        ParamSpec::new(
-            "hold_steps",
-            3i64,
-            "steps a score must stay above its threshold",
-        ),
-        ParamSpec::new(
-            "stuck_cycles",
-            5i64,
-            "cycles without progress before asking for help",
-        ),
-        ParamSpec::new(
-            "max_consecutive_clamps",
-            200i64,
-            "clamped steps in a row before asking for help",
-        ),
-    ]
-}
-
-fn limits_from(node: &RosNode) -> Result<JointLimits> {
-    Ok(JointLimits::new(
-        node.param("joint_names")?,
-        node.param("position_lower")?,
-        node.param("position_upper")?,
-        node.param("max_velocity")?,
-        node.param("max_step")?,
-    )?)
-}
-
-fn phase_config_from(node: &RosNode) -> Result<PhaseConfig> {
-    let count = |name: &str| -> Result<u64> {
-        let v: i64 = node.param(name)?;
-        u64::try_from(v)
-            .ok()
-            .filter(|v| *v > 0)
-            .with_context(|| format!("parameter {name} must be > 0, got {v}"))
-    };
-    Ok(PhaseConfig {
-        forward_steps: count("forward_steps")?,
-        backward_steps: count("backward_steps")?,
-        goal_threshold: node.param::<f64>("goal_threshold")? as f32,
-        demo_threshold: node.param::<f64>("demo_threshold")? as f32,
-        hold_steps: count("hold_steps")?,
-        stuck_cycles: count("stuck_cycles")? as u32,
-        max_consecutive_clamps: count("max_consecutive_clamps")?,
-        ..PhaseConfig::default()
-    })
-}
+use phase_arbiter::config::{limits_from, params, phase_config_from};
+use phase_arbiter::phases::{Phase, PhaseMachine, Switch};
 
 enum CommandOut {
     Positions(Publisher<Float64MultiArray>),
@@ -239,7 +143,7 @@ async fn main() -> Result<()> {
         .ros_args(args)
         .params(params())
         .build()?;
-    let limits = limits_from(&node)?;
+    let limits = limits_from(node.startup_params())?;
     let rate: f64 = node.param("control_rate_hz")?;
     if !(rate.is_finite() && rate > 0.0) {
         bail!("control_rate_hz must be > 0, got {rate}");
@@ -248,7 +152,7 @@ async fn main() -> Result<()> {
     let names = limits.names.clone();
     let mut arb = Arbiter::new(
         limits,
-        PhaseMachine::new(phase_config_from(&node)?),
+        PhaseMachine::new(phase_config_from(node.startup_params())?),
         period,
         node.param("watchdog_periods")?,
     );

@@ -1,0 +1,58 @@
+"""Launch mbarl on a real arm with ros2_control and a camera (`ros2 launch`).
+
+    ros2 launch launch/arm.launch.py robot_profile:=/path/to/my_arm.yaml preset:=pixels run_dir:=/data/runs/peg
+
+The arm driver (ros2_control with a forward_command_controller or joint_trajectory_controller)
+and the camera driver run as usual; mbarl only talks to their standard topics:
+/joint_states, /camera/image_raw (or .../compressed), /arm_controller/commands (remap to your
+controller). Build the nodes first (see README "Running on a real arm").
+"""
+import os
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+# The six mbarl nodes: (package, executable, node name).
+NODES = [
+    ("camera_encoder", "camera_encoder", "camera_encoder"),
+    ("world_model", "world_model", "world_model"),
+    ("policy", "forward_policy", "forward_policy"),
+    ("policy", "backward_policy", "backward_policy"),
+    ("demo_classifier", "demo_classifier", "demo_classifier"),
+    ("phase_arbiter", "phase_arbiter", "phase_arbiter"),
+]
+
+
+def generate_launch_description():
+    profile = LaunchConfiguration("robot_profile")
+    preset = LaunchConfiguration("preset")
+    run_dir = LaunchConfiguration("run_dir")
+    command_topic = LaunchConfiguration("command_topic")
+    args = [
+        DeclareLaunchArgument("robot_profile", default_value=os.path.join(ROOT, "config/robots/generic_ros2_control_arm.yaml"),
+                              description="robot profile params file (joints, limits, command interface)"),
+        DeclareLaunchArgument("preset", default_value="pixels", description="algorithm preset in config/presets/"),
+        DeclareLaunchArgument("run_dir", default_value=os.path.join(ROOT, "runs/arm"), description="run directory"),
+        DeclareLaunchArgument("command_topic", default_value="/arm_controller/commands",
+                              description="your controller's command topic"),
+    ]
+    preset_file = PathJoinSubstitution([ROOT, "config/presets", [preset, ".yaml"]])
+    nodes = [
+        Node(
+            package=package,
+            executable=executable,
+            name=name,
+            output="screen",
+            respawn=True,            # a crashed node restarts; the arbiter holds the arm meanwhile
+            respawn_delay=2.0,
+            parameters=[profile, preset_file, {"run_dir": run_dir}],
+            remappings=[("/arm_controller/commands", command_topic)],
+        )
+        for package, executable, name in NODES
+    ]
+    return LaunchDescription(args + nodes)

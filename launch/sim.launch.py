@@ -1,0 +1,39 @@
+"""Launch mbarl with the MuJoCo simulated arm (`ros2 launch`), as `mbarl launch
+config/launch/sim_reach_state.yaml` does without ROS 2 tooling.
+
+    ros2 launch launch/sim.launch.py task:=push preset:=state lockstep:=true
+"""
+import os
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, ExecuteProcess, IncludeLaunchDescription
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import LaunchConfiguration
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def generate_launch_description():
+    task = LaunchConfiguration("task")
+    lockstep = LaunchConfiguration("lockstep")
+    args = [
+        DeclareLaunchArgument("task", default_value="reach", description="reach | push | door"),
+        DeclareLaunchArgument("lockstep", default_value="true", description="one control step per command"),
+        DeclareLaunchArgument("preset", default_value="state"),
+        DeclareLaunchArgument("run_dir", default_value=os.path.join(ROOT, "runs/sim")),
+    ]
+    bridge = ExecuteProcess(
+        cmd=["python3", "-m", "mbarl_sim.bridge", "--ros-args", "-p", ["task:=", task], "-p", ["lockstep:=", lockstep]],
+        additional_env={"PYTHONPATH": os.path.join(ROOT, "sim"), "MUJOCO_GL": "egl"},
+        output="screen",
+    )
+    suite = IncludeLaunchDescription(
+        PythonLaunchDescriptionSource(os.path.join(HERE, "arm.launch.py")),
+        launch_arguments={
+            "robot_profile": os.path.join(ROOT, "config/robots/sim_arm.yaml"),
+            "preset": LaunchConfiguration("preset"),
+            "run_dir": LaunchConfiguration("run_dir"),
+        }.items(),
+    )
+    return LaunchDescription(args + [bridge, suite])

@@ -1,0 +1,115 @@
+//! The arbiter's parameters (ROS 2 parameters, usually from the robot profile params file) and
+//! what they turn into: joint limits and phase-switching rules.
+
+use anyhow::{Context, Result};
+use mbarl_ros::params::ResolvedParam;
+use mbarl_ros::{FromParam, ParamKind, ParamSpec};
+
+use crate::limits::JointLimits;
+use crate::phases::PhaseConfig;
+
+/// A declared parameter's start-up value, typed.
+pub fn param<T: FromParam>(values: &[ResolvedParam], name: &str) -> Result<T> {
+    let p = values
+        .iter()
+        .find(|p| p.name == name)
+        .with_context(|| format!("parameter {name} is not declared"))?;
+    T::from_param(&p.value)
+        .with_context(|| format!("parameter {name} is {:?}, not {}", p.value, T::KIND))
+}
+
+pub fn params() -> Vec<ParamSpec> {
+    use ParamKind::{DoubleArray, StringArray};
+    vec![
+        ParamSpec::required("joint_names", StringArray, "arm joints, in command order"),
+        ParamSpec::required(
+            "position_lower",
+            DoubleArray,
+            "joint position lower limits (rad)",
+        ),
+        ParamSpec::required(
+            "position_upper",
+            DoubleArray,
+            "joint position upper limits (rad)",
+        ),
+        ParamSpec::required("max_velocity", DoubleArray, "joint velocity limits (rad/s)"),
+        ParamSpec::required(
+            "max_step",
+            DoubleArray,
+            "joint position step for a full-scale action (rad)",
+        ),
+        ParamSpec::new("control_rate_hz", 20.0, "control rate"),
+        ParamSpec::new(
+            "watchdog_periods",
+            2.0,
+            "hold still when the active policy is silent this many periods",
+        ),
+        ParamSpec::new(
+            "action_wait_periods",
+            0.5,
+            "how long to wait for the action answering an observation",
+        ),
+        ParamSpec::new(
+            "command_interface",
+            "position_array",
+            "position_array (Float64MultiArray) or joint_trajectory",
+        ),
+        ParamSpec::new("forward_steps", 300i64, "forward phase step budget"),
+        ParamSpec::new("backward_steps", 300i64, "backward phase step budget"),
+        ParamSpec::new(
+            "goal_threshold",
+            0.8,
+            "goal score that ends the forward phase",
+        ),
+        ParamSpec::new(
+            "demo_threshold",
+            0.8,
+            "demo-state score that ends the backward phase",
+        ),
+        ParamSpec::new(
+            "hold_steps",
+            3i64,
+            "steps a score must stay above its threshold",
+        ),
+        ParamSpec::new(
+            "stuck_cycles",
+            5i64,
+            "cycles without progress before asking for help",
+        ),
+        ParamSpec::new(
+            "max_consecutive_clamps",
+            200i64,
+            "clamped steps in a row before asking for help",
+        ),
+    ]
+}
+
+pub fn limits_from(node: &[ResolvedParam]) -> Result<JointLimits> {
+    Ok(JointLimits::new(
+        param(node, "joint_names")?,
+        param(node, "position_lower")?,
+        param(node, "position_upper")?,
+        param(node, "max_velocity")?,
+        param(node, "max_step")?,
+    )?)
+}
+
+pub fn phase_config_from(node: &[ResolvedParam]) -> Result<PhaseConfig> {
+    let count = |name: &str| -> Result<u64> {
+        let v: i64 = param(node, name)?;
+        u64::try_from(v)
+            .ok()
+            .filter(|v| *v > 0)
+            .with_context(|| format!("parameter {name} must be > 0, got {v}"))
+    };
+    Ok(PhaseConfig {
+        forward_steps: count("forward_steps")?,
+        backward_steps: count("backward_steps")?,
+        goal_threshold: param::<f64>(node, "goal_threshold")? as f32,
+        demo_threshold: param::<f64>(node, "demo_threshold")? as f32,
+        hold_steps: count("hold_steps")?,
+        stuck_cycles: count("stuck_cycles")? as u32,
+        max_consecutive_clamps: count("max_consecutive_clamps")?,
+        ..PhaseConfig::default()
+    })
+}
