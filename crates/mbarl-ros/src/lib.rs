@@ -18,6 +18,7 @@ pub mod node;
 pub mod params;
 pub mod pubsub;
 pub mod qos;
+pub mod raw;
 pub mod service;
 
 pub use args::RosArgs;

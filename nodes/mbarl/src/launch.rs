@@ -14,6 +14,9 @@ pub struct LaunchOpts {
     /// file's grandparent, the repository root for config/launch/*.yaml).
     #[arg(long)]
     base: Option<PathBuf>,
+    /// Seconds between status lines (phase, cycle, success estimate, losses); 0 turns them off.
+    #[arg(long, default_value_t = 5.0)]
+    status_every: f64,
 }
 
 pub async fn run(opts: LaunchOpts) -> Result<()> {
@@ -28,6 +31,15 @@ pub async fn run(opts: LaunchOpts) -> Result<()> {
         let _ = tokio::signal::ctrl_c().await;
         println!("[mbarl launch] Ctrl-C: stopping");
     };
+    if opts.status_every > 0.0 {
+        let domain = config.ros_domain_id;
+        let period = std::time::Duration::from_secs_f64(opts.status_every);
+        tokio::spawn(async move {
+            if let Err(e) = crate::status::run(domain, period).await {
+                eprintln!("[mbarl launch] no status line: {e}");
+            }
+        });
+    }
     match Supervisor::new(config).run(shutdown).await {
         Ok(()) => Ok(()),
         Err(name) => bail!("{name} kept failing; see its log in the run directory's logs/"),

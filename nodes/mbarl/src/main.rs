@@ -1,8 +1,11 @@
 //! `mbarl`: the suite's command-line tool.
 
 mod bench;
+mod demo;
 mod example;
 mod launch;
+mod record;
+mod status;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -28,6 +31,13 @@ enum Command {
     },
     /// Start the simulator (when configured) and the nodes of a launch file, supervised.
     Launch(launch::LaunchOpts),
+    /// Record topics into an MCAP rosbag2 bag (no ROS 2 CLI needed).
+    Record(record::RecordOpts),
+    /// Demonstrations: import bags into a demo dataset, inspect bags and datasets.
+    Demo {
+        #[command(subcommand)]
+        cmd: demo::DemoCmd,
+    },
     /// Benchmarks that print measured figures.
     Bench {
         #[command(subcommand)]
@@ -47,6 +57,8 @@ fn main() -> Result<()> {
         match cli.command {
             Command::Example { role } => example::run(role, ros_args).await,
             Command::Bench { which } => bench::run(which, ros_args).await,
+            Command::Record(opts) => record::run(opts).await,
+            Command::Demo { cmd } => demo::run(cmd),
             Command::Launch(opts) => launch::run(opts).await,
         }
     })

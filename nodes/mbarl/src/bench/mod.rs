@@ -1,5 +1,6 @@
 //! `mbarl bench …`: benchmarks that print measured figures.
 
+mod bag_import;
 mod stats;
 mod transport;
 
@@ -12,6 +13,9 @@ pub enum Which {
     /// JointState round-trip latency (Rust↔Rust, Rust↔rclpy) and image throughput
     /// (64×64 and 640×480, Rust→Rust and Rust→rclpy), measured in one run.
     Transport(transport::TransportOpts),
+    /// Demo import throughput (msg/s, MB/s) on a 64×64-image bag written by rosbags, and rosbags
+    /// reading the same bag, in one run; prints the ratio.
+    BagImport(bag_import::BagImportOpts),
     /// (internal) Echo /bench/ping to /bench/pong.
     #[command(hide = true)]
     Echo {
@@ -31,6 +35,7 @@ pub enum Which {
 pub async fn run(which: Which, _args: RosArgs) -> Result<()> {
     match which {
         Which::Transport(opts) => transport::run(opts).await,
+        Which::BagImport(opts) => bag_import::run(opts),
         Which::Echo { domain } => transport::echo(domain).await,
         Which::Sink { domain, count } => transport::sink(domain, count).await,
     }

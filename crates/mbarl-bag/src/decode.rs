@@ -1,0 +1,62 @@
+//! Decoding stored messages: typed ([`crate::RawMessage::decode`]) or, for tools and tests,
+//! to JSON for any type mbarl knows ([`to_json`]).
+
+use mbarl_msgs::{MessageVisitor, RosMessage};
+
+/// `pkg/msg/Name` for `pkg/Name` (ROS 1 style) and `pkg/msg/Name` alike.
+pub fn normalize_type_name(name: &str) -> String {
+    let parts: Vec<&str> = name.split('/').collect();
+    match parts[..] {
+        [pkg, ty] => format!("{pkg}/msg/{ty}"),
+        _ => name.to_string(),
+    }
+}
+
+/// Whether mbarl can decode this message type (`pkg/msg/Name` or `pkg/Name`).
+pub fn is_known_type(type_name: &str) -> bool {
+    mbarl_msgs::message_definition(&normalize_type_name(type_name)).is_some()
+}
+
+pub(crate) fn known_types_summary() -> String {
+    let standard: Vec<&str> = mbarl_msgs::ALL_MESSAGE_TYPES
+        .iter()
+        .filter(|t| !t.starts_with("mbarl_msgs/") && t.contains("/msg/"))
+        .copied()
+        .collect();
+    format!("{} and the mbarl_msgs types", standard.join(", "))
+}
+
+/// The full `ros2msg` definition (with dependencies) of a known type.
+pub fn definition(type_name: &str) -> Option<&'static str> {
+    mbarl_msgs::message_definition(&normalize_type_name(type_name))
+}
+
+/// Decodes CDR bytes of a known type to JSON (field names as in the .msg files; `uint8[]` as
+/// arrays of numbers). `Ok(None)` when the type is not known.
+pub fn to_json(
+    type_name: &str,
+    data: &[u8],
+) -> Result<Option<serde_json::Value>, mbarl_msgs::CdrError> {
+    struct V<'a> {
+        name: String,
+        data: &'a [u8],
+        out: Option<Result<serde_json::Value, mbarl_msgs::CdrError>>,
+    }
+    impl MessageVisitor for V<'_> {
+        fn visit<M: RosMessage>(&mut self) {
+            if self.out.is_none() && M::type_name() == self.name {
+                self.out = Some(
+                    mbarl_msgs::cdr::decode::<M>(self.data)
+                        .map(|m| serde_json::to_value(&m).unwrap_or(serde_json::Value::Null)),
+                );
+            }
+        }
+    }
+    let mut v = V {
+        name: normalize_type_name(type_name),
+        data,
+        out: None,
+    };
+    mbarl_msgs::visit_all_messages(&mut v);
+    v.out.transpose()
+}

@@ -1,0 +1,688 @@
+//! Streaming MCAP reading, one record at a time: memory holds one record (or one decompressed
+//! chunk), never the file. Records are framed here (so every error knows its byte offset) and
+//! parsed with the `mcap` crate's record parser; chunks are decompressed with zstd or lz4 and
+//! their CRC is checked.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::Arc;
+
+use mcap::records::Record;
+
+use crate::error::{BagError, Location, Topics};
+use crate::reader::{RawMessage, TopicInfo, TopicTable};
+
+const MAGIC: &[u8; 8] = b"\x89MCAP0\r\n";
+/// Largest record or decompressed chunk accepted (a corrupt length must not allocate wildly).
+const MAX_RECORD: u64 = 1 << 31;
+
+const OP_HEADER: u8 = 0x01;
+const OP_FOOTER: u8 = 0x02;
+const OP_SCHEMA: u8 = 0x03;
+const OP_CHANNEL: u8 = 0x04;
+const OP_MESSAGE: u8 = 0x05;
+const OP_CHUNK: u8 = 0x06;
+const OP_MESSAGE_INDEX: u8 = 0x07;
+const OP_DATA_END: u8 = 0x0F;
+
+struct SchemaInfo {
+    name: String,
+    encoding: String,
+    data: String,
+}
+
+/// A channel listed in an MCAP file's summary section.
+pub(crate) struct SummaryChannel {
+    pub id: u16,
+    pub topic: String,
+    pub type_name: String,
+    pub message_encoding: String,
+    pub definition: String,
+    pub qos: String,
+}
+
+/// The schemas and channels in an MCAP file's summary section, if it has one.
+#[derive(Default)]
+pub(crate) struct Summary {
+    pub channels: Vec<SummaryChannel>,
+    pub counts: HashMap<u16, u64>,
+}
+
+/// Reads the summary section through the footer (seekable, uncompressed files only).
+pub(crate) fn read_summary(path: &Path) -> Option<Summary> {
+    let mut f = File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    if len < 8 + 37 {
+        return None;
+    }
+    f.seek(SeekFrom::Start(len - 37)).ok()?;
+    let mut tail = [0u8; 37];
+    f.read_exact(&mut tail).ok()?;
+    if &tail[29..] != MAGIC || tail[0] != OP_FOOTER {
+        return None;
+    }
+    let summary_start = u64::from_le_bytes(tail[9..17].try_into().ok()?);
+    let footer_start = len - 37;
+    if summary_start == 0
+        || summary_start >= footer_start
+        || footer_start - summary_start > MAX_RECORD
+    {
+        return None;
+    }
+    f.seek(SeekFrom::Start(summary_start)).ok()?;
+    let mut buf = vec![0u8; (footer_start - summary_start) as usize];
+    f.read_exact(&mut buf).ok()?;
+    let mut schemas: HashMap<u16, SchemaInfo> = HashMap::new();
+    let mut out = Summary::default();
+    let mut pos = 0usize;
+    while pos + 9 <= buf.len() {
+        let op = buf[pos];
+        let n = u64::from_le_bytes(buf[pos + 1..pos + 9].try_into().ok()?) as usize;
+        let body = buf.get(pos + 9..pos + 9 + n)?;
+        pos += 9 + n;
+        match mcap::parse_record(op, body).ok()? {
+            Record::Schema { header, data } => {
+                schemas.insert(
+                    header.id,
+                    SchemaInfo {
+                        name: header.name,
+                        encoding: header.encoding,
+                        data: String::from_utf8_lossy(&data).into_owned(),
+                    },
+                );
+            }
+            Record::Channel(c) => {
+                let (ty, def) = schemas
+                    .get(&c.schema_id)
+                    .map(|s| (s.name.clone(), s.data.clone()))
+                    .unwrap_or_default();
+                let qos = c
+                    .metadata
+                    .get("offered_qos_profiles")
+                    .cloned()
+                    .unwrap_or_default();
+                out.channels.push(SummaryChannel {
+                    id: c.id,
+                    topic: c.topic,
+                    type_name: ty,
+                    message_encoding: c.message_encoding,
+                    definition: def,
+                    qos,
+                });
+            }
+            Record::Statistics(s) => out.counts = s.channel_message_counts.into_iter().collect(),
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
+/// A message-yielding reader over one MCAP file.
+pub(crate) struct McapFile {
+    path: Arc<Path>,
+    src: Box<dyn Read + Send>,
+    file_len: Option<u64>,
+    /// Offset of the next unread byte.
+    pos: u64,
+    body: Vec<u8>,
+    chunk: Vec<u8>,
+    zstd: Option<zstd::bulk::Decompressor<'static>>,
+    schemas: HashMap<u16, SchemaInfo>,
+    channels: HashMap<u16, Arc<TopicInfo>>,
+    /// Topic names from the summary, for errors about chunks whose channels were never read.
+    summary_names: HashMap<u16, String>,
+    table: Arc<TopicTable>,
+    filter: Option<Arc<HashSet<String>>>,
+    pending: VecDeque<RawMessage>,
+    /// A record read while looking past a corrupt chunk for its message indexes.
+    lookahead: Option<(u8, u64, Vec<u8>)>,
+    /// An error to report once the messages read before it are out; true if reading stops.
+    deferred: Option<(BagError, bool)>,
+    started: bool,
+    done: bool,
+    /// Message-mode compression: every message's data is a zstd frame.
+    message_zstd: bool,
+}
+
+impl McapFile {
+    pub(crate) fn open(
+        path: &Path,
+        file_zstd: bool,
+        message_zstd: bool,
+        table: Arc<TopicTable>,
+        filter: Option<Arc<HashSet<String>>>,
+    ) -> Result<Self, BagError> {
+        let file = File::open(path).map_err(|e| BagError::io(path, e))?;
+        let (src, file_len): (Box<dyn Read + Send>, Option<u64>) = if file_zstd {
+            let dec = zstd::stream::read::Decoder::new(file).map_err(|e| BagError::io(path, e))?;
+            (Box::new(dec), None)
+        } else {
+            let len = file.metadata().map_err(|e| BagError::io(path, e))?.len();
+            (Box::new(BufReader::with_capacity(1 << 20, file)), Some(len))
+        };
+        let summary_names = if file_zstd {
+            HashMap::new()
+        } else {
+            read_summary(path)
+                .map(|s| s.channels.into_iter().map(|c| (c.id, c.topic)).collect())
+                .unwrap_or_default()
+        };
+        Ok(Self {
+            path: Arc::from(path),
+            src,
+            file_len,
+            pos: 0,
+            body: Vec::new(),
+            chunk: Vec::new(),
+            zstd: None,
+            schemas: HashMap::new(),
+            channels: HashMap::new(),
+            summary_names,
+            table,
+            filter,
+            pending: VecDeque::new(),
+            lookahead: None,
+            deferred: None,
+            started: false,
+            done: false,
+            message_zstd,
+        })
+    }
+
+    /// Bytes consumed so far (of the uncompressed stream).
+    pub(crate) fn position(&self) -> u64 {
+        self.pos
+    }
+
+    fn topic_names(&self, ids: &[u16]) -> Topics {
+        let mut names: Vec<String> = ids
+            .iter()
+            .filter_map(|id| {
+                self.channels
+                    .get(id)
+                    .map(|c| c.name.clone())
+                    .or_else(|| self.summary_names.get(id).cloned())
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        Topics(names)
+    }
+
+    /// The topics of the messages in the readable part of a cut-off chunk (in `self.body`).
+    fn partial_chunk_topics(&self) -> Topics {
+        let b = &self.body;
+        // message_start_time, message_end_time, uncompressed_size (u64 each), crc (u32), compression (string)
+        let Some(len) = b
+            .get(28..32)
+            .map(|x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]) as usize)
+        else {
+            return Topics::default();
+        };
+        let Some(compression) = b.get(32..32 + len) else {
+            return Topics::default();
+        };
+        let Some(data) = b.get(32 + len + 8..) else {
+            return Topics::default();
+        };
+        let mut records = Vec::new();
+        let mut tmp = [0u8; 64 * 1024];
+        match compression {
+            b"" => records.extend_from_slice(data),
+            b"zstd" | b"lz4" => {
+                let mut reader: Box<dyn Read> = if compression == b"zstd" {
+                    match zstd::stream::read::Decoder::new(data) {
+                        Ok(d) => Box::new(d),
+                        Err(_) => return Topics::default(),
+                    }
+                } else {
+                    match lz4::Decoder::new(data) {
+                        Ok(d) => Box::new(d),
+                        Err(_) => return Topics::default(),
+                    }
+                };
+                while let Ok(n) = reader.read(&mut tmp) {
+                    if n == 0 || records.len() > MAX_RECORD as usize {
+                        break;
+                    }
+                    records.extend_from_slice(&tmp[..n]);
+                }
+            }
+            _ => return Topics::default(),
+        }
+        let mut local: HashMap<u16, String> = HashMap::new();
+        let mut ids = Vec::new();
+        let mut pos = 0usize;
+        while pos + 9 <= records.len() {
+            let op = records[pos];
+            let n = u64::from_le_bytes(records[pos + 1..pos + 9].try_into().unwrap_or([0; 8]));
+            let Some(end) = usize::try_from(n)
+                .ok()
+                .and_then(|n| (pos + 9).checked_add(n))
+            else {
+                break;
+            };
+            let body = &records[pos + 9..end.min(records.len())];
+            match op {
+                OP_MESSAGE if body.len() >= 2 => ids.push(u16::from_le_bytes([body[0], body[1]])),
+                OP_CHANNEL if end <= records.len() => {
+                    if let Ok(Record::Channel(c)) = mcap::parse_record(op, body) {
+                        local.insert(c.id, c.topic);
+                    }
+                }
+                _ => {}
+            }
+            pos = end;
+        }
+        let mut names: Vec<String> = ids.iter().filter_map(|id| local.get(id).cloned()).collect();
+        names.extend(self.topic_names(&ids).0);
+        if names.is_empty() {
+            // Nothing of the cut chunk decodes (a compressed block is incomplete): the topics
+            // recorded so far are the ones whose messages it held.
+            names = self.channels.values().map(|c| c.name.clone()).collect();
+            names.extend(self.summary_names.values().cloned());
+        }
+        names.sort();
+        names.dedup();
+        Topics(names)
+    }
+
+    fn corrupt(&self, location: Location, topics: Topics, reason: String) -> BagError {
+        BagError::Corrupt {
+            path: self.path.to_path_buf(),
+            location,
+            topics,
+            reason,
+        }
+    }
+
+    fn truncated(&self, offset: u64, reason: String) -> BagError {
+        BagError::Truncated {
+            path: self.path.to_path_buf(),
+            offset,
+            topics: Topics::default(),
+            reason,
+        }
+    }
+
+    /// Reads up to `buf.len()` bytes; fewer only at the end of the file.
+    fn read_full(&mut self, len: usize) -> Result<usize, BagError> {
+        let mut buf = std::mem::take(&mut self.body);
+        buf.clear();
+        buf.reserve(len);
+        // read_to_end on a `take` fills without zeroing first; it retries on Interrupted.
+        let r = (&mut self.src).take(len as u64).read_to_end(&mut buf);
+        let got = buf.len();
+        self.body = buf;
+        if let Err(e) = r {
+            return Err(self.corrupt(
+                Location::Byte(self.pos + got as u64),
+                Topics::default(),
+                format!("read error: {e}"),
+            ));
+        }
+        self.pos += got as u64;
+        Ok(got)
+    }
+
+    /// The next top-level record: (opcode, offset, body in `self.body`), or None at a clean end.
+    fn next_record(&mut self) -> Result<Option<(u8, u64)>, BagError> {
+        if let Some((op, offset, body)) = self.lookahead.take() {
+            self.body = body;
+            return Ok(Some((op, offset)));
+        }
+        let offset = self.pos;
+        let got = self.read_full(9)?;
+        if got == 0 {
+            return Ok(None);
+        }
+        if got < 9 {
+            return Err(self.truncated(
+                offset,
+                format!("the file ends {got} bytes into a record header"),
+            ));
+        }
+        let op = self.body[0];
+        let len = u64::from_le_bytes(self.body[1..9].try_into().unwrap_or([0; 8]));
+        let remaining = self.file_len.map(|l| l.saturating_sub(offset + 9));
+        if let Some(rem) = remaining
+            && len > rem
+        {
+            let mut e = self.truncated(
+                offset,
+                format!("record (opcode 0x{op:02x}) declares {len} bytes, the file has {rem} more"),
+            );
+            if op == OP_CHUNK
+                && rem <= MAX_RECORD
+                && self.read_full(rem as usize).is_ok()
+                && let BagError::Truncated { topics, .. } = &mut e
+            {
+                *topics = self.partial_chunk_topics();
+            }
+            return Err(e);
+        }
+        if len > MAX_RECORD {
+            return Err(self.corrupt(
+                Location::Byte(offset),
+                Topics::default(),
+                format!("record (opcode 0x{op:02x}) declares an implausible length {len}"),
+            ));
+        }
+        let got = self.read_full(len as usize)?;
+        if (got as u64) < len {
+            let mut e = self.truncated(
+                offset,
+                format!(
+                    "record (opcode 0x{op:02x}) declares {len} bytes, the file ends after {got}"
+                ),
+            );
+            if op == OP_CHUNK
+                && let BagError::Truncated { topics, .. } = &mut e
+            {
+                *topics = self.partial_chunk_topics();
+            }
+            return Err(e);
+        }
+        Ok(Some((op, offset)))
+    }
+
+    pub(crate) fn next_message(&mut self) -> Option<Result<RawMessage, BagError>> {
+        loop {
+            if let Some(m) = self.pending.pop_front() {
+                return Some(Ok(m));
+            }
+            if let Some((e, fatal)) = self.deferred.take() {
+                if fatal {
+                    self.done = true;
+                }
+                return Some(Err(e));
+            }
+            if self.done {
+                return None;
+            }
+            if let Err(e) = self.step() {
+                self.deferred = Some(e);
+            }
+        }
+    }
+
+    /// Processes one top-level record. Errors say whether reading can go on after them.
+    fn step(&mut self) -> Result<(), (BagError, bool)> {
+        if !self.started {
+            self.started = true;
+            let got = self.read_full(8).map_err(|e| (e, true))?;
+            if got < 8 || self.body[..] != MAGIC[..] {
+                let reason = if got < 8 {
+                    format!("only {got} bytes, not an MCAP file")
+                } else {
+                    "no MCAP magic at the start: not an MCAP file".to_string()
+                };
+                return Err((
+                    self.corrupt(Location::Byte(0), Topics::default(), reason),
+                    true,
+                ));
+            }
+        }
+        let Some((op, offset)) = self.next_record().map_err(|e| (e, true))? else {
+            self.done = true;
+            return Err((
+                self.truncated(
+                    self.pos,
+                    "the file ends without the MCAP data-end and footer records (the recording was interrupted)".into(),
+                ),
+                true,
+            ));
+        };
+        match op {
+            OP_FOOTER | OP_DATA_END => {
+                // The summary that follows only repeats what was read.
+                self.done = true;
+                Ok(())
+            }
+            OP_CHUNK => self.read_chunk(offset),
+            OP_HEADER => {
+                if let Ok(Record::Header(h)) = mcap::parse_record(op, &self.body)
+                    && h.profile != "ros2"
+                {
+                    tracing::warn!(path = %self.path.display(), "MCAP profile is `{}`, not `ros2`", h.profile);
+                }
+                Ok(())
+            }
+            OP_SCHEMA | OP_CHANNEL | OP_MESSAGE => {
+                let body = std::mem::take(&mut self.body);
+                let r = self.handle_record(op, &body, Location::Byte(offset));
+                self.body = body;
+                r.map_err(|e| (e, false))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn read_chunk(&mut self, offset: u64) -> Result<(), (BagError, bool)> {
+        let body = std::mem::take(&mut self.body);
+        let result = self.decompress_chunk(&body, offset);
+        self.body = body;
+        if let Err(reason) = result {
+            // Name the chunk's topics from the message indexes that follow it.
+            let mut ids = Vec::new();
+            loop {
+                match self.next_record() {
+                    Ok(Some((OP_MESSAGE_INDEX, _))) => {
+                        if self.body.len() >= 2 {
+                            ids.push(u16::from_le_bytes([self.body[0], self.body[1]]));
+                        }
+                    }
+                    Ok(Some((op, off))) => {
+                        self.lookahead = Some((op, off, std::mem::take(&mut self.body)));
+                        break;
+                    }
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            let topics = self.topic_names(&ids);
+            return Err((self.corrupt(Location::Byte(offset), topics, reason), false));
+        }
+        let chunk = std::mem::take(&mut self.chunk);
+        let mut pos = 0usize;
+        let mut result = Ok(());
+        while pos < chunk.len() {
+            let at = Location::InChunk {
+                chunk: offset,
+                offset: pos as u64,
+            };
+            if pos + 9 > chunk.len() {
+                result = Err(self.corrupt(
+                    at,
+                    Topics::default(),
+                    "chunk ends inside a record header".into(),
+                ));
+                break;
+            }
+            let op = chunk[pos];
+            let len = u64::from_le_bytes(chunk[pos + 1..pos + 9].try_into().unwrap_or([0; 8]));
+            let end = (pos as u64 + 9).saturating_add(len);
+            if end > chunk.len() as u64 {
+                result = Err(self.corrupt(
+                    at,
+                    Topics::default(),
+                    format!("record in chunk declares {len} bytes, past the chunk's end"),
+                ));
+                break;
+            }
+            if let Err(e) = self.handle_record(op, &chunk[pos + 9..end as usize], at) {
+                result = Err(e);
+                break;
+            }
+            pos = end as usize;
+        }
+        self.chunk = chunk;
+        result.map_err(|e| (e, false))
+    }
+
+    fn decompress_chunk(&mut self, body: &[u8], _offset: u64) -> Result<(), String> {
+        let (header, data) = match mcap::parse_record(OP_CHUNK, body) {
+            Ok(Record::Chunk { header, data }) => (header, data),
+            Ok(_) => return Err("not a chunk".into()),
+            Err(e) => return Err(format!("bad chunk record: {e}")),
+        };
+        if header.uncompressed_size > MAX_RECORD {
+            return Err(format!(
+                "chunk declares an implausible uncompressed size {}",
+                header.uncompressed_size
+            ));
+        }
+        let size = header.uncompressed_size as usize;
+        self.chunk.clear();
+        match header.compression.as_str() {
+            "" => self.chunk.extend_from_slice(&data),
+            "zstd" => {
+                if self.zstd.is_none() {
+                    self.zstd = Some(
+                        zstd::bulk::Decompressor::new()
+                            .map_err(|e| format!("zstd decompressor: {e}"))?,
+                    );
+                }
+                let Some(dec) = self.zstd.as_mut() else {
+                    return Err("zstd decompressor unavailable".into());
+                };
+                self.chunk.reserve(size);
+                dec.decompress_to_buffer(&data[..], &mut self.chunk)
+                    .map_err(|e| format!("zstd decompression failed: {e}"))?;
+            }
+            "lz4" => {
+                let mut dec =
+                    lz4::Decoder::new(&data[..]).map_err(|e| format!("lz4 decoder: {e}"))?;
+                self.chunk.reserve(size);
+                (&mut dec)
+                    .take(size as u64 + 1)
+                    .read_to_end(&mut self.chunk)
+                    .map_err(|e| format!("lz4 decompression failed: {e}"))?;
+            }
+            other => return Err(format!("unsupported chunk compression `{other}`")),
+        }
+        if self.chunk.len() != size {
+            return Err(format!(
+                "chunk decompresses to {} bytes, its header says {size}",
+                self.chunk.len()
+            ));
+        }
+        if header.uncompressed_crc != 0 {
+            let crc = crc32fast::hash(&self.chunk);
+            if crc != header.uncompressed_crc {
+                return Err(format!(
+                    "chunk CRC mismatch (stored {:08x}, computed {crc:08x})",
+                    header.uncompressed_crc
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn handle_record(&mut self, op: u8, body: &[u8], at: Location) -> Result<(), BagError> {
+        match op {
+            OP_MESSAGE => {
+                if body.len() < 22 {
+                    return Err(self.corrupt(
+                        at,
+                        Topics::default(),
+                        format!("message record of {} bytes is too short", body.len()),
+                    ));
+                }
+                let channel_id = u16::from_le_bytes([body[0], body[1]]);
+                let Some(topic) = self.channels.get(&channel_id).cloned() else {
+                    return Err(self.corrupt(
+                        at,
+                        self.topic_names(&[channel_id]),
+                        format!("message on channel {channel_id}, which was never defined"),
+                    ));
+                };
+                if let Some(f) = &self.filter
+                    && !f.contains(&topic.name)
+                {
+                    return Ok(());
+                }
+                let le64 =
+                    |i: usize| u64::from_le_bytes(body[i..i + 8].try_into().unwrap_or([0; 8]));
+                let log_time = le64(6);
+                let publish_time = le64(14);
+                let data = if self.message_zstd {
+                    zstd::stream::decode_all(&body[22..]).map_err(|e| {
+                        self.corrupt(
+                            at,
+                            Topics(vec![topic.name.clone()]),
+                            format!("zstd message decompression failed: {e}"),
+                        )
+                    })?
+                } else {
+                    body[22..].to_vec()
+                };
+                self.pending.push_back(RawMessage {
+                    topic,
+                    log_time,
+                    publish_time,
+                    data,
+                    file: self.path.clone(),
+                    location: at,
+                });
+            }
+            OP_SCHEMA => match mcap::parse_record(op, body) {
+                Ok(Record::Schema { header, data }) => {
+                    self.schemas.insert(
+                        header.id,
+                        SchemaInfo {
+                            name: header.name,
+                            encoding: header.encoding,
+                            data: String::from_utf8_lossy(&data).into_owned(),
+                        },
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(self.corrupt(
+                        at,
+                        Topics::default(),
+                        format!("bad schema record: {e}"),
+                    ));
+                }
+            },
+            OP_CHANNEL => match mcap::parse_record(op, body) {
+                Ok(Record::Channel(c)) => {
+                    let schema = self.schemas.get(&c.schema_id);
+                    if c.schema_id != 0 && schema.is_none() {
+                        return Err(self.corrupt(
+                            at,
+                            Topics(vec![c.topic.clone()]),
+                            format!(
+                                "channel {} uses schema {}, which was never defined",
+                                c.id, c.schema_id
+                            ),
+                        ));
+                    }
+                    if schema.is_some_and(|s| s.encoding != "ros2msg" && s.encoding != "ros2idl") {
+                        tracing::debug!(topic = %c.topic, "schema encoding is not ros2msg");
+                    }
+                    let info = self.table.topic_info(
+                        &c.topic,
+                        schema.map(|s| s.name.as_str()).unwrap_or(""),
+                        &c.message_encoding,
+                        schema.map(|s| s.data.as_str()),
+                        c.metadata.get("offered_qos_profiles").map(String::as_str),
+                    );
+                    self.channels.insert(c.id, info);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(self.corrupt(
+                        at,
+                        Topics::default(),
+                        format!("bad channel record: {e}"),
+                    ));
+                }
+            },
+            _ => {}
+        }
+        Ok(())
+    }
+}

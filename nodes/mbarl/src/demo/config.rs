@@ -1,0 +1,151 @@
+//! Which topics carry what, and how demonstrations are imported. Defaults match the sim bridge
+//! (`sim/README.md`) and `config/robots/sim_arm.yaml`. A robot profile (`--profile`, the ROS 2
+//! params file the nodes read, e.g. `config/robots/sim_arm.yaml`) supplies `joint_names` and
+//! `max_step` from its `/**: ros__parameters:` block, and may override topics there (or at the
+//! top level of a plain YAML file) under `topics`:
+//!
+//! ```yaml
+//! topics:
+//!   camera: /camera/color/image_raw        # sensor_msgs/Image or CompressedImage
+//!   joint_states: /joint_states
+//!   commands: /arm_controller/commands     # Float64MultiArray position targets or JointTrajectory
+//!   state: /sim/task_state                 # optional low-dim state (Float64MultiArray)
+//!   episode: /mbarl/episode                # optional: any message starts a new episode
+//!   reset_count: /sim/reset_count          # optional: any message starts a new episode
+//!   camera_info: /camera/camera_info
+//! ```
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// The sim arm's `max_step` (config/robots/sim_arm.yaml): the arbiter's full-scale action.
+pub const DEFAULT_MAX_STEP: f64 = 0.06;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RobotTopics {
+    pub camera: String,
+    pub joint_states: String,
+    pub commands: String,
+    pub state: String,
+    pub episode: String,
+    pub reset_count: String,
+    pub camera_info: String,
+}
+
+impl Default for RobotTopics {
+    fn default() -> Self {
+        Self {
+            camera: "/camera/image_raw".into(),
+            joint_states: "/joint_states".into(),
+            commands: "/arm_controller/commands".into(),
+            state: "/sim/task_state".into(),
+            episode: "/mbarl/episode".into(),
+            reset_count: "/sim/reset_count".into(),
+            camera_info: "/camera/camera_info".into(),
+        }
+    }
+}
+
+/// What the importer and recorder take from a robot profile.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RobotProfile {
+    pub topics: RobotTopics,
+    pub joint_names: Option<Vec<String>>,
+    pub max_step: Option<Vec<f64>>,
+}
+
+impl RobotProfile {
+    /// Reads a ROS 2 params file (`/**: ros__parameters: …`) or a plain YAML mapping.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        use serde_yaml_ng::Value;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading robot profile {}", path.display()))?;
+        let doc: Value = serde_yaml_ng::from_str(&text)
+            .with_context(|| format!("robot profile {}", path.display()))?;
+        let params = doc
+            .get("/**")
+            .and_then(|n| n.get("ros__parameters"))
+            .or_else(|| {
+                doc.as_mapping()?
+                    .values()
+                    .find_map(|n| n.get("ros__parameters"))
+            })
+            .unwrap_or(&doc);
+        let get = |k: &str| params.get(k).cloned();
+        let topics = match get("topics") {
+            None => RobotTopics::default(),
+            Some(v) => serde_yaml_ng::from_value(v)
+                .with_context(|| format!("robot profile {}: `topics`", path.display()))?,
+        };
+        let joint_names = get("joint_names")
+            .map(serde_yaml_ng::from_value::<Vec<String>>)
+            .transpose()
+            .with_context(|| format!("robot profile {}: `joint_names`", path.display()))?;
+        let max_step = get("max_step")
+            .map(serde_yaml_ng::from_value::<Vec<f64>>)
+            .transpose()
+            .with_context(|| format!("robot profile {}: `max_step`", path.display()))?;
+        Ok(Self {
+            topics,
+            joint_names,
+            max_step,
+        })
+    }
+}
+
+impl RobotTopics {
+    /// The `topics` of a robot profile (missing keys keep their defaults).
+    pub fn from_profile(path: &Path) -> Result<Self> {
+        Ok(RobotProfile::from_file(path)?.topics)
+    }
+
+    /// What `mbarl record` records by default: camera, camera info, joint states, commands.
+    pub fn record_list(&self) -> Vec<String> {
+        [
+            &self.camera,
+            &self.camera_info,
+            &self.joint_states,
+            &self.commands,
+        ]
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .cloned()
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_ros_params_profile() {
+        let p = repo_file("config/robots/sim_arm.yaml");
+        let prof = RobotProfile::from_file(&p).unwrap();
+        assert_eq!(prof.joint_names.unwrap().len(), 4);
+        assert_eq!(prof.max_step.unwrap(), vec![DEFAULT_MAX_STEP; 4]);
+        assert_eq!(prof.topics, RobotTopics::default());
+    }
+
+    fn repo_file(rel: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(rel)
+    }
+
+    #[test]
+    fn profile_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("robot.yaml");
+        std::fs::write(&p, "topics:\n  camera: /cam/image\n").unwrap();
+        let t = RobotTopics::from_profile(&p).unwrap();
+        assert_eq!(t.camera, "/cam/image");
+        assert_eq!(t.joint_states, "/joint_states");
+        std::fs::write(&p, "topics:\n  camra: /cam/image\n").unwrap();
+        let e = format!("{:#}", RobotTopics::from_profile(&p).unwrap_err());
+        assert!(e.contains("camra"), "{e}");
+    }
+}

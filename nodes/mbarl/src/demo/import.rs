@@ -1,0 +1,959 @@
+//! `mbarl demo import`: bags → a demonstration dataset of `mbarl_msgs/Transition`s.
+//!
+//! In one streaming pass per bag (memory independent of bag size):
+//! 1. Camera frames (`sensor_msgs/Image` or `CompressedImage`) are preprocessed exactly as the
+//!    camera encoder does (`mbarl_vision::preprocess`) and matched to the joint state whose
+//!    header stamp is nearest, within `tolerance`; frames with none are dropped (counted).
+//!    The optional low-dim state topic is matched the same way (by its `sim_time` element when
+//!    its layout says so, else by receive time).
+//! 2. Each matched frame is a step. Consecutive steps of one episode make a transition
+//!    (observation = step t, next_observation = step t+1).
+//! 3. The target of step t comes from the commanded topic (`Float64MultiArray` position
+//!    targets, or `JointTrajectory`'s first point). A commander that sends one command per frame
+//!    (a lock-step sim expert, a policy; command and frame counts within 25%) is paired in
+//!    order: step t takes the first unused command received after frame t−1 and before frame
+//!    t+1, which survives the recorder receiving a command before the frame it answers. Other
+//!    commanders (teleoperation at its own rate) give step t the last command received between
+//!    frames t and t+1. Without a command, the target is the next step's joint positions. As the phase arbiter does (`target = last_target + action ·
+//!    max_step`), the action is the normalised step from the previous target:
+//!    `action_j = clamp((target_j − last_j) / max_step_j, −1, 1)` where `last` is the previous
+//!    step's target in the episode, or the measured position q(t) at the episode's first step.
+//!    `commanded_position` holds the targets, `clamped` says whether any value was clipped.
+//! 4. A new episode starts with each bag, after a gap in the joint states longer than
+//!    `episode_gap`, and at every message on the episode-marker topics (`/mbarl/episode`,
+//!    `/sim/reset_count`). The last transition of an episode has `phase_end = true`; `cycle` is
+//!    the episode index, `phase` FORWARD or BACKWARD by role.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use mbarl_bag::{Bag, BagError, BagWriter, QosProfile, RawMessage, ReadOptions, WriterOptions};
+use mbarl_msgs::RosMessage;
+use mbarl_msgs::builtin_interfaces::Time;
+use mbarl_msgs::msg::{Observation, Phase, Transition};
+use mbarl_msgs::sensor_msgs::{CompressedImage, Image, JointState};
+use mbarl_msgs::std_msgs::{Float64MultiArray, Header};
+use mbarl_msgs::trajectory_msgs::JointTrajectory;
+use mbarl_vision::{Frame, ImageInput, PreprocessConfig};
+use serde::Serialize;
+
+use super::config::RobotTopics;
+
+/// The topic demo transitions are stored on.
+pub const TRANSITIONS_TOPIC: &str = "/mbarl/demo/transitions";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Forward,
+    Backward,
+}
+
+impl Role {
+    pub fn phase(self) -> u8 {
+        match self {
+            Role::Forward => Phase::FORWARD,
+            Role::Backward => Phase::BACKWARD,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Forward => "forward",
+            Role::Backward => "backward",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportConfig {
+    pub role: Role,
+    pub topics: RobotTopics,
+    /// Largest |frame stamp − joint state stamp| accepted, in ns.
+    pub tolerance_ns: i64,
+    /// A gap between joint states longer than this (ns) starts a new episode.
+    pub episode_gap_ns: i64,
+    /// Joint position change per step that maps to action 1 (one value for all joints, or one
+    /// per joint).
+    pub max_step: Vec<f64>,
+    pub preprocess: PreprocessConfig,
+    /// Joint order (default: the first joint state's).
+    pub joints: Option<Vec<String>>,
+    pub skip_corrupt: bool,
+    pub progress: bool,
+    pub time_source: TimeSource,
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        Self {
+            role: Role::Forward,
+            topics: RobotTopics::default(),
+            tolerance_ns: 20_000_000,
+            episode_gap_ns: 1_000_000_000,
+            max_step: vec![super::config::DEFAULT_MAX_STEP],
+            preprocess: PreprocessConfig::default(),
+            joints: None,
+            skip_corrupt: false,
+            progress: false,
+            time_source: TimeSource::Header,
+        }
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportReport {
+    pub transitions: u64,
+    pub episodes: u64,
+    pub episode_lengths: Vec<u64>,
+    pub frames: u64,
+    pub unmatched_frames: u64,
+    /// Frames with a stamp not after the previous frame's (re-sent frames), dropped.
+    pub duplicate_frames: u64,
+    pub joint_states: u64,
+    pub commands: u64,
+    pub actions_from_commands: u64,
+    pub actions_from_joint_states: u64,
+    /// Commands were paired with frames in order (one command per frame).
+    pub paired_commands: bool,
+    pub clamped_actions: u64,
+    pub messages_read: u64,
+    pub message_bytes: u64,
+    pub seconds: f64,
+    pub skipped: Vec<String>,
+}
+
+/// One matched camera frame with the robot state at its time.
+#[derive(Debug, Clone)]
+struct Step {
+    stamp: i64,
+    log_time: u64,
+    segment: u64,
+    seq: u64,
+    frame_id: String,
+    frame: Frame,
+    position: Vec<f64>,
+    velocity: Vec<f64>,
+    state: Vec<f32>,
+}
+
+#[derive(Debug)]
+struct PendingFrame {
+    stamp: i64,
+    log_time: u64,
+    segment: u64,
+    frame_id: String,
+    frame: Frame,
+}
+
+/// Time-keyed samples of one stream, for nearest-neighbour lookups.
+struct Track<T> {
+    buf: VecDeque<(i64, T)>,
+    latest: Option<i64>,
+}
+
+impl<T> Track<T> {
+    fn new() -> Self {
+        Self {
+            buf: VecDeque::new(),
+            latest: None,
+        }
+    }
+
+    fn push(&mut self, t: i64, v: T) {
+        self.latest = Some(self.latest.map_or(t, |l| l.max(t)));
+        self.buf.push_back((t, v));
+    }
+
+    /// Whether samples later than `t + tol` have arrived (nothing closer to `t` will come).
+    fn passed(&self, t: i64, tol: i64) -> bool {
+        self.latest.is_some_and(|l| l > t.saturating_add(tol))
+    }
+
+    fn nearest(&self, t: i64, tol: i64) -> Option<&T> {
+        self.buf
+            .iter()
+            .filter(|(s, _)| (s - t).abs() <= tol)
+            .min_by_key(|(s, _)| (s - t).abs())
+            .map(|(_, v)| v)
+    }
+
+    /// Drops samples older than `t` except the newest of them.
+    fn purge_before(&mut self, t: i64) {
+        while self.buf.len() > 1 && self.buf.get(1).is_some_and(|(s, _)| *s < t) {
+            self.buf.pop_front();
+        }
+    }
+}
+
+/// Encodes and writes transitions on a thread of its own (the reading side keeps the other core).
+struct DatasetSink {
+    tx: Option<std::sync::mpsc::SyncSender<Transition>>,
+    thread: Option<std::thread::JoinHandle<Result<BagWriter>>>,
+}
+
+impl DatasetSink {
+    fn start(mut writer: BagWriter, topic: mbarl_bag::TopicId) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Transition>(64);
+        let thread = std::thread::spawn(move || -> Result<BagWriter> {
+            let mut buf = Vec::new();
+            for tr in rx {
+                buf.clear();
+                mbarl_msgs::cdr::encode_into(&tr, &mut buf)?;
+                let t = stamp_ns(&tr.header.stamp).max(0) as u64;
+                writer.write_raw(topic, t, t, &buf)?;
+            }
+            Ok(writer)
+        });
+        Self {
+            tx: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    fn send(&mut self, tr: Transition) -> Result<()> {
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(tr).is_ok());
+        if !sent {
+            // The writer thread stopped: its error says why.
+            self.finish()?;
+            bail!("the dataset writer stopped");
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<BagWriter> {
+        self.tx = None;
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .map_err(|_| anyhow::anyhow!("the dataset writer thread panicked"))?,
+            None => bail!("the dataset writer already finished"),
+        }
+    }
+}
+
+impl Drop for DatasetSink {
+    /// Waits for the writer thread, so that nothing writes to the dataset after the import
+    /// returned (e.g. while a failed import's directory is removed).
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Importer<'a> {
+    cfg: &'a ImportConfig,
+    sink: DatasetSink,
+    joints: Option<Vec<String>>,
+    max_step: Vec<f64>,
+    report: ImportReport,
+    segment: u64,
+    frame_seq: u64,
+    step_counter: u64,
+    js: Track<(Vec<f64>, Vec<f64>)>,
+    state: Track<Vec<f32>>,
+    state_by_stamp: bool,
+    has_state: bool,
+    pending: VecDeque<PendingFrame>,
+    commands: VecDeque<(u64, Vec<f64>)>,
+    has_commands: bool,
+    /// One command per frame: pair commands and steps in order.
+    paired_commands: bool,
+    /// Receive time of the frame before `prev` in this episode.
+    before_prev_log: Option<u64>,
+    last_js_stamp: Option<i64>,
+    last_frame_stamp: Option<i64>,
+    prev: Option<Step>,
+    /// The previous step's target in this episode (the arbiter's `last_target`).
+    last_target: Option<Vec<f64>>,
+    pending_tr: Option<Transition>,
+    episode_transitions: u64,
+}
+
+fn stamp_ns(t: &Time) -> i64 {
+    t.sec as i64 * 1_000_000_000 + t.nanosec as i64
+}
+
+fn time_of(ns: i64) -> Time {
+    Time {
+        sec: ns.div_euclid(1_000_000_000) as i32,
+        nanosec: ns.rem_euclid(1_000_000_000) as u32,
+    }
+}
+
+/// Which clock aligns the streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeSource {
+    /// Header stamps (acquisition time; sim time in simulation). Zero is a valid stamp (a sim
+    /// starts at 0), so drivers that leave stamps unset need `receive`.
+    #[default]
+    Header,
+    /// The bag's receive times (log_time), for drivers that do not stamp their messages.
+    Receive,
+}
+
+impl<'a> Importer<'a> {
+    fn time(&self, t: &Time, log_time: u64) -> i64 {
+        match self.cfg.time_source {
+            TimeSource::Header => stamp_ns(t),
+            TimeSource::Receive => log_time as i64,
+        }
+    }
+
+    fn skip_or_fail(&mut self, e: BagError) -> Result<()> {
+        if self.cfg.skip_corrupt {
+            tracing::warn!("skipping: {e}");
+            self.report.skipped.push(e.to_string());
+            Ok(())
+        } else {
+            Err(e.into())
+        }
+    }
+
+    fn new_segment(&mut self) {
+        self.segment += 1;
+    }
+
+    fn on_joint_state(&mut self, m: &RawMessage) -> Result<()> {
+        let js: JointState = match m.decode() {
+            Ok(js) => js,
+            Err(e) => return self.skip_or_fail(e),
+        };
+        self.report.joint_states += 1;
+        let names = self.joints.get_or_insert_with(|| js.name.clone()).clone();
+        if self.max_step.len() == 1 && names.len() > 1 {
+            self.max_step = vec![self.max_step[0]; names.len()];
+        }
+        let mut pos = Vec::with_capacity(names.len());
+        let mut vel = Vec::with_capacity(names.len());
+        for n in &names {
+            let Some(i) = js.name.iter().position(|x| x == n) else {
+                tracing::debug!("joint state without {n}; ignored");
+                return Ok(());
+            };
+            let Some(p) = js.position.get(i) else {
+                return Ok(());
+            };
+            pos.push(*p);
+            if let Some(v) = js.velocity.get(i) {
+                vel.push(*v);
+            }
+        }
+        if vel.len() != pos.len() {
+            vel.clear();
+        }
+        let t = self.time(&js.header.stamp, m.log_time);
+        if let Some(last) = self.last_js_stamp
+            && t - last > self.cfg.episode_gap_ns
+        {
+            self.new_segment();
+        }
+        self.last_js_stamp = Some(t);
+        self.js.push(t, (pos, vel));
+        Ok(())
+    }
+
+    fn on_camera(&mut self, m: &RawMessage, compressed: bool) -> Result<()> {
+        let decoded = if compressed {
+            m.decode::<CompressedImage>().map(|c| {
+                let f = mbarl_vision::preprocess(&ImageInput::from(&c), &self.cfg.preprocess);
+                (c.header, f)
+            })
+        } else {
+            m.decode::<Image>().map(|i| {
+                let f = mbarl_vision::preprocess(&ImageInput::from(&i), &self.cfg.preprocess);
+                (i.header, f)
+            })
+        };
+        let (header, frame) = match decoded {
+            Ok(x) => x,
+            Err(e) => return self.skip_or_fail(e),
+        };
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) => {
+                let msg = format!(
+                    "frame on {} in {} at {}: {e}",
+                    m.topic.name,
+                    m.file.display(),
+                    m.location
+                );
+                if self.cfg.skip_corrupt {
+                    self.report.skipped.push(msg);
+                    return Ok(());
+                }
+                bail!(msg);
+            }
+        };
+        let stamp = self.time(&header.stamp, m.log_time);
+        // A lock-step sim re-sends its latest frame while idle, with the same stamp.
+        if self.last_frame_stamp.is_some_and(|last| stamp <= last) {
+            self.report.duplicate_frames += 1;
+            return Ok(());
+        }
+        self.last_frame_stamp = Some(stamp);
+        self.report.frames += 1;
+        self.pending.push_back(PendingFrame {
+            stamp,
+            log_time: m.log_time,
+            segment: self.segment,
+            frame_id: header.frame_id,
+            frame,
+        });
+        Ok(())
+    }
+
+    fn on_command(&mut self, m: &RawMessage) -> Result<()> {
+        let targets = if m.topic.type_name.ends_with("JointTrajectory") {
+            let jt: JointTrajectory = match m.decode() {
+                Ok(x) => x,
+                Err(e) => return self.skip_or_fail(e),
+            };
+            let Some(point) = jt.points.first() else {
+                return Ok(());
+            };
+            match &self.joints {
+                Some(names) if !jt.joint_names.is_empty() => {
+                    let mut v = Vec::with_capacity(names.len());
+                    for n in names {
+                        match jt
+                            .joint_names
+                            .iter()
+                            .position(|x| x == n)
+                            .and_then(|i| point.positions.get(i))
+                        {
+                            Some(p) => v.push(*p),
+                            None => return Ok(()),
+                        }
+                    }
+                    v
+                }
+                _ => point.positions.clone(),
+            }
+        } else {
+            match m.decode::<Float64MultiArray>() {
+                Ok(x) => x.data,
+                Err(e) => return self.skip_or_fail(e),
+            }
+        };
+        self.report.commands += 1;
+        self.commands.push_back((m.log_time, targets));
+        Ok(())
+    }
+
+    fn on_state(&mut self, m: &RawMessage) -> Result<()> {
+        let s: Float64MultiArray = match m.decode() {
+            Ok(x) => x,
+            Err(e) => return self.skip_or_fail(e),
+        };
+        let timed = s
+            .layout
+            .dim
+            .first()
+            .is_some_and(|d| d.label.starts_with("sim_time"));
+        if timed && !s.data.is_empty() && self.cfg.time_source == TimeSource::Header {
+            self.state_by_stamp = true;
+            let t = (s.data[0] * 1e9).round() as i64;
+            self.state
+                .push(t, s.data[1..].iter().map(|v| *v as f32).collect());
+        } else {
+            self.state_by_stamp = false;
+            self.state.push(
+                m.log_time as i64,
+                s.data.iter().map(|v| *v as f32).collect(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Turns pending frames into steps once their joint state (and state) is known.
+    fn resolve(&mut self, all: bool) -> Result<()> {
+        let tol = self.cfg.tolerance_ns;
+        while let Some(f) = self.pending.front() {
+            let state_key = if self.state_by_stamp {
+                f.stamp
+            } else {
+                f.log_time as i64
+            };
+            let ready = all
+                || self.pending.len() > 10_000
+                || (self.js.passed(f.stamp, tol)
+                    && (!self.has_state || self.state.passed(state_key, tol)));
+            if !ready {
+                break;
+            }
+            let Some(f) = self.pending.pop_front() else {
+                break;
+            };
+            let Some((pos, vel)) = self.js.nearest(f.stamp, tol).cloned() else {
+                self.report.unmatched_frames += 1;
+                continue;
+            };
+            let state = self
+                .state
+                .nearest(state_key, tol)
+                .cloned()
+                .unwrap_or_default();
+            self.js.purge_before(f.stamp - tol);
+            self.state.purge_before(state_key - tol);
+            self.frame_seq += 1;
+            let step = Step {
+                stamp: f.stamp,
+                log_time: f.log_time,
+                segment: f.segment,
+                seq: self.frame_seq,
+                frame_id: f.frame_id,
+                frame: f.frame,
+                position: pos,
+                velocity: vel,
+                state,
+            };
+            self.push_step(step)?;
+        }
+        Ok(())
+    }
+
+    fn push_step(&mut self, step: Step) -> Result<()> {
+        if self
+            .prev
+            .as_ref()
+            .is_some_and(|p| p.segment != step.segment)
+        {
+            self.end_episode()?;
+        }
+        if let Some(prev) = self.prev.take() {
+            let tr = self.transition(prev, &step);
+            if let Some(done) = self.pending_tr.replace(tr) {
+                self.write(done)?;
+            }
+        }
+        self.prev = Some(step);
+        Ok(())
+    }
+
+    fn end_episode(&mut self) -> Result<()> {
+        if let Some(mut last) = self.pending_tr.take() {
+            last.phase_end = true;
+            self.write(last)?;
+        }
+        if self.episode_transitions > 0 {
+            self.report.episode_lengths.push(self.episode_transitions);
+            self.report.episodes += 1;
+        }
+        self.episode_transitions = 0;
+        self.prev = None;
+        self.last_target = None;
+        self.before_prev_log = None;
+        Ok(())
+    }
+
+    fn write(&mut self, tr: Transition) -> Result<()> {
+        self.sink.send(tr)?;
+        self.report.transitions += 1;
+        self.episode_transitions += 1;
+        Ok(())
+    }
+
+    fn observation(&self, s: &Step, frame: Vec<u8>) -> Observation {
+        Observation {
+            header: Header {
+                stamp: time_of(s.stamp),
+                frame_id: s.frame_id.clone(),
+            },
+            seq: s.seq,
+            latent: Vec::new(),
+            encoder_version: 0,
+            joint_names: self.joints.clone().unwrap_or_default(),
+            joint_position: s.position.clone(),
+            joint_velocity: s.velocity.clone(),
+            state: s.state.clone(),
+            frame_width: s.frame.width as u16,
+            frame_height: s.frame.height as u16,
+            frame,
+        }
+    }
+
+    /// The transition prev → next. `prev` is consumed: its frame moves into the observation
+    /// (it was already copied into the previous transition's next_observation).
+    fn transition(&mut self, mut prev: Step, next: &Step) -> Transition {
+        let command = if self.paired_commands {
+            // The first unused command received after the frame before `prev`.
+            let after = self.before_prev_log.unwrap_or(prev.log_time);
+            while self.commands.front().is_some_and(|(t, _)| *t < after) {
+                self.commands.pop_front();
+            }
+            match self.commands.front() {
+                Some((t, _)) if *t < next.log_time => self.commands.pop_front().map(|(_, c)| c),
+                _ => None,
+            }
+        } else {
+            // The last command received between the two frames.
+            while self
+                .commands
+                .front()
+                .is_some_and(|(t, _)| *t < prev.log_time)
+            {
+                self.commands.pop_front();
+            }
+            self.commands
+                .iter()
+                .take_while(|(t, _)| *t < next.log_time)
+                .last()
+                .map(|(_, c)| c.clone())
+        }
+        .filter(|c| c.len() == prev.position.len());
+        self.before_prev_log = Some(prev.log_time);
+        let target = match command {
+            Some(c) => {
+                self.report.actions_from_commands += 1;
+                c
+            }
+            None => {
+                self.report.actions_from_joint_states += 1;
+                next.position.clone()
+            }
+        };
+        let mut clamped = false;
+        let reference = self
+            .last_target
+            .take()
+            .filter(|l| l.len() == target.len())
+            .unwrap_or_else(|| prev.position.clone());
+        let action: Vec<f32> = target
+            .iter()
+            .zip(&reference)
+            .enumerate()
+            .map(|(j, (t, q))| {
+                let scale = self
+                    .max_step
+                    .get(j)
+                    .or(self.max_step.last())
+                    .copied()
+                    .unwrap_or(1.0);
+                let raw = (t - q) / scale;
+                if !(-1.0..=1.0).contains(&raw) {
+                    clamped = true;
+                }
+                raw.clamp(-1.0, 1.0) as f32
+            })
+            .collect();
+        if clamped {
+            self.report.clamped_actions += 1;
+        }
+        self.last_target = Some(target.clone());
+        self.step_counter += 1;
+        let prev_frame = std::mem::take(&mut prev.frame.data);
+        Transition {
+            header: Header {
+                stamp: time_of(prev.stamp),
+                frame_id: String::new(),
+            },
+            step: self.step_counter - 1,
+            phase: self.cfg.role.phase(),
+            cycle: self.report.episodes as u32,
+            observation: self.observation(&prev, prev_frame),
+            action,
+            commanded_position: target,
+            clamped,
+            task_reward: 0.0,
+            has_task_reward: false,
+            next_observation: self.observation(next, next.frame.data.clone()),
+            phase_end: false,
+        }
+    }
+}
+
+/// Checks a topic's type against what the importer accepts.
+fn check_type(bag: &Bag, topic: &str, accepted: &[String]) -> Result<String> {
+    let t = bag.topic(topic)?;
+    let ty = mbarl_bag::normalize_type_name(&t.type_name);
+    if accepted.contains(&ty) {
+        return Ok(ty);
+    }
+    if !mbarl_bag::is_known_type(&ty) {
+        return Err(BagError::UnknownType {
+            topic: topic.to_string(),
+            type_name: t.type_name.clone(),
+        }
+        .into());
+    }
+    Err(BagError::WrongType {
+        topic: topic.to_string(),
+        expected: accepted.join(" or "),
+        found: t.type_name.clone(),
+    }
+    .into())
+}
+
+/// Imports `bags` into the dataset directory `out` (created; must not exist or be empty).
+pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<ImportReport> {
+    let started = Instant::now();
+    let mut writer = BagWriter::create(
+        out,
+        WriterOptions {
+            // lz4: transitions hold two frames each; lz4 keeps import fast and still halves them.
+            compression: mbarl_bag::Compression::None,
+            custom_data: BTreeMap::from([
+                ("mbarl.dataset".to_string(), "demo".to_string()),
+                ("mbarl.role".to_string(), cfg.role.as_str().to_string()),
+            ]),
+            ..Default::default()
+        },
+    )?;
+    let topic =
+        writer.add_topic::<Transition>(TRANSITIONS_TOPIC, &[QosProfile::new(true, false, 100)])?;
+    let mut imp = Importer {
+        cfg,
+        sink: DatasetSink::start(writer, topic),
+        joints: cfg.joints.clone(),
+        max_step: cfg.max_step.clone(),
+        report: ImportReport::default(),
+        segment: 0,
+        frame_seq: 0,
+        step_counter: 0,
+        js: Track::new(),
+        state: Track::new(),
+        state_by_stamp: false,
+        has_state: false,
+        pending: VecDeque::new(),
+        commands: VecDeque::new(),
+        has_commands: false,
+        paired_commands: false,
+        before_prev_log: None,
+        last_js_stamp: None,
+        last_frame_stamp: None,
+        prev: None,
+        last_target: None,
+        pending_tr: None,
+        episode_transitions: 0,
+    };
+    if cfg.max_step.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+        bail!("--max-step values must be positive");
+    }
+    let opened: Vec<Bag> = bags
+        .iter()
+        .map(|b| Bag::open(b).with_context(|| format!("opening {}", b.display())))
+        .collect::<Result<_>>()?;
+    let total_bytes: u64 = opened.iter().map(|b| b.total_bytes()).sum();
+    let bar = if cfg.progress {
+        let bar = indicatif::ProgressBar::new(total_bytes);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} importing [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta}) {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut done_bytes = 0u64;
+    for bag in &opened {
+        let t = &cfg.topics;
+        let mut camera = t.camera.clone();
+        if bag.topic(&camera).is_err() && bag.topic(&format!("{camera}/compressed")).is_ok() {
+            camera = format!("{camera}/compressed");
+            tracing::info!("{}: using {camera}", bag.path().display());
+        }
+        let cam_type = check_type(
+            bag,
+            &camera,
+            &[Image::type_name(), CompressedImage::type_name()],
+        )?;
+        let compressed = cam_type == CompressedImage::type_name();
+        check_type(bag, &t.joint_states, &[JointState::type_name()])?;
+        imp.has_commands = !t.commands.is_empty() && bag.topic(&t.commands).is_ok();
+        if imp.has_commands {
+            check_type(
+                bag,
+                &t.commands,
+                &[Float64MultiArray::type_name(), JointTrajectory::type_name()],
+            )?;
+            let count = |name: &str| bag.topic(name).ok().and_then(|t| t.message_count);
+            imp.paired_commands = match (count(&t.commands), count(&camera)) {
+                (Some(c), Some(f)) if f > 0 => (0.8..=1.25).contains(&(c as f64 / f as f64)),
+                _ => false,
+            };
+        } else {
+            imp.paired_commands = false;
+        }
+        imp.has_state = !t.state.is_empty()
+            && bag.topic(&t.state).is_ok_and(|s| {
+                mbarl_bag::normalize_type_name(&s.type_name) == Float64MultiArray::type_name()
+            });
+        let markers: Vec<String> = [&t.episode, &t.reset_count]
+            .into_iter()
+            .filter(|m| !m.is_empty() && bag.topic(m).is_ok())
+            .cloned()
+            .collect();
+        let mut wanted = vec![camera.clone(), t.joint_states.clone()];
+        if imp.has_commands {
+            wanted.push(t.commands.clone());
+        }
+        if imp.has_state {
+            wanted.push(t.state.clone());
+        }
+        wanted.extend(markers.iter().cloned());
+        // A new bag is a new episode; its streams start afresh.
+        imp.resolve(true)?;
+        imp.new_segment();
+        imp.js = Track::new();
+        imp.state = Track::new();
+        imp.commands.clear();
+        imp.last_js_stamp = None;
+        imp.last_frame_stamp = None;
+        imp.report.paired_commands |= imp.paired_commands;
+        bar.set_message(bag.path().display().to_string());
+        let mut messages = bag.messages(ReadOptions {
+            topics: Some(wanted),
+            skip_corrupt: cfg.skip_corrupt,
+        });
+        let mut n = 0u64;
+        while let Some(m) = messages.next() {
+            let m = m?;
+            imp.report.messages_read += 1;
+            imp.report.message_bytes += m.data.len() as u64;
+            let name = m.topic.name.as_str();
+            if name == camera {
+                imp.on_camera(&m, compressed)?;
+            } else if name == t.joint_states {
+                imp.on_joint_state(&m)?;
+            } else if imp.has_commands && name == t.commands {
+                imp.on_command(&m)?;
+            } else if imp.has_state && name == t.state {
+                imp.on_state(&m)?;
+            } else if markers.iter().any(|x| x == name) {
+                // Steps received before the marker end the episode.
+                imp.resolve(true)?;
+                imp.new_segment();
+            }
+            imp.resolve(false)?;
+            n += 1;
+            if n.is_multiple_of(256) {
+                bar.set_position(done_bytes + messages.bytes_read());
+            }
+        }
+        imp.report.skipped.extend(
+            messages
+                .take_skipped()
+                .into_iter()
+                .map(|s| s.error.to_string()),
+        );
+        imp.resolve(true)?;
+        imp.end_episode()?;
+        done_bytes += bag.total_bytes();
+        bar.set_position(done_bytes);
+    }
+    bar.finish_and_clear();
+    let writer = imp.sink.finish()?;
+    let Importer {
+        mut report,
+        joints,
+        max_step,
+        ..
+    } = imp;
+    writer.finish()?;
+    report.seconds = started.elapsed().as_secs_f64();
+    let source = if report.actions_from_joint_states == 0 {
+        "commands"
+    } else if report.actions_from_commands == 0 {
+        "joint_states"
+    } else {
+        "commands, else joint_states"
+    };
+    let dataset = DatasetYaml {
+        format: "mbarl-demo-dataset/1".into(),
+        role: cfg.role.as_str().into(),
+        phase: cfg.role.phase(),
+        topic: TRANSITIONS_TOPIC.into(),
+        source_bags: bags
+            .iter()
+            .map(|b| b.canonicalize().unwrap_or_else(|_| b.clone()).display().to_string())
+            .collect(),
+        transitions: report.transitions,
+        episodes: report.episodes,
+        episode_lengths: report.episode_lengths.clone(),
+        joints: joints.unwrap_or_default(),
+        preprocessing: cfg.preprocess,
+        tolerance_s: cfg.tolerance_ns as f64 / 1e9,
+        episode_gap_s: cfg.episode_gap_ns as f64 / 1e9,
+        time_source: cfg.time_source,
+        topics: cfg.topics.clone(),
+        action: ActionYaml {
+            source: source.into(),
+            normalisation: "action_j = clamp((target_j - last_j) / max_step_j, -1, 1); target = the last command between the frames of t and t+1, else q(t+1); last = the previous step's target, q(t) at an episode's first step (as the phase arbiter: target = last_target + action * max_step)".into(),
+            max_step,
+        },
+        counts: BTreeMap::from([
+            ("frames".to_string(), report.frames),
+            ("unmatched_frames".to_string(), report.unmatched_frames),
+            ("duplicate_frames".to_string(), report.duplicate_frames),
+            ("joint_states".to_string(), report.joint_states),
+            ("commands".to_string(), report.commands),
+            ("actions_from_commands".to_string(), report.actions_from_commands),
+            ("actions_from_joint_states".to_string(), report.actions_from_joint_states),
+            ("clamped_actions".to_string(), report.clamped_actions),
+        ]),
+        skipped: report.skipped.clone(),
+        created_by: format!("mbarl {}", env!("CARGO_PKG_VERSION")),
+    };
+    let yaml = serde_yaml_ng::to_string(&dataset)?;
+    std::fs::write(out.join("dataset.yaml"), yaml)
+        .with_context(|| format!("writing {}", out.join("dataset.yaml").display()))?;
+    Ok(report)
+}
+
+#[derive(Serialize)]
+struct DatasetYaml {
+    format: String,
+    role: String,
+    phase: u8,
+    topic: String,
+    source_bags: Vec<String>,
+    transitions: u64,
+    episodes: u64,
+    episode_lengths: Vec<u64>,
+    joints: Vec<String>,
+    preprocessing: PreprocessConfig,
+    tolerance_s: f64,
+    episode_gap_s: f64,
+    time_source: TimeSource,
+    topics: RobotTopics,
+    action: ActionYaml,
+    counts: BTreeMap<String, u64>,
+    skipped: Vec<String>,
+    created_by: String,
+}
+
+#[derive(Serialize)]
+struct ActionYaml {
+    source: String,
+    normalisation: String,
+    max_step: Vec<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn track_nearest_and_passed() {
+        let mut t = Track::new();
+        t.push(100, 'a');
+        t.push(150, 'b');
+        t.push(200, 'c');
+        assert_eq!(t.nearest(160, 20), Some(&'b'));
+        assert_eq!(t.nearest(176, 20), None);
+        assert_eq!(t.nearest(176, 30), Some(&'c'));
+        assert!(t.passed(170, 20));
+        assert!(!t.passed(190, 20));
+        t.purge_before(160);
+        assert_eq!(t.buf.len(), 2);
+    }
+}

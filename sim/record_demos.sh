@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Records scripted-expert demonstrations in the MuJoCo sim with `mbarl record` and imports them
+# with `mbarl demo import`: the demo datasets (D_f, D_b) the nodes train from.
+#
+#   sim/record_demos.sh [--task push] [--episodes 10] [--run-dir run] [--bags DIR]
+#                       [--roles forward,backward] [--domain 57] [--mbarl PATH]
+#
+# For each role it starts the bridge in lock-step mode (64x64 camera), `mbarl record` on the
+# robot topics plus the sim's task state and reset counter (episode markers), runs the expert
+# (`--direction forward` for the forward role, `reverse` for backward) for N episodes, stops the
+# recorder with Ctrl-C (SIGINT), and imports the bag into <run-dir>/demos/<role>/<task>/.
+# Bags are kept in --bags (default <run-dir>/bags). Exits non-zero if a step fails or the
+# expert solved fewer than 95% of its episodes.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/scripts/env.sh"
+
+TASK=push EPISODES=10 RUN_DIR=run BAGS="" ROLES=forward,backward DOMAIN=${ROS_DOMAIN_ID:-57} MBARL=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --task) TASK=$2; shift 2 ;;
+    --episodes) EPISODES=$2; shift 2 ;;
+    --run-dir) RUN_DIR=$2; shift 2 ;;
+    --bags) BAGS=$2; shift 2 ;;
+    --roles) ROLES=$2; shift 2 ;;
+    --domain) DOMAIN=$2; shift 2 ;;
+    --mbarl) MBARL=$2; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+BAGS=${BAGS:-$RUN_DIR/bags}
+if [ -z "$MBARL" ]; then
+  MBARL="$CARGO_TARGET_DIR/release/mbarl"
+  if [ ! -x "$MBARL" ]; then
+    (cd "$ROOT" && cargo build --release -p mbarl) >&2
+  fi
+fi
+export ROS_DOMAIN_ID=$DOMAIN ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST PYTHONPATH="$ROOT/sim${PYTHONPATH:+:$PYTHONPATH}"
+PY="$MBARL_ROS_PYTHON"
+mkdir -p "$BAGS"
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+# Robot topics (what the nodes see) + the sim's task state (low-dim state) and reset counter (episode markers).
+TOPICS=(
+  /camera/image_raw:sensor_msgs/msg/Image
+  /camera/camera_info:sensor_msgs/msg/CameraInfo
+  /joint_states:sensor_msgs/msg/JointState
+  /arm_controller/commands:std_msgs/msg/Float64MultiArray
+  /sim/task_state:std_msgs/msg/Float64MultiArray
+  /sim/reset_count:std_msgs/msg/UInt64
+)
+
+IFS=, read -r -a roles <<<"$ROLES"
+for role in "${roles[@]}"; do
+  case "$role" in
+    forward) direction=forward ;;
+    backward) direction=reverse ;;
+    *) echo "role must be forward or backward, not $role" >&2; exit 2 ;;
+  esac
+  bag="$BAGS/${TASK}_${role}"
+  rm -rf "$bag"
+  mbarl_log "$role: bridge ($TASK, lock-step), recorder → $bag, expert ($direction, $EPISODES episodes)"
+  "$PY" -m mbarl_sim.bridge --ros-args -p task:="$TASK" -p lockstep:=true \
+      -p image_width:=64 -p image_height:=64 >"$BAGS/${TASK}_${role}.bridge.log" 2>&1 &
+  bridge=$!; pids+=("$bridge")
+  "$MBARL" record "${TOPICS[@]}" -o "$bag" --progress-lines 2>"$BAGS/${TASK}_${role}.record.log" &
+  recorder=$!; pids+=("$recorder")
+  # Let the recorder's subscriptions match the bridge before the first reset.
+  sleep 3
+  status=0
+  "$PY" -m mbarl_sim.expert --task "$TASK" --direction "$direction" --episodes "$EPISODES" --lockstep || status=$?
+  sleep 0.5
+  kill -INT "$recorder"; wait "$recorder" || { echo "mbarl record failed, see $BAGS/${TASK}_${role}.record.log" >&2; exit 1; }
+  kill -INT "$bridge" 2>/dev/null || true; wait "$bridge" 2>/dev/null || true
+  tail -n 2 "$BAGS/${TASK}_${role}.record.log" >&2
+  if [ "$status" -ne 0 ]; then
+    echo "the $direction expert solved fewer than 95% of its episodes (exit $status)" >&2
+    exit "$status"
+  fi
+  "$MBARL" demo import "$bag" --role "$role" --run-dir "$RUN_DIR" --name "$TASK" --force \
+      --profile "$ROOT/config/robots/sim_arm.yaml" --no-progress
+  "$MBARL" demo inspect "$RUN_DIR/demos/$role/$TASK" --frames 16 | tail -n 4
+done
+mbarl_log "demo datasets: $(ls -d "$RUN_DIR"/demos/*/"$TASK" | tr '\n' ' ')"
