@@ -17,8 +17,8 @@
 //!     cmd: [phase_arbiter]           # a bare name is looked up next to the mbarl binary, then in PATH
 //!     remap: {/arm_controller/commands: /arm_controller/commands}
 //! ```
-//! `${VAR}` in `cmd`, `params_files` and `env` values is replaced from the environment (an unset
-//! variable is an error naming it).
+//! `${VAR}` in `cmd`, `params_files`, `env` values and string `params` is replaced from the
+//! environment (an unset variable is an error naming it).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -108,19 +108,16 @@ pub struct LaunchConfig {
 }
 
 impl LaunchConfig {
-    /// Reads and checks a launch file; relative paths become absolute against `base` (the
-    /// repository root when `None`: the launch file's grandparent directory).
+    /// Reads and checks a launch file; relative paths become absolute against `base` (when
+    /// `None`: the nearest ancestor of the launch file with a `Cargo.toml`, the repository root).
     pub fn load(path: &Path, base: Option<&Path>) -> Result<Self, LaunchError> {
         let text = std::fs::read_to_string(path).map_err(|source| LaunchError::Io {
             path: path.into(),
             source,
         })?;
-        let base = base.map(Path::to_path_buf).unwrap_or_else(|| {
-            path.canonicalize()
-                .ok()
-                .and_then(|p| p.parent().and_then(Path::parent).map(Path::to_path_buf))
-                .unwrap_or_else(|| PathBuf::from("."))
-        });
+        let base = base
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| project_root(path));
         Self::parse(&text, path, &base, &|v| std::env::var(v).ok())
     }
 
@@ -158,6 +155,15 @@ impl LaunchConfig {
         }
         for v in c.env.values_mut() {
             *v = expand(v, path, env)?;
+        }
+        for v in c
+            .params
+            .values_mut()
+            .chain(c.processes.iter_mut().flat_map(|p| p.params.values_mut()))
+        {
+            if let serde_yaml_ng::Value::String(s) = v {
+                *s = expand(s, path, env)?;
+            }
         }
         let absolute = |p: &Path| {
             if p.is_absolute() {
@@ -220,6 +226,22 @@ impl LaunchConfig {
     }
 }
 
+/// The project a launch file belongs to: the nearest ancestor directory holding a `Cargo.toml`
+/// (the repository root for `config/launch/*.yaml`), else the launch file's own directory.
+fn project_root(launch_file: &Path) -> PathBuf {
+    let file = launch_file
+        .canonicalize()
+        .unwrap_or_else(|_| launch_file.to_path_buf());
+    let dir = file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    dir.ancestors()
+        .find(|d| d.join("Cargo.toml").is_file())
+        .map(Path::to_path_buf)
+        .unwrap_or(dir)
+}
+
 /// A YAML value as rcl's `-p name:=value` wants it (flow style, one line).
 fn yaml_scalar(v: &serde_yaml_ng::Value) -> String {
     match v {
@@ -279,7 +301,7 @@ params: {use_sim_time: true}
 processes:
   - name: sim
     cmd: ['${PY}', -m, mbarl_sim.bridge]
-    params: {task: reach, joint_lower: [-1.5, 0.5]}
+    params: {task: reach, joint_lower: [-1.5, 0.5], python: '${PY}'}
   - name: helper
     cmd: [sleep, '1']
     ros: false
@@ -302,10 +324,36 @@ processes:
                 "-p",
                 "joint_lower:=[-1.5, 0.5]",
                 "-p",
+                "python:=/venv/bin/python",
+                "-p",
                 "task:=reach"
             ]
         );
         assert_eq!(c.args_of(&c.processes[1]), ["1"]);
+    }
+
+    #[test]
+    fn shipped_launch_files_load() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .canonicalize()
+            .unwrap();
+        assert_eq!(
+            project_root(&root.join("config/launch/sim_reach_state.yaml")),
+            root
+        );
+        for entry in std::fs::read_dir(root.join("config/launch")).unwrap() {
+            let path = entry.unwrap().path();
+            let env = |v: &str| Some(format!("/env/{v}"));
+            let text = std::fs::read_to_string(&path).unwrap();
+            let c =
+                LaunchConfig::parse(&text, &path, &root, &env).unwrap_or_else(|e| panic!("{e}"));
+            assert!(
+                c.processes.iter().any(|p| p.name == "phase_arbiter"),
+                "{}",
+                path.display()
+            );
+        }
     }
 
     #[test]

@@ -12,8 +12,13 @@ pub fn init_logging(log_level: Option<&str>) {
     // RustDDS is chatty at info level; keep it at warn unless asked. ros2-client's node module
     // logs an ERROR for every match-count query made before the first match (we poll those
     // while waiting for peers) and when a node outlives its runtime: it stays quiet.
+    // RustDDS's discovery DB logs an ERROR whenever two participants declare /clock with
+    // different types (ros2-client's own reader says builtin_interfaces/Time, ROS 2 and we say
+    // rosgraph_msgs/Clock), and its pubsub module logs ERRORs for endpoints dropped during
+    // shutdown: both are noise, so they stay quiet too.
     let default = format!(
-        "{level},rustdds=warn,ros2_client=warn,ros2_client::node=off,ros2_client::distributions=error"
+        "{level},rustdds=warn,rustdds::discovery::discovery_db=off,rustdds::dds::pubsub=off,\
+         ros2_client=warn,ros2_client::node=off,ros2_client::distributions=error"
     );
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()

@@ -12,8 +12,12 @@ use serde_json::Value;
 
 pub const TIMEOUT: Duration = Duration::from_secs(40);
 
+/// The repository root: `$MBARL_ROOT` (set by scripts/env.sh), else where this crate was built
+/// from (a shared target dir may hold a build from another checkout, so the variable wins).
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    std::env::var_os("MBARL_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.."))
 }
 
 pub fn ros_python() -> PathBuf {

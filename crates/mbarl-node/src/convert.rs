@@ -1,0 +1,181 @@
+//! `mbarl_msgs` ↔ mbarl-learn: what the nodes feed the networks and the replays.
+//!
+//! Observation features, given a [`LearnConfig`] with N joints:
+//! - proprio (`obs.proprio_dim`): 2N → joint positions ++ velocities, N → positions, 0 → none;
+//! - state (state mode, `obs.state_dim`): `Observation.state` ++ positions ++ velocities when
+//!   that has the configured length, else `Observation.state` alone (a robot that publishes a
+//!   full low-dimensional state);
+//! - frame (pixel mode): the preprocessed `frame_height × frame_width × 3` rgb8 frame.
+use crate::{NodeError, Result};
+use mbarl_learn::replay::{Observation as ReplayObs, Phase as ReplayPhase, Transition as ReplayTr};
+use mbarl_learn::{LearnConfig, ObsBatch, ObsMode};
+use mbarl_msgs::msg::{Observation, Phase, Transition};
+use tch::{Kind, Tensor};
+
+fn bad(s: String) -> NodeError {
+    NodeError::Observation(s)
+}
+
+fn finite32(v: &[f32], what: &str) -> Result<()> {
+    if v.iter().all(|x| x.is_finite()) {
+        Ok(())
+    } else {
+        Err(bad(format!("{what} has non-finite values")))
+    }
+}
+
+/// The replay observation of an Observation message under `cfg`.
+pub fn observation(o: &Observation, cfg: &LearnConfig) -> Result<ReplayObs> {
+    let c = &cfg.obs;
+    let n = o.joint_position.len();
+    if o.joint_velocity.len() != n && !o.joint_velocity.is_empty() {
+        return Err(bad(format!(
+            "{} joint positions but {} velocities",
+            n,
+            o.joint_velocity.len()
+        )));
+    }
+    let pos: Vec<f32> = o.joint_position.iter().map(|&x| x as f32).collect();
+    let vel: Vec<f32> = if o.joint_velocity.is_empty() {
+        vec![0.0; n]
+    } else {
+        o.joint_velocity.iter().map(|&x| x as f32).collect()
+    };
+    let pos_vel: Vec<f32> = pos.iter().chain(&vel).copied().collect();
+    let proprio = match c.proprio_dim {
+        0 => Vec::new(),
+        d if d == 2 * n => pos_vel.clone(),
+        d if d == n => pos.clone(),
+        d => {
+            return Err(bad(format!(
+                "obs.proprio_dim is {d}, the observation has {n} joints (expected {n} or {})",
+                2 * n
+            )));
+        }
+    };
+    finite32(&proprio, "proprio")?;
+    let mut out = ReplayObs {
+        frame: None,
+        proprio,
+        state: None,
+    };
+    match c.mode {
+        ObsMode::State => {
+            let full: Vec<f32> = o.state.iter().copied().chain(pos_vel).collect();
+            let state = if full.len() == c.state_dim {
+                full
+            } else if o.state.len() == c.state_dim {
+                o.state.clone()
+            } else {
+                return Err(bad(format!(
+                    "obs.state_dim is {}, the observation gives {} state values + {} joint values",
+                    c.state_dim,
+                    o.state.len(),
+                    2 * n
+                )));
+            };
+            finite32(&state, "state")?;
+            out.state = Some(state);
+        }
+        ObsMode::Pixels => {
+            let (h, w) = (c.frame_height, c.frame_width);
+            if o.frame_height as usize != h
+                || o.frame_width as usize != w
+                || o.frame.len() != h * w * 3
+            {
+                return Err(bad(format!(
+                    "frame {}x{} with {} bytes, the encoder needs {h}x{w}x3",
+                    o.frame_height,
+                    o.frame_width,
+                    o.frame.len()
+                )));
+            }
+            out.frame = Some(o.frame.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// A batch of replay observations as network input (CPU tensors).
+pub fn obs_batch(obs: &[&ReplayObs], cfg: &LearnConfig) -> ObsBatch {
+    let n = obs.len() as i64;
+    let mut b = ObsBatch::default();
+    if cfg.obs.proprio_dim > 0 {
+        let v: Vec<f32> = obs.iter().flat_map(|o| o.proprio.iter().copied()).collect();
+        b.proprio = Some(Tensor::from_slice(&v).reshape([n, cfg.obs.proprio_dim as i64]));
+    }
+    match cfg.obs.mode {
+        ObsMode::State => {
+            let v: Vec<f32> = obs
+                .iter()
+                .flat_map(|o| o.state.iter().flatten().copied())
+                .collect();
+            b.state = Some(Tensor::from_slice(&v).reshape([n, cfg.obs.state_dim as i64]));
+        }
+        ObsMode::Pixels => {
+            let v: Vec<u8> = obs
+                .iter()
+                .flat_map(|o| o.frame.iter().flatten().copied())
+                .collect();
+            b.frames = Some(Tensor::from_slice(&v).to_kind(Kind::Uint8).reshape([
+                n,
+                cfg.obs.frame_height as i64,
+                cfg.obs.frame_width as i64,
+                3,
+            ]));
+        }
+    }
+    b
+}
+
+/// The replay phase of a message phase (`None` for PAUSED / NEEDS_HELP, which record nothing).
+pub fn phase(p: u8) -> Option<ReplayPhase> {
+    match p {
+        Phase::FORWARD => Some(ReplayPhase::Forward),
+        Phase::BACKWARD => Some(ReplayPhase::Backward),
+        Phase::EVAL => Some(ReplayPhase::Eval),
+        _ => None,
+    }
+}
+
+/// The segment id of a phase run: consecutive steps of one phase in one cycle share it.
+pub fn segment(cycle: u32, phase: u8) -> u64 {
+    ((cycle as u64) << 8) | phase as u64
+}
+
+/// A Transition message as a replay record with `reward`; `demo` marks demonstration data.
+pub fn transition(t: &Transition, cfg: &LearnConfig, reward: f32, demo: bool) -> Result<ReplayTr> {
+    let ph = if demo {
+        ReplayPhase::Demo
+    } else {
+        phase(t.phase).ok_or_else(|| bad(format!("transition of phase {}", t.phase)))?
+    };
+    if t.action.len() != cfg.obs.action_dim {
+        return Err(bad(format!(
+            "action has {} values, obs.action_dim is {}",
+            t.action.len(),
+            cfg.obs.action_dim
+        )));
+    }
+    finite32(&t.action, "action")?;
+    Ok(ReplayTr {
+        obs: observation(&t.observation, cfg)?,
+        action: t.action.clone(),
+        reward: if reward.is_finite() { reward } else { 0.0 },
+        next_obs: observation(&t.next_observation, cfg)?,
+        phase: ph,
+        segment: segment(t.cycle, t.phase) | if demo { 1 << 63 } else { 0 },
+        step: (t.step & 0xffff_ffff) as u32,
+        done: false,
+        phase_end: t.phase_end,
+    })
+}
+
+/// The task reward of a transition (0 when the robot has none).
+pub fn task_reward(t: &Transition) -> f32 {
+    if t.has_task_reward && t.task_reward.is_finite() {
+        t.task_reward
+    } else {
+        0.0
+    }
+}

@@ -1,0 +1,109 @@
+//! Conversions, checkpoint bundles and their store, and demo datasets from a generated bag.
+use mbarl_bag::{BagWriter, QosProfile, WriterOptions};
+use mbarl_learn::medal::ClassifierTrainer;
+use mbarl_learn::{Component, Policy, WorldModel};
+use mbarl_msgs::msg::{Phase, Transition};
+use mbarl_node::store::CheckpointStore;
+use mbarl_node::{bundle, convert, demos, synth};
+use tch::Device;
+
+#[test]
+fn observations_and_transitions_convert_under_the_config() {
+    let cfg = synth::small_state_config();
+    let t = &synth::transitions(3, Phase::BACKWARD, 2, 10)[1];
+    let r = convert::transition(t, &cfg, 1.5, false).unwrap();
+    assert_eq!(r.obs.state.as_ref().unwrap().len(), 8);
+    assert_eq!(r.phase, mbarl_learn::replay::Phase::Backward);
+    assert_eq!((r.step, r.reward), (11, 1.5));
+    let mut bad = t.clone();
+    bad.observation.joint_position[0] = f64::NAN;
+    assert!(convert::transition(&bad, &cfg, 0.0, false).is_err());
+    let mut short = t.clone();
+    short.action.pop();
+    assert!(convert::transition(&short, &cfg, 0.0, false).is_err());
+    let batch = convert::obs_batch(&[&r.obs, &r.next_obs], &cfg);
+    assert_eq!(batch.state.unwrap().size(), [2, 8]);
+}
+
+#[test]
+fn bundles_round_trip_through_messages_and_the_store() {
+    let cfg = synth::small_state_config();
+    let dir = tempfile::tempdir().unwrap();
+    let w = WorldModel::new(&cfg, Device::Cpu).unwrap();
+    let store = CheckpointStore::new(dir.path(), bundle::WORLD_MODEL, 3);
+    for v in 1..=4 {
+        store
+            .save(&bundle::save_world_model(&w, &cfg, v).unwrap())
+            .unwrap();
+    }
+    assert_eq!(store.versions(), vec![4, 3, 2]);
+    // corrupt the newest: the previous valid version is used
+    let newest = store.dir().join("v4.safetensors");
+    let mut bytes = std::fs::read(&newest).unwrap();
+    bytes[64] ^= 0xff;
+    std::fs::write(&newest, bytes).unwrap();
+    let ck = store.load_newest().unwrap();
+    assert_eq!(ck.meta.version, 3);
+    let msg = bundle::to_msg(&ck, Default::default());
+    let back = bundle::from_msg(&msg).unwrap();
+    let mut w2 = WorldModel::new(&cfg, Device::Cpu).unwrap();
+    bundle::load_world_model(&mut w2, &cfg, &back).unwrap();
+    // a policy bundle is not a world model
+    let p = Policy::new(&cfg, Device::Cpu).unwrap();
+    let pck = bundle::save_policy(&p, &cfg, "forward", 1).unwrap();
+    assert!(bundle::load_world_model(&mut w2, &cfg, &pck).is_err());
+    let mut p2 = Policy::new(&cfg, Device::Cpu).unwrap();
+    bundle::load_policy(&mut p2, &cfg, "forward", &pck).unwrap();
+    assert!(bundle::load_policy(&mut p2, &cfg, "backward", &pck).is_err());
+    let d = ClassifierTrainer::new(&cfg, Device::Cpu, Component::DemoClassifier).unwrap();
+    let g = ClassifierTrainer::new(&cfg, Device::Cpu, Component::GoalClassifier).unwrap();
+    let cck = bundle::save_classifiers(&d, &g, &cfg, 2).unwrap();
+    let (mut d2, mut g2) = (
+        ClassifierTrainer::new(&cfg, Device::Cpu, Component::DemoClassifier).unwrap(),
+        ClassifierTrainer::new(&cfg, Device::Cpu, Component::GoalClassifier).unwrap(),
+    );
+    bundle::load_classifiers(&mut d2, &mut g2, &cfg, &cck).unwrap();
+    // a tampered message is refused
+    let mut m = bundle::to_msg(&cck, Default::default());
+    m.weights[10] ^= 1;
+    assert!(bundle::from_msg(&m).is_err());
+}
+
+/// Writes a demo dataset the way `mbarl demo import` lays it out.
+pub fn write_dataset(run_dir: &std::path::Path, role: &str, name: &str, ts: &[Transition]) {
+    let dir = run_dir.join("demos").join(role).join(name);
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    let mut w = BagWriter::create(&dir, WriterOptions::default()).unwrap();
+    let topic = w
+        .add_topic::<Transition>(
+            demos::TRANSITIONS_TOPIC,
+            &[QosProfile::new(true, false, 100)],
+        )
+        .unwrap();
+    for (i, t) in ts.iter().enumerate() {
+        w.write(topic, i as u64 * 50_000_000, t).unwrap();
+    }
+    w.finish().unwrap();
+    std::fs::write(dir.join("dataset.yaml"), format!("role: {role}\n")).unwrap();
+}
+
+#[test]
+fn demo_datasets_load_by_role() {
+    let dir = tempfile::tempdir().unwrap();
+    write_dataset(
+        dir.path(),
+        "forward",
+        "a",
+        &synth::transitions(5, Phase::FORWARD, 0, 0),
+    );
+    write_dataset(
+        dir.path(),
+        "forward",
+        "b",
+        &synth::transitions(3, Phase::FORWARD, 1, 0),
+    );
+    assert_eq!(demos::load_role(dir.path(), "forward").unwrap().len(), 8);
+    assert!(demos::load_role(dir.path(), "backward").unwrap().is_empty());
+    let ts = demos::load_role(dir.path(), "forward").unwrap();
+    assert_eq!(ts.iter().filter(|t| t.phase_end).count(), 2);
+}

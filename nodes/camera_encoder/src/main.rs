@@ -1,0 +1,263 @@
+//! `camera_encoder` node: one Observation per new joint-state stamp (throttled to the control
+//! rate), with the camera frame of that stamp (pixel mode) and the latent of the newest
+//! world-model encoder.
+//!
+//! Subscribes `/joint_states` (SensorData), `/camera/image_raw` (Image, rgb8/bgr8/mono8) or
+//! `/camera/image_raw/compressed` (`image_source`), `/mbarl/model/checkpoint` (Latched), an
+//! optional `state_topic` (Float64MultiArray); publishes `/mbarl/observation` (Reliable 5).
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use camera_encoder::encoder::LatentEncoder;
+use camera_encoder::observe::{self, Joints};
+use camera_encoder::pairing::{Pairer, PairingConfig};
+use mbarl_learn::ObsMode;
+use mbarl_msgs::msg::{ModelCheckpoint, Observation};
+use mbarl_msgs::sensor_msgs::{CompressedImage, Image, JointState};
+use mbarl_msgs::std_msgs::{Float64MultiArray, Header};
+use mbarl_ros::counters::RateLimitedWarn;
+use mbarl_ros::{NodeBuilder, ParamKind, ParamSpec, Qos, RosArgs, RosNode, Subscriber};
+use mbarl_vision::{Crop, Frame, PreprocessConfig};
+
+fn params() -> Vec<ParamSpec> {
+    let mut p = mbarl_node::common::params();
+    p.extend([
+        ParamSpec::required(
+            "joint_names",
+            ParamKind::StringArray,
+            "arm joints, in profile order",
+        ),
+        ParamSpec::new("control_rate_hz", 20.0, "observations per second at most"),
+        ParamSpec::new(
+            "image_source",
+            "image",
+            "pixel mode: image (sensor_msgs/Image) | compressed (<image_topic>/compressed)",
+        ),
+        ParamSpec::new("image_topic", "/camera/image_raw", "camera topic"),
+        ParamSpec::new("crop", "center", "center | full | X,Y,WIDTH,HEIGHT"),
+        ParamSpec::new(
+            "max_age_s",
+            0.5,
+            "drop joint states older than this (not in sim time; <= 0: off)",
+        ),
+        ParamSpec::new(
+            "frame_wait_periods",
+            1.0,
+            "wait this many control periods for a joint state's frame",
+        ),
+        ParamSpec::new(
+            "frame_tolerance_s",
+            0.01,
+            "a frame pairs with a joint state within this stamp difference",
+        ),
+        ParamSpec::new(
+            "state_topic",
+            "",
+            "optional std_msgs/Float64MultiArray low-dimensional task state",
+        ),
+    ]);
+    p
+}
+
+struct Ctx {
+    node: RosNode,
+    order: Vec<String>,
+    max_age_s: f64,
+    warn: RateLimitedWarn,
+}
+
+impl Ctx {
+    fn reject(&self, what: &str, e: &dyn std::fmt::Display) {
+        let total = self
+            .node
+            .counters()
+            .counter(&format!("rejected.{what}"))
+            .increment();
+        if let Some(suppressed) = self.warn.check() {
+            tracing::warn!(total, suppressed, "{what}: {e}");
+        }
+    }
+}
+
+fn stamp_ns(h: &Header) -> i64 {
+    mbarl_ros::time_to_nanos(&h.stamp)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let (_, args) = RosArgs::from_env()?;
+    mbarl_ros::logging::init_logging(args.log_level.as_deref());
+    let node = NodeBuilder::new("camera_encoder")
+        .ros_args(args)
+        .params(params())
+        .build()?;
+    mbarl_node::common::set_threads(node.param("torch_threads")?);
+    let cfg = mbarl_node::common::learn_config(
+        &node.param::<String>("learn_config")?,
+        &node.param::<String>("device")?,
+    )?;
+    let device = cfg.device.resolve()?;
+    let rate: f64 = node.param("control_rate_hz")?;
+    if !(rate.is_finite() && rate > 0.0) {
+        bail!("control_rate_hz must be > 0, got {rate}");
+    }
+    let period = Duration::from_secs_f64(1.0 / rate);
+    let pixels = cfg.obs.mode == ObsMode::Pixels;
+    let crop: Crop = node
+        .param::<String>("crop")?
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!(e))
+        .context("parameter crop")?;
+    if pixels && cfg.obs.frame_height != cfg.obs.frame_width {
+        bail!(
+            "pixel mode needs a square frame, learn config has {}x{}",
+            cfg.obs.frame_height,
+            cfg.obs.frame_width
+        );
+    }
+    let pre = PreprocessConfig {
+        size: cfg.obs.frame_width as u32,
+        crop,
+    };
+    let mut pairer: Pairer<(JointState, Joints), Frame> = Pairer::new(PairingConfig {
+        pixels,
+        wait: period.mul_f64(node.param::<f64>("frame_wait_periods")?.clamp(0.0, 100.0)),
+        tolerance_ns: (node.param::<f64>("frame_tolerance_s")?.max(0.0) * 1e9) as i64,
+        min_interval_ns: (period.as_nanos() as f64 * 0.9) as i64,
+    });
+    let ctx = Ctx {
+        order: node.param("joint_names")?,
+        max_age_s: node.param("max_age_s")?,
+        warn: RateLimitedWarn::default(),
+        node,
+    };
+    let node = &ctx.node;
+    let mut encoder = LatentEncoder::new(cfg.clone(), device);
+
+    let out = node.publisher::<Observation>("/mbarl/observation", Qos::Reliable { depth: 5 })?;
+    let joint_states = node.subscriber::<JointState>("/joint_states", Qos::SensorData)?;
+    let checkpoints =
+        node.subscriber::<ModelCheckpoint>("/mbarl/model/checkpoint", Qos::Latched)?;
+    let image_topic: String = node.param("image_topic")?;
+    let source: String = node.param("image_source")?;
+    let (raw, compressed): (
+        Option<Subscriber<Image>>,
+        Option<Subscriber<CompressedImage>>,
+    ) = match (pixels, source.as_str()) {
+        (false, _) => (None, None),
+        (true, "image") => (Some(node.subscriber(&image_topic, Qos::SensorData)?), None),
+        (true, "compressed") => (
+            None,
+            Some(node.subscriber(&format!("{image_topic}/compressed"), Qos::SensorData)?),
+        ),
+        (true, other) => bail!("image_source must be image or compressed, got `{other}`"),
+    };
+    let state_topic: String = node.param("state_topic")?;
+    let states = if state_topic.is_empty() {
+        None
+    } else {
+        Some(node.subscriber::<Float64MultiArray>(&state_topic, Qos::SensorData)?)
+    };
+    let mut latest_state: Vec<f32> = Vec::new();
+    let mut frame_id = String::new();
+    let mut seq: u64 = 0;
+    tracing::info!(mode = ?cfg.obs.mode, "camera encoder up at {rate} Hz{}", if pixels { format!(", {}x{} frames from {image_topic} ({source})", pre.size, pre.size) } else { String::new() });
+
+    async fn maybe<M: mbarl_msgs::RosMessage>(s: &Option<Subscriber<M>>) -> Option<M> {
+        match s {
+            Some(s) => s.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    loop {
+        let deadline = pairer
+            .deadline()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        let ready = tokio::select! {
+            Some(js) = joint_states.recv() => {
+                let stamp = stamp_ns(&js.header);
+                let joints = match observe::joints(&js, &ctx.order) {
+                    Ok(j) => j,
+                    Err(e) => { ctx.reject(e.kind(), &e); continue; }
+                };
+                if !node.use_sim_time()
+                    && let Err(e) = observe::check_age(stamp, mbarl_ros::time_to_nanos(&node.now()), ctx.max_age_s)
+                {
+                    ctx.reject(e.kind(), &e);
+                    continue;
+                }
+                match pairer.on_joint_state(stamp, (js, joints), Instant::now()) {
+                    Ok(r) => r,
+                    Err(skip) => { node.counters().counter(&format!("skipped.{}", skip.as_str())).increment(); None }
+                }
+            }
+            Some(img) = maybe(&raw) => match observe::raw_frame(&img, &pre) {
+                Ok(f) => { frame_id = img.header.frame_id.clone(); pairer.on_frame(stamp_ns(&img.header), f) }
+                Err(e) => { ctx.reject(e.kind(), &e); None }
+            },
+            Some(img) = maybe(&compressed) => match observe::compressed_frame(&img, &pre) {
+                Ok(f) => { frame_id = img.header.frame_id.clone(); pairer.on_frame(stamp_ns(&img.header), f) }
+                Err(e) => { ctx.reject(e.kind(), &e); None }
+            },
+            Some(s) = maybe(&states) => {
+                if s.data.iter().all(|v| v.is_finite()) {
+                    latest_state = s.data.iter().map(|&v| v as f32).collect();
+                } else {
+                    ctx.reject("non_finite", &"task state has non-finite values");
+                }
+                None
+            }
+            Some(ck) = checkpoints.recv() => {
+                match encoder.offer(&ck) {
+                    Ok(true) => tracing::info!(version = ck.version, "encoder weights swapped"),
+                    Ok(false) => {}
+                    Err(e) => ctx.reject("checkpoint", &e),
+                }
+                None
+            }
+            _ = tokio::time::sleep_until(deadline.into()) => {
+                if let Some(skip) = pairer.poll(Instant::now()) {
+                    node.counters().counter(&format!("skipped.{}", skip.as_str())).increment();
+                    ctx.reject("no_frame", &"no camera frame for a joint state in time");
+                }
+                None
+            }
+            _ = tokio::signal::ctrl_c() => {
+                tracing::info!("stopping");
+                return Ok(());
+            }
+        };
+        let Some(r) = ready else { continue };
+        let (js, joints) = r.joints;
+        let mut obs = Observation {
+            header: Header {
+                stamp: js.header.stamp,
+                frame_id: frame_id.clone(),
+            },
+            seq,
+            joint_names: joints.names,
+            joint_position: joints.position,
+            joint_velocity: joints.velocity,
+            state: latest_state.clone(),
+            ..Default::default()
+        };
+        if let Some(f) = r.frame {
+            obs.frame_width = f.width as u16;
+            obs.frame_height = f.height as u16;
+            obs.frame = f.data;
+        }
+        match encoder.encode(&obs) {
+            Ok(z) => {
+                obs.encoder_version = if z.is_empty() { 0 } else { encoder.version() };
+                obs.latent = z;
+            }
+            Err(e) => ctx.reject("encode", &e),
+        }
+        if let Err(e) = out.publish(obs) {
+            ctx.reject("publish", &e);
+            continue;
+        }
+        seq += 1;
+    }
+}

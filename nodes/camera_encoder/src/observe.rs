@@ -1,0 +1,171 @@
+//! Joint states in the robot profile's order, validated; camera frames accepted or rejected.
+use mbarl_msgs::sensor_msgs::JointState;
+use mbarl_vision::{ImageInput, PreprocessConfig, VisionError};
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InputError {
+    #[error("joint `{0}` missing from the joint state")]
+    MissingJoint(String),
+    #[error("joint state has {names} names but {positions} positions")]
+    Length { names: usize, positions: usize },
+    #[error("non-finite joint value for `{0}`")]
+    NonFinite(String),
+    #[error("joint state is {age_s:.3} s old (max {max_s} s)")]
+    Stale { age_s: f64, max_s: f64 },
+    #[error("image encoding `{0}` not accepted: rgb8, bgr8 or mono8")]
+    Encoding(String),
+    #[error(transparent)]
+    Vision(#[from] VisionError),
+}
+
+impl InputError {
+    /// Counter suffix.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            InputError::MissingJoint(_) | InputError::Length { .. } => "bad_joint_state",
+            InputError::NonFinite(_) => "non_finite",
+            InputError::Stale { .. } => "stale",
+            InputError::Encoding(_) => "bad_encoding",
+            InputError::Vision(_) => "bad_image",
+        }
+    }
+}
+
+/// Positions and velocities in the profile's joint order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Joints {
+    pub names: Vec<String>,
+    pub position: Vec<f64>,
+    pub velocity: Vec<f64>,
+}
+
+/// Reorders a JointState into `order` (velocities default to 0 when absent) and rejects NaN.
+pub fn joints(js: &JointState, order: &[String]) -> Result<Joints, InputError> {
+    if js.name.len() != js.position.len() {
+        return Err(InputError::Length {
+            names: js.name.len(),
+            positions: js.position.len(),
+        });
+    }
+    let mut out = Joints {
+        names: order.to_vec(),
+        ..Default::default()
+    };
+    for name in order {
+        let i = js
+            .name
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| InputError::MissingJoint(name.clone()))?;
+        let p = js.position[i];
+        let v = js.velocity.get(i).copied().unwrap_or(0.0);
+        if !p.is_finite() || !v.is_finite() {
+            return Err(InputError::NonFinite(name.clone()));
+        }
+        out.position.push(p);
+        out.velocity.push(v);
+    }
+    Ok(out)
+}
+
+/// Rejects joint states older than `max_age_s` (skipped when `max_age_s <= 0`).
+pub fn check_age(stamp_ns: i64, now_ns: i64, max_age_s: f64) -> Result<(), InputError> {
+    let age_s = (now_ns - stamp_ns) as f64 / 1e9;
+    if max_age_s > 0.0 && age_s > max_age_s {
+        return Err(InputError::Stale {
+            age_s,
+            max_s: max_age_s,
+        });
+    }
+    Ok(())
+}
+
+/// Preprocesses a raw image (rgb8, bgr8, mono8 only) to the encoder's frame.
+pub fn raw_frame(
+    img: &mbarl_msgs::sensor_msgs::Image,
+    cfg: &PreprocessConfig,
+) -> Result<mbarl_vision::Frame, InputError> {
+    if !matches!(img.encoding.as_str(), "rgb8" | "bgr8" | "mono8") {
+        return Err(InputError::Encoding(img.encoding.clone()));
+    }
+    Ok(mbarl_vision::preprocess(&ImageInput::from(img), cfg)?)
+}
+
+/// Decodes and preprocesses a compressed (JPEG/PNG) image.
+pub fn compressed_frame(
+    img: &mbarl_msgs::sensor_msgs::CompressedImage,
+    cfg: &PreprocessConfig,
+) -> Result<mbarl_vision::Frame, InputError> {
+    Ok(mbarl_vision::preprocess(&ImageInput::from(img), cfg)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn js(names: &[&str], pos: &[f64]) -> JointState {
+        JointState {
+            name: names.iter().map(|s| s.to_string()).collect(),
+            position: pos.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn reorders_and_rejects_bad_joint_states() {
+        let order = vec!["a".to_string(), "b".to_string()];
+        let j = joints(&js(&["b", "a", "c"], &[2.0, 1.0, 3.0]), &order).unwrap();
+        assert_eq!(j.position, vec![1.0, 2.0]);
+        assert_eq!(j.velocity, vec![0.0, 0.0]);
+        assert_eq!(
+            joints(&js(&["a"], &[1.0]), &order),
+            Err(InputError::MissingJoint("b".into()))
+        );
+        assert_eq!(
+            joints(&js(&["a", "b"], &[1.0, f64::NAN]), &order)
+                .unwrap_err()
+                .kind(),
+            "non_finite"
+        );
+        assert_eq!(
+            joints(&js(&["a", "b"], &[1.0]), &order).unwrap_err().kind(),
+            "bad_joint_state"
+        );
+    }
+
+    #[test]
+    fn stale_states_are_rejected() {
+        assert!(check_age(0, 100_000_000, 0.5).is_ok());
+        assert_eq!(
+            check_age(0, 1_000_000_000, 0.5).unwrap_err().kind(),
+            "stale"
+        );
+        assert!(check_age(0, 1_000_000_000, 0.0).is_ok());
+    }
+
+    #[test]
+    fn only_rgb8_bgr8_mono8_images() {
+        let cfg = PreprocessConfig {
+            size: 4,
+            ..Default::default()
+        };
+        let mut img = mbarl_msgs::sensor_msgs::Image {
+            width: 8,
+            height: 8,
+            encoding: "bgr8".into(),
+            step: 24,
+            data: vec![10; 8 * 8 * 3],
+            ..Default::default()
+        };
+        let f = raw_frame(&img, &cfg).unwrap();
+        assert_eq!(f.data.len(), 4 * 4 * 3);
+        img.encoding = "rgba8".into();
+        img.step = 32;
+        img.data = vec![0; 8 * 8 * 4];
+        assert_eq!(raw_frame(&img, &cfg).unwrap_err().kind(), "bad_encoding");
+        img.encoding = "mono8".into();
+        img.step = 8;
+        img.data = vec![0; 7];
+        assert_eq!(raw_frame(&img, &cfg).unwrap_err().kind(), "bad_image");
+    }
+}

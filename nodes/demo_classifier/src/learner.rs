@@ -1,0 +1,295 @@
+use mbarl_learn::medal::ClassifierTrainer;
+use mbarl_learn::replay::Observation as RObs;
+use mbarl_learn::{CheckpointBytes, Component, LearnConfig, WorldModel};
+use mbarl_msgs::msg::{ModelCheckpoint, Observation, Phase, Transition};
+use mbarl_node::store::CheckpointStore;
+use mbarl_node::{Result, bundle, convert, demos};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use std::collections::VecDeque;
+use std::path::Path;
+use tch::{Device, Tensor};
+
+/// A bounded pool of raw observations.
+#[derive(Default)]
+pub struct Pool {
+    items: VecDeque<RObs>,
+    cap: usize,
+}
+
+impl Pool {
+    pub fn new(cap: usize) -> Self {
+        Self {
+            items: VecDeque::new(),
+            cap: cap.max(1),
+        }
+    }
+    pub fn push(&mut self, o: RObs) {
+        if self.items.len() == self.cap {
+            self.items.pop_front();
+        }
+        self.items.push_back(o);
+    }
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+    fn sample<'a>(&'a self, n: usize, rng: &mut StdRng) -> Vec<&'a RObs> {
+        (0..n)
+            .map(|_| &self.items[rng.gen_range(0..self.items.len())])
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ClassifierStats {
+    pub demo_loss: f64,
+    pub goal_loss: f64,
+}
+
+/// Both classifiers, the world-model copy they see latents through, and their data.
+pub struct ClassifierLearner {
+    pub cfg: LearnConfig,
+    pub world: WorldModel,
+    pub world_version: u32,
+    pub demo: ClassifierTrainer,
+    pub goal: ClassifierTrainer,
+    pub demo_states: Pool,
+    pub goal_states: Pool,
+    pub backward_states: Pool,
+    pub online_states: Pool,
+    store: Option<CheckpointStore>,
+    pub updates: u64,
+    pub version: u64,
+    pub rejected: u64,
+    rng: StdRng,
+}
+
+impl ClassifierLearner {
+    pub fn new(cfg: LearnConfig, device: Device, run_dir: Option<&Path>) -> Result<Self> {
+        let cap = cfg.replay.capacity.min(100_000);
+        let mut s = Self {
+            world: WorldModel::new(&cfg, device)?,
+            world_version: 0,
+            demo: ClassifierTrainer::new(&cfg, device, Component::DemoClassifier)?,
+            goal: ClassifierTrainer::new(&cfg, device, Component::GoalClassifier)?,
+            demo_states: Pool::new(cap),
+            goal_states: Pool::new(cap),
+            backward_states: Pool::new(cap),
+            online_states: Pool::new(cap),
+            store: run_dir.map(|d| CheckpointStore::new(d, bundle::CLASSIFIERS, 5)),
+            updates: 0,
+            version: 0,
+            rejected: 0,
+            rng: StdRng::seed_from_u64(cfg.seed ^ 0xc1a55),
+            cfg,
+        };
+        if let Some(d) = run_dir {
+            for role in ["forward", "backward"] {
+                for t in demos::load_role(d, role)? {
+                    s.add_demo(&t, role == "forward");
+                }
+            }
+            if let Some(ck) = s.store.as_ref().and_then(|st| st.load_newest()) {
+                match bundle::load_classifiers(&mut s.demo, &mut s.goal, &s.cfg, &ck) {
+                    Ok(m) => s.version = m.version,
+                    Err(e) => tracing::warn!("stored classifier checkpoint not loaded: {e}"),
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    /// A demo transition: s and s′ are demo states; a forward demo's last s′ is a goal state.
+    pub fn add_demo(&mut self, t: &Transition, forward: bool) {
+        match (
+            convert::observation(&t.observation, &self.cfg),
+            convert::observation(&t.next_observation, &self.cfg),
+        ) {
+            (Ok(o), Ok(n)) => {
+                self.demo_states.push(o);
+                if forward && t.phase_end {
+                    self.goal_states.push(n.clone());
+                }
+                self.demo_states.push(n);
+            }
+            _ => self.rejected += 1,
+        }
+    }
+
+    /// An online transition: its s′ is a negative (backward phase: for f; any: for the goal).
+    pub fn record(&mut self, t: &Transition) -> Result<()> {
+        let n = convert::observation(&t.next_observation, &self.cfg)
+            .inspect_err(|_| self.rejected += 1)?;
+        if t.phase == Phase::BACKWARD {
+            self.backward_states.push(n.clone());
+        }
+        self.online_states.push(n);
+        Ok(())
+    }
+
+    pub fn load_world(&mut self, msg: &ModelCheckpoint) -> Result<bool> {
+        if self.world_version != 0 && msg.version <= self.world_version {
+            return Ok(false);
+        }
+        let ck = bundle::from_msg(msg)?;
+        bundle::load_world_model(&mut self.world, &self.cfg, &ck)?;
+        self.world_version = msg.version;
+        Ok(true)
+    }
+
+    fn encode(&self, obs: &[&RObs]) -> Result<Tensor> {
+        Ok(self
+            .world
+            .encode_mean(&convert::obs_batch(obs, &self.cfg))?)
+    }
+
+    /// One step of each classifier that has data. `Ok(None)` without a world model or data.
+    pub fn train_step(&mut self) -> Result<Option<ClassifierStats>> {
+        if self.world_version == 0 || self.demo_states.is_empty() || self.online_states.is_empty() {
+            return Ok(None);
+        }
+        let half = (self.cfg.medal.batch_size / 2).max(1);
+        let negs = if self.backward_states.is_empty() {
+            &self.online_states
+        } else {
+            &self.backward_states
+        };
+        let mut rng = self.rng.clone();
+        let pos = self.encode(&self.demo_states.sample(half, &mut rng))?;
+        let neg = self.encode(&negs.sample(half, &mut rng))?;
+        let demo_loss = self.demo.train_step(&pos, &neg)?;
+        let mut goal_loss = f64::NAN;
+        if !self.goal_states.is_empty() {
+            let gp = self.encode(&self.goal_states.sample(half, &mut rng))?;
+            let mut others = self.demo_states.sample(half / 2, &mut rng);
+            others.extend(self.online_states.sample(half - half / 2, &mut rng));
+            let gn = self.encode(&others)?;
+            goal_loss = self.goal.train_step(&gp, &gn)?;
+        }
+        self.rng = rng;
+        self.updates += 1;
+        Ok(Some(ClassifierStats {
+            demo_loss,
+            goal_loss,
+        }))
+    }
+
+    pub fn checkpoint(&mut self) -> Result<CheckpointBytes> {
+        self.version += 1;
+        let ck = bundle::save_classifiers(&self.demo, &self.goal, &self.cfg, self.version)?;
+        if let Some(s) = &self.store {
+            s.save(&ck)?;
+        }
+        Ok(ck)
+    }
+}
+
+/// The scoring side: its own world model and classifier copies.
+pub struct Scorer {
+    cfg: LearnConfig,
+    world: WorldModel,
+    pub world_version: u32,
+    demo: ClassifierTrainer,
+    goal: ClassifierTrainer,
+    pub version: u32,
+}
+
+impl Scorer {
+    pub fn new(cfg: LearnConfig, device: Device) -> Result<Self> {
+        Ok(Self {
+            world: WorldModel::new(&cfg, device)?,
+            demo: ClassifierTrainer::new(&cfg, device, Component::DemoClassifier)?,
+            goal: ClassifierTrainer::new(&cfg, device, Component::GoalClassifier)?,
+            cfg,
+            world_version: 0,
+            version: 0,
+        })
+    }
+
+    pub fn offer_world(&mut self, msg: &ModelCheckpoint) -> Result<bool> {
+        if self.world_version != 0 && msg.version <= self.world_version {
+            return Ok(false);
+        }
+        let ck = bundle::from_msg(msg)?;
+        bundle::load_world_model(&mut self.world, &self.cfg, &ck)?;
+        self.world_version = msg.version;
+        Ok(true)
+    }
+
+    pub fn load(&mut self, ck: &CheckpointBytes) -> Result<()> {
+        bundle::load_classifiers(&mut self.demo, &mut self.goal, &self.cfg, ck)?;
+        self.version = ck.meta.version as u32;
+        Ok(())
+    }
+
+    /// (demo probability, goal probability); zeros before trained weights exist.
+    pub fn score(&self, obs: &Observation) -> Result<(f32, f32)> {
+        if self.version == 0 || self.world_version == 0 {
+            return Ok((0.0, 0.0));
+        }
+        let z = if obs.encoder_version == self.world_version
+            && obs.latent.len() == self.cfg.encoder.latent_dim
+        {
+            Tensor::from_slice(&obs.latent).reshape([1, -1])
+        } else {
+            let o = convert::observation(obs, &self.cfg)?;
+            self.world
+                .encode_mean(&convert::obs_batch(&[&o], &self.cfg))?
+        };
+        let d = self.demo.prob(&z).double_value(&[0]) as f32;
+        let g = self.goal.prob(&z).double_value(&[0]) as f32;
+        Ok((
+            if d.is_finite() { d } else { 0.0 },
+            if g.is_finite() { g } else { 0.0 },
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mbarl_node::synth;
+
+    #[test]
+    fn learns_demo_states_apart_from_backward_states() {
+        let cfg = synth::small_state_config();
+        let mut l = ClassifierLearner::new(cfg.clone(), Device::Cpu, None).unwrap();
+        // demos near q = (0, 0.2, 0.3, -0.1) (cycle 0); backward states far away (cycle 20)
+        for t in synth::transitions(20, Phase::FORWARD, 0, 0) {
+            l.add_demo(&t, true);
+        }
+        assert_eq!(l.goal_states.len(), 1);
+        for t in synth::transitions(20, Phase::BACKWARD, 20, 100) {
+            l.record(&t).unwrap();
+        }
+        assert!(l.train_step().unwrap().is_none(), "needs a world model");
+        let w = WorldModel::new(&cfg, Device::Cpu).unwrap();
+        let wm = bundle::to_msg(
+            &bundle::save_world_model(&w, &cfg, 1).unwrap(),
+            Default::default(),
+        );
+        l.load_world(&wm).unwrap();
+        for _ in 0..300 {
+            let s = l.train_step().unwrap().unwrap();
+            assert!(s.demo_loss.is_finite());
+        }
+        let ck = l.checkpoint().unwrap();
+        let mut sc = Scorer::new(cfg, Device::Cpu).unwrap();
+        assert_eq!(
+            sc.score(&synth::observation(0, [0.0, 0.2, 0.3, -0.1]))
+                .unwrap(),
+            (0.0, 0.0)
+        );
+        sc.offer_world(&wm).unwrap();
+        sc.load(&ck).unwrap();
+        let (d_demo, _) = sc
+            .score(&synth::observation(0, [0.0, 0.2, 0.3, -0.1]))
+            .unwrap();
+        let (d_far, _) = sc
+            .score(&synth::observation(0, [2.0, 0.2, 0.3, -0.1]))
+            .unwrap();
+        assert!(d_demo > d_far, "demo {d_demo} vs backward {d_far}");
+    }
+}

@@ -1,0 +1,99 @@
+//! The policies' logic, testable without ROS: [`Role`] and reward selection, the acting side
+//! ([`acting::ActingPolicy`]) and the learner ([`trainer::PolicyTrainer`]), which run in
+//! separate threads with their own copies of the networks (acting never waits on training).
+pub mod acting;
+pub mod node;
+pub mod trainer;
+
+use mbarl_msgs::msg::{Phase, PolicyAction};
+
+/// Which policy this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Forward,
+    Backward,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "forward" => Some(Role::Forward),
+            "backward" => Some(Role::Backward),
+            _ => None,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Forward => "forward",
+            Role::Backward => "backward",
+        }
+    }
+    /// The Transition.phase whose data this policy learns from.
+    pub fn phase(self) -> u8 {
+        match self {
+            Role::Forward => Phase::FORWARD,
+            Role::Backward => Phase::BACKWARD,
+        }
+    }
+    pub fn policy_id(self) -> u8 {
+        match self {
+            Role::Forward => PolicyAction::POLICY_FORWARD,
+            Role::Backward => PolicyAction::POLICY_BACKWARD,
+        }
+    }
+    /// Whether to compute actions in `phase` (`None`: phase not known yet → act). The forward
+    /// policy also acts in EVAL (deterministically).
+    pub fn acts_in(self, phase: Option<u8>) -> bool {
+        match (self, phase) {
+            (_, None) => true,
+            (Role::Forward, Some(p)) => p == Phase::FORWARD || p == Phase::EVAL,
+            (Role::Backward, Some(p)) => p == Phase::BACKWARD,
+        }
+    }
+}
+
+/// Where a policy's reward comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RewardChoice {
+    /// The robot's task reward (recorded / topic) for real steps, the world model's reward
+    /// head for imagined ones.
+    Task,
+    /// The goal classifier's reward on z′ (forward policy without a task reward).
+    GoalClassifier,
+    /// MEDAL's backward reward −log(1 − f(z′)) of the demo-state classifier.
+    DemoClassifier,
+}
+
+/// Forward: the task reward when the robot has one (`task_reward_topic` set or rewards in the
+/// transitions), else the goal classifier. Backward: always the demo-state classifier.
+pub fn select_reward(role: Role, has_task_reward: bool) -> RewardChoice {
+    match (role, has_task_reward) {
+        (Role::Forward, true) => RewardChoice::Task,
+        (Role::Forward, false) => RewardChoice::GoalClassifier,
+        (Role::Backward, _) => RewardChoice::DemoClassifier,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reward_selection_and_phases() {
+        assert_eq!(select_reward(Role::Forward, true), RewardChoice::Task);
+        assert_eq!(
+            select_reward(Role::Forward, false),
+            RewardChoice::GoalClassifier
+        );
+        assert_eq!(
+            select_reward(Role::Backward, true),
+            RewardChoice::DemoClassifier
+        );
+        assert!(Role::Forward.acts_in(Some(Phase::EVAL)));
+        assert!(!Role::Forward.acts_in(Some(Phase::BACKWARD)));
+        assert!(Role::Backward.acts_in(None));
+        assert!(!Role::Backward.acts_in(Some(Phase::PAUSED)));
+        assert_eq!(Role::parse("backward"), Some(Role::Backward));
+        assert_eq!(Role::parse("x"), None);
+    }
+}

@@ -1,0 +1,328 @@
+//! The ROS shell of a policy node (shared by `policy`, `forward_policy`, `backward_policy`).
+//!
+//! Subscribes `/mbarl/observation` (Reliable 5), `/mbarl/phase` (Latched), `/mbarl/transition`
+//! (Lossless), `/mbarl/model/checkpoint` and `/mbarl/classifier/checkpoint` (Latched), the
+//! optional `task_reward_topic` (std_msgs/Float64); publishes `/mbarl/<role>/action` (Reliable 5)
+//! and `/mbarl/<role>/checkpoint` (Latched), `/mbarl/training_stats`.
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::acting::ActingPolicy;
+use crate::trainer::PolicyTrainer;
+use crate::{Role, select_reward};
+use anyhow::{Result, bail};
+use mbarl_learn::CheckpointBytes;
+use mbarl_msgs::msg::{
+    ModelCheckpoint, Observation, Phase, PolicyAction, TrainingStats, Transition,
+};
+use mbarl_msgs::std_msgs::{Float64, Header};
+use mbarl_node::{bundle, common, metrics::CsvMetrics};
+use mbarl_ros::counters::RateLimitedWarn;
+use mbarl_ros::{NodeBuilder, ParamSpec, Qos, RosArgs, Subscriber};
+
+fn params(default_role: Role) -> Vec<ParamSpec> {
+    let mut p = common::params();
+    p.extend([
+        ParamSpec::new("role", default_role.name(), "forward | backward"),
+        ParamSpec::new("model_based", true, "MBPO model rollouts (false: model-free MEDAL baseline)"),
+        ParamSpec::new("task_reward_topic", "", "std_msgs/Float64 task reward for the forward policy (empty: goal classifier, unless transitions carry a task reward)"),
+        ParamSpec::new("use_transition_task_reward", false, "forward: use Transition.task_reward (the robot has one) instead of the goal classifier"),
+        ParamSpec::new("updates_per_transition", 1.0, "gradient updates per recorded transition of this phase (demos count at start)"),
+        ParamSpec::new("actor_sync_updates", 20i64, "hand new actor weights to the acting side every this many updates"),
+        ParamSpec::new("checkpoint_period", 200i64, "publish and save a checkpoint every this many updates"),
+        ParamSpec::new("stats_period_s", 2.0, "TrainingStats period"),
+    ]);
+    p
+}
+
+enum Cmd {
+    Record(Box<Transition>, Option<f32>),
+    World(Box<ModelCheckpoint>),
+    Classifiers(Box<ModelCheckpoint>),
+}
+
+enum Out {
+    Weights(CheckpointBytes, bool),
+    Stats {
+        updates: u64,
+        replay: u64,
+        names: Vec<String>,
+        values: Vec<f32>,
+    },
+}
+
+struct Loop {
+    ratio: f64,
+    sync_every: u64,
+    ck_every: u64,
+    stats_period: Duration,
+}
+
+fn train_loop(
+    mut t: PolicyTrainer,
+    lp: Loop,
+    rx: mpsc::Receiver<Cmd>,
+    tx: tokio::sync::mpsc::UnboundedSender<Out>,
+) {
+    let warn = RateLimitedWarn::default();
+    if t.version > 0 {
+        // resumed: hand the stored weights to the acting side
+        t.version -= 1;
+        if let Ok(ck) = t.checkpoint(false) {
+            let _ = tx.send(Out::Weights(ck, true));
+        }
+    }
+    let mut seen = (t.replay.len() + t.demos.len()) as f64;
+    let (mut last_stats, mut last_sync) = (Instant::now(), Instant::now());
+    let mut last = None;
+    loop {
+        let budget = t.waiting_for().is_none() && (seen * lp.ratio) as u64 > t.updates;
+        let cmd = if budget {
+            match rx.try_recv() {
+                Ok(c) => Some(c),
+                Err(mpsc::TryRecvError::Empty) => None,
+                Err(mpsc::TryRecvError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(c) => Some(c),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        };
+        let result = match cmd {
+            Some(Cmd::Record(tr, r)) => t.record(&tr, r).map(|kept| {
+                if kept {
+                    seen += 1.0;
+                }
+            }),
+            Some(Cmd::World(m)) => t.load_world(&m).map(|_| ()),
+            Some(Cmd::Classifiers(m)) => t.load_classifiers(&m).map(|_| ()),
+            None if budget => match t.train_step() {
+                Ok(Some(s)) => {
+                    last = Some(s);
+                    let persist = t.updates.is_multiple_of(lp.ck_every);
+                    if t.updates.is_multiple_of(lp.sync_every) || persist {
+                        match t.checkpoint(persist) {
+                            Ok(ck) => {
+                                let _ = tx.send(Out::Weights(ck, persist));
+                            }
+                            Err(e) => tracing::error!("cannot checkpoint the policy: {e}"),
+                        }
+                    }
+                    Ok(())
+                }
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            },
+            None => Ok(()),
+        };
+        if let Err(e) = result
+            && let Some(s) = warn.check()
+        {
+            tracing::warn!(suppressed = s, rejected = t.rejected, "{e}");
+        }
+        if last_sync.elapsed() > Duration::from_secs(1) {
+            if let Err(e) = t.sync() {
+                tracing::error!("replay sync failed: {e}");
+            }
+            last_sync = Instant::now();
+        }
+        if last_stats.elapsed() >= lp.stats_period {
+            last_stats = Instant::now();
+            let (mut names, mut values) = last.unwrap_or_default().named();
+            names.extend(
+                [
+                    "demo_transitions",
+                    "world_version",
+                    "classifier_version",
+                    "rejected",
+                    "waiting",
+                ]
+                .map(String::from),
+            );
+            values.extend([
+                t.demos.len() as f32,
+                t.world_version as f32,
+                t.classifier_version as f32,
+                t.rejected as f32,
+                t.waiting_for().is_some() as u8 as f32,
+            ]);
+            let _ = tx.send(Out::Stats {
+                updates: t.updates,
+                replay: t.replay.len() as u64,
+                names,
+                values,
+            });
+        }
+    }
+    let _ = t.sync();
+}
+
+/// Runs a policy node; `default_role` is the `role` parameter's default.
+pub async fn run(default_role: Role) -> Result<()> {
+    let (_, args) = RosArgs::from_env()?;
+    mbarl_ros::logging::init_logging(args.log_level.as_deref());
+    let node_name = format!("{}_policy", default_role.name());
+    let node = NodeBuilder::new(&node_name)
+        .ros_args(args)
+        .params(params(default_role))
+        .build()?;
+    let role_s: String = node.param("role")?;
+    let Some(role) = Role::parse(&role_s) else {
+        bail!("parameter role must be forward or backward, got `{role_s}`")
+    };
+    let threads: i64 = node.param("torch_threads")?;
+    common::set_threads(threads);
+    let cfg = common::learn_config(
+        &node.param::<String>("learn_config")?,
+        &node.param::<String>("device")?,
+    )?;
+    let device = cfg.device.resolve()?;
+    let run_dir = common::run_dir(&node.param::<String>("run_dir")?);
+    let task_topic: String = node.param("task_reward_topic")?;
+    let has_task = !task_topic.is_empty() || node.param::<bool>("use_transition_task_reward")?;
+    let reward = select_reward(role, has_task);
+    let model_based: bool = node.param("model_based")?;
+    let trainer = PolicyTrainer::new(
+        cfg.clone(),
+        role,
+        model_based,
+        reward,
+        device,
+        Some(&run_dir),
+    )?;
+    tracing::info!(role = role.name(), model_based, ?reward, replay = trainer.replay.len(), demos = trainer.demos.len(), run_dir = %run_dir.display(), "policy up");
+    let lp = Loop {
+        ratio: node.param::<f64>("updates_per_transition")?.max(0.0),
+        sync_every: node.param::<i64>("actor_sync_updates")?.max(1) as u64,
+        ck_every: node.param::<i64>("checkpoint_period")?.max(1) as u64,
+        stats_period: Duration::from_secs_f64(node.param::<f64>("stats_period_s")?.max(0.1)),
+    };
+    let (cmd_tx, cmd_rx) = mpsc::channel();
+    let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::Builder::new()
+        .name(format!("{}_train", role.name()))
+        .spawn(move || {
+            common::set_threads(threads);
+            train_loop(trainer, lp, cmd_rx, out_tx)
+        })?;
+    let mut acting = ActingPolicy::new(cfg, role, device)?;
+
+    let observations =
+        node.subscriber::<Observation>("/mbarl/observation", Qos::Reliable { depth: 5 })?;
+    let phase_sub = node.subscriber::<Phase>("/mbarl/phase", Qos::Latched)?;
+    let transitions = node.subscriber::<Transition>("/mbarl/transition", Qos::Lossless)?;
+    let world_ck = node.subscriber::<ModelCheckpoint>("/mbarl/model/checkpoint", Qos::Latched)?;
+    let clf_ck =
+        node.subscriber::<ModelCheckpoint>("/mbarl/classifier/checkpoint", Qos::Latched)?;
+    let task_sub: Option<Subscriber<Float64>> = if task_topic.is_empty() {
+        None
+    } else {
+        Some(node.subscriber(&task_topic, Qos::Reliable { depth: 10 })?)
+    };
+    let action_pub = node.publisher::<PolicyAction>(
+        &format!("/mbarl/{}/action", role.name()),
+        Qos::Reliable { depth: 5 },
+    )?;
+    let ck_pub = node.publisher::<ModelCheckpoint>(
+        &format!("/mbarl/{}/checkpoint", role.name()),
+        Qos::Latched,
+    )?;
+    let stats_pub =
+        node.publisher::<TrainingStats>("/mbarl/training_stats", Qos::Reliable { depth: 10 })?;
+    let mut csv = CsvMetrics::open(&run_dir, &node_name);
+    let warn = RateLimitedWarn::default();
+    let reject = |what: &str, e: &dyn std::fmt::Display| {
+        let total = node
+            .counters()
+            .counter(&format!("rejected.{what}"))
+            .increment();
+        if let Some(s) = warn.check() {
+            tracing::warn!(total, suppressed = s, "{what}: {e}");
+        }
+    };
+    let mut phase: Option<u8> = None;
+    let mut task_reward: Option<f32> = None;
+    let started = Instant::now();
+    async fn maybe<M: mbarl_msgs::RosMessage>(s: &Option<Subscriber<M>>) -> Option<M> {
+        match s {
+            Some(s) => s.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+    loop {
+        tokio::select! {
+            biased;
+            Some(obs) = observations.recv() => {
+                if !role.acts_in(phase) {
+                    continue;
+                }
+                let deterministic = phase == Some(Phase::EVAL);
+                match acting.act(&obs, deterministic) {
+                    Ok(action) => {
+                        let msg = PolicyAction {
+                            header: Header { stamp: node.now(), frame_id: String::new() },
+                            policy: role.policy_id(),
+                            observation_seq: obs.seq,
+                            policy_version: acting.policy_version,
+                            action,
+                        };
+                        if let Err(e) = action_pub.publish(msg) {
+                            reject("publish", &e);
+                        }
+                    }
+                    Err(e) => reject("observation", &e),
+                }
+            }
+            Some(p) = phase_sub.recv() => phase = Some(p.phase),
+            Some(out) = out_rx.recv() => match out {
+                Out::Weights(ck, publish) => {
+                    if let Err(e) = acting.load_policy(&ck) {
+                        reject("policy_weights", &e);
+                    }
+                    if publish && let Err(e) = ck_pub.publish(bundle::to_msg(&ck, node.now())) {
+                        reject("publish", &e);
+                    }
+                }
+                Out::Stats { updates, replay, names, values } => {
+                    csv.row(started.elapsed().as_secs_f64(), updates, replay, &names, &values);
+                    let _ = stats_pub.publish(TrainingStats {
+                        header: Header { stamp: node.now(), frame_id: String::new() },
+                        node: node.name().to_string(),
+                        updates,
+                        replay_size: replay,
+                        names,
+                        values,
+                    });
+                }
+            },
+            Some(ck) = world_ck.recv() => {
+                match acting.offer_world(&ck) {
+                    Ok(true) => tracing::info!(version = ck.version, "world model swapped in"),
+                    Ok(false) => {}
+                    Err(e) => { reject("checkpoint", &e); continue; }
+                }
+                if cmd_tx.send(Cmd::World(Box::new(ck))).is_err() { bail!("the training thread stopped"); }
+            }
+            Some(ck) = clf_ck.recv() => {
+                if cmd_tx.send(Cmd::Classifiers(Box::new(ck))).is_err() { bail!("the training thread stopped"); }
+            }
+            Some(t) = transitions.recv() => {
+                if t.phase == role.phase() {
+                    let r = task_reward.filter(|_| !t.has_task_reward);
+                    if cmd_tx.send(Cmd::Record(Box::new(t), r)).is_err() { bail!("the training thread stopped"); }
+                }
+            }
+            Some(r) = maybe(&task_sub) => {
+                if r.data.is_finite() { task_reward = Some(r.data as f32); } else { reject("task_reward", &"non-finite"); }
+            }
+            _ = tokio::signal::ctrl_c() => {
+                tracing::info!("stopping");
+                drop(cmd_tx);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                return Ok(());
+            }
+        }
+    }
+}

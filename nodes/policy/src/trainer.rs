@@ -1,0 +1,382 @@
+//! The learner: its phase's real transitions (persistent `<run_dir>/replay/<role>`, seeded from
+//! the role's demo datasets) mixed with MBPO branched rollouts through its copy of the world
+//! model (`model_based`), trained with the ALM policy objective ([`Policy::update`]). With
+//! `model_based: false` it trains on real transitions only: the model-free MEDAL baseline.
+use crate::{RewardChoice, Role};
+use mbarl_learn::mbpo::{LatentBuffer, branched_rollout, mixed_batch};
+use mbarl_learn::medal::ClassifierTrainer;
+use mbarl_learn::replay::{BufferKind, ReplayBuffer, ReplaySpec};
+use mbarl_learn::{
+    CheckpointBytes, Component, LearnConfig, LearnError, Policy, RewardSource, WorldModel,
+};
+use mbarl_msgs::msg::{ModelCheckpoint, Transition};
+use mbarl_node::store::CheckpointStore;
+use mbarl_node::{Result, bundle, convert, demos};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use std::path::Path;
+use tch::Device;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PolicyStats {
+    pub critic_loss: f64,
+    pub actor_loss: f64,
+    pub alpha: f64,
+    pub q_mean: f64,
+    pub reward_mean: f64,
+    pub model_transitions: f64,
+}
+
+impl PolicyStats {
+    pub fn named(&self) -> (Vec<String>, Vec<f32>) {
+        (
+            [
+                "critic_loss",
+                "actor_loss",
+                "alpha",
+                "q_mean",
+                "reward_mean",
+                "model_buffer",
+            ]
+            .map(String::from)
+            .to_vec(),
+            [
+                self.critic_loss,
+                self.actor_loss,
+                self.alpha,
+                self.q_mean,
+                self.reward_mean,
+                self.model_transitions,
+            ]
+            .map(|v| v as f32)
+            .to_vec(),
+        )
+    }
+}
+
+pub struct PolicyTrainer {
+    pub cfg: LearnConfig,
+    pub role: Role,
+    pub model_based: bool,
+    pub reward: RewardChoice,
+    device: Device,
+    pub world: WorldModel,
+    pub policy: Policy,
+    demo_clf: ClassifierTrainer,
+    goal_clf: ClassifierTrainer,
+    pub replay: ReplayBuffer,
+    pub demos: ReplayBuffer,
+    model_buf: LatentBuffer,
+    store: Option<CheckpointStore>,
+    pub world_version: u32,
+    pub classifier_version: u32,
+    pub updates: u64,
+    pub version: u64,
+    pub rejected: u64,
+    rng: StdRng,
+}
+
+impl PolicyTrainer {
+    pub fn new(
+        cfg: LearnConfig,
+        role: Role,
+        model_based: bool,
+        reward: RewardChoice,
+        device: Device,
+        run_dir: Option<&Path>,
+    ) -> Result<Self> {
+        let spec = ReplaySpec::from_config(&cfg);
+        let kind = match role {
+            Role::Forward => BufferKind::Forward,
+            Role::Backward => BufferKind::Backward,
+        };
+        let replay = match run_dir {
+            Some(d) => ReplayBuffer::open_kind(d, kind, spec, &cfg.replay)?.0,
+            None => ReplayBuffer::in_memory(spec, cfg.replay.capacity),
+        };
+        let mut demos_buf = ReplayBuffer::in_memory(spec, cfg.replay.capacity);
+        let mut rejected = 0;
+        if let Some(d) = run_dir {
+            for t in demos::load_role(d, role.name())? {
+                if let Err(e) = convert::transition(&t, &cfg, convert::task_reward(&t), true)
+                    .and_then(|r| Ok(demos_buf.append(&r)?))
+                {
+                    rejected += 1;
+                    tracing::warn!("demo transition refused: {e}");
+                }
+            }
+        }
+        let mut policy = Policy::new(&cfg, device)?;
+        let store =
+            run_dir.map(|d| CheckpointStore::new(d, &bundle::policy_bundle(role.name()), 5));
+        let mut version = 0;
+        if let Some(ck) = store.as_ref().and_then(|s| s.load_newest()) {
+            match bundle::load_policy(&mut policy, &cfg, role.name(), &ck) {
+                Ok(m) => version = m.version,
+                Err(e) => tracing::warn!("stored policy checkpoint not loaded: {e}"),
+            }
+        }
+        Ok(Self {
+            world: WorldModel::new(&cfg, device)?,
+            demo_clf: ClassifierTrainer::new(&cfg, device, Component::DemoClassifier)?,
+            goal_clf: ClassifierTrainer::new(&cfg, device, Component::GoalClassifier)?,
+            model_buf: LatentBuffer::new(
+                cfg.mbpo.model_buffer_capacity,
+                cfg.encoder.latent_dim,
+                cfg.obs.action_dim,
+                device,
+            ),
+            rng: StdRng::seed_from_u64(cfg.seed ^ role as u64),
+            policy,
+            cfg,
+            role,
+            model_based,
+            reward,
+            device,
+            replay,
+            demos: demos_buf,
+            store,
+            world_version: 0,
+            classifier_version: 0,
+            updates: 0,
+            version,
+            rejected,
+        })
+    }
+
+    /// Records a transition of this policy's phase (others are ignored: `Ok(false)`).
+    /// `task_reward` overrides the transition's own reward (the task reward topic).
+    pub fn record(&mut self, t: &Transition, task_reward: Option<f32>) -> Result<bool> {
+        if t.phase != self.role.phase() {
+            return Ok(false);
+        }
+        let r = task_reward.unwrap_or_else(|| convert::task_reward(t));
+        match convert::transition(t, &self.cfg, r, false)
+            .and_then(|r| Ok(self.replay.append(&r)?))
+        {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                self.rejected += 1;
+                Err(e)
+            }
+        }
+    }
+
+    /// A newer world model: new latent space, so the model buffer starts over.
+    pub fn load_world(&mut self, msg: &ModelCheckpoint) -> Result<bool> {
+        if self.world_version != 0 && msg.version <= self.world_version {
+            return Ok(false);
+        }
+        let ck = bundle::from_msg(msg)?;
+        bundle::load_world_model(&mut self.world, &self.cfg, &ck)?;
+        self.world_version = msg.version;
+        self.model_buf = LatentBuffer::new(
+            self.cfg.mbpo.model_buffer_capacity,
+            self.cfg.encoder.latent_dim,
+            self.cfg.obs.action_dim,
+            self.device,
+        );
+        Ok(true)
+    }
+
+    pub fn load_classifiers(&mut self, msg: &ModelCheckpoint) -> Result<bool> {
+        if self.classifier_version != 0 && msg.version <= self.classifier_version {
+            return Ok(false);
+        }
+        let ck = bundle::from_msg(msg)?;
+        bundle::load_classifiers(&mut self.demo_clf, &mut self.goal_clf, &self.cfg, &ck)?;
+        self.classifier_version = msg.version;
+        Ok(true)
+    }
+
+    /// Why training waits, if it does.
+    pub fn waiting_for(&self) -> Option<&'static str> {
+        if self.world_version == 0 {
+            return Some("a world-model checkpoint");
+        }
+        if self.reward != RewardChoice::Task && self.classifier_version == 0 {
+            return Some("a classifier checkpoint");
+        }
+        if self.replay.len() + self.demos.len() < self.cfg.alm.batch_size {
+            return Some("data");
+        }
+        None
+    }
+
+    /// One policy update. `Ok(None)` while waiting (see [`PolicyTrainer::waiting_for`]).
+    pub fn train_step(&mut self) -> Result<Option<PolicyStats>> {
+        if self.waiting_for().is_some() {
+            return Ok(None);
+        }
+        let n = self.cfg.alm.batch_size;
+        let (nr, nd) = (self.replay.len(), self.demos.len());
+        let buf = if nd > 0 && self.rng.gen_range(0..nr + nd) < nd {
+            &self.demos
+        } else {
+            &self.replay
+        };
+        let batch = match buf.sample(n, &mut self.rng) {
+            Ok(b) => b,
+            Err(LearnError::NotEnoughData(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let real = self.world.latent_transitions(&batch)?;
+        let medal = self.cfg.medal.clone();
+        let source = match self.reward {
+            RewardChoice::Task => RewardSource::Task,
+            RewardChoice::GoalClassifier => RewardSource::Classifier(&self.goal_clf.net, &medal),
+            RewardChoice::DemoClassifier => RewardSource::Classifier(&self.demo_clf.net, &medal),
+        };
+        let train = if self.model_based {
+            let k = self.cfg.mbpo.rollout_batch.min(real.len() as usize) as i64;
+            let start = real.z.narrow(0, 0, k);
+            let world = &self.world;
+            let reward_fn = |z: &tch::Tensor, a: &tch::Tensor, zn: &tch::Tensor| match source {
+                RewardSource::Task => world.reward.forward(z, a),
+                RewardSource::Classifier(f, m) => {
+                    mbarl_learn::medal::backward_reward(&f.logits(zn), m)
+                }
+            };
+            let roll = branched_rollout(
+                &world.model,
+                &self.policy.actor,
+                &reward_fn,
+                &start,
+                self.cfg.mbpo.rollout_length,
+                self.cfg.mbpo.disagreement_threshold,
+            )?;
+            self.model_buf.push(&roll.transitions)?;
+            mixed_batch(
+                &real,
+                &self.model_buf,
+                self.cfg.mbpo.real_ratio,
+                n,
+                &mut self.rng,
+            )?
+        } else {
+            real
+        };
+        let reward_mean = match source {
+            RewardSource::Task => train.reward.mean(tch::Kind::Float).double_value(&[]),
+            RewardSource::Classifier(f, m) => {
+                tch::no_grad(|| mbarl_learn::medal::backward_reward(&f.logits(&train.z_next), m))
+                    .mean(tch::Kind::Float)
+                    .double_value(&[])
+            }
+        };
+        let (critic_loss, actor_loss, alpha, q_mean) =
+            self.policy.update(&self.world, &train, source)?;
+        self.updates += 1;
+        Ok(Some(PolicyStats {
+            critic_loss,
+            actor_loss,
+            alpha,
+            q_mean,
+            reward_mean,
+            model_transitions: self.model_buf.len() as f64,
+        }))
+    }
+
+    /// The current actor/critic bundle (next version); `persist` also saves it.
+    pub fn checkpoint(&mut self, persist: bool) -> Result<CheckpointBytes> {
+        self.version += 1;
+        let ck = bundle::save_policy(&self.policy, &self.cfg, self.role.name(), self.version)?;
+        if persist && let Some(s) = &self.store {
+            s.save(&ck)?;
+        }
+        Ok(ck)
+    }
+
+    pub fn sync(&mut self) -> Result<()> {
+        Ok(self.replay.sync()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acting::ActingPolicy;
+    use crate::select_reward;
+    use mbarl_msgs::msg::Phase;
+    use mbarl_node::synth;
+
+    fn world_msg(cfg: &LearnConfig, v: u64) -> ModelCheckpoint {
+        let w = WorldModel::new(cfg, Device::Cpu).unwrap();
+        bundle::to_msg(
+            &bundle::save_world_model(&w, cfg, v).unwrap(),
+            Default::default(),
+        )
+    }
+
+    fn classifier_msg(cfg: &LearnConfig, v: u64) -> ModelCheckpoint {
+        let d = ClassifierTrainer::new(cfg, Device::Cpu, Component::DemoClassifier).unwrap();
+        let g = ClassifierTrainer::new(cfg, Device::Cpu, Component::GoalClassifier).unwrap();
+        bundle::to_msg(
+            &bundle::save_classifiers(&d, &g, cfg, v).unwrap(),
+            Default::default(),
+        )
+    }
+
+    fn run(role: Role, model_based: bool, has_task: bool) {
+        let cfg = synth::small_state_config();
+        let dir = tempfile::tempdir().unwrap();
+        let reward = select_reward(role, has_task);
+        let mut t = PolicyTrainer::new(
+            cfg.clone(),
+            role,
+            model_based,
+            reward,
+            Device::Cpu,
+            Some(dir.path()),
+        )
+        .unwrap();
+        for tr in synth::transitions(30, Phase::FORWARD, 0, 0)
+            .iter()
+            .chain(&synth::transitions(30, Phase::BACKWARD, 0, 30))
+        {
+            t.record(tr, None).unwrap();
+        }
+        assert_eq!(t.replay.len(), 30, "only its phase's transitions");
+        assert_eq!(t.waiting_for(), Some("a world-model checkpoint"));
+        assert!(t.train_step().unwrap().is_none());
+        assert!(t.load_world(&world_msg(&cfg, 1)).unwrap());
+        if reward != RewardChoice::Task {
+            assert_eq!(t.waiting_for(), Some("a classifier checkpoint"));
+            assert!(t.load_classifiers(&classifier_msg(&cfg, 1)).unwrap());
+        }
+        for _ in 0..4 {
+            let s = t.train_step().unwrap().expect("an update");
+            assert!(s.critic_loss.is_finite() && s.actor_loss.is_finite());
+            assert_eq!(s.model_transitions > 0.0, model_based);
+        }
+        // hand the weights to the acting side
+        let ck = t.checkpoint(true).unwrap();
+        let mut acting = ActingPolicy::new(cfg.clone(), role, Device::Cpu).unwrap();
+        let obs = synth::observation(0, [0.0, 0.1, 0.2, 0.3]);
+        assert_eq!(
+            acting.act(&obs, false).unwrap(),
+            vec![0.0; 4],
+            "zeros before a world model"
+        );
+        acting.offer_world(&world_msg(&cfg, 1)).unwrap();
+        acting.load_policy(&ck).unwrap();
+        let a = acting.act(&obs, true).unwrap();
+        assert_eq!(a.len(), 4);
+        assert!(a.iter().all(|v| (-1.0..=1.0).contains(v)));
+        assert_eq!(a, acting.act(&obs, true).unwrap(), "deterministic in EVAL");
+    }
+
+    #[test]
+    fn forward_task_reward_model_based() {
+        run(Role::Forward, true, true);
+    }
+
+    #[test]
+    fn forward_goal_classifier_model_free() {
+        run(Role::Forward, false, false);
+    }
+
+    #[test]
+    fn backward_demo_classifier_model_based() {
+        run(Role::Backward, true, false);
+    }
+}

@@ -1,0 +1,4 @@
+//! The world model's logic, testable without ROS: [`trainer::WorldTrainer`] records
+//! transitions in the persistent replay, trains encoder + latent model + heads on them and the
+//! demos, makes versioned checkpoint bundles, and imagines open-loop rollouts.
+pub mod trainer;
