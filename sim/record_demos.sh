@@ -44,13 +44,13 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-# Robot topics (what the nodes see) + the sim's task state (low-dim state) and reset counter (episode markers).
+# Robot topics (what the nodes see) + the sim's reset counter (an episode marker only; the sim's
+# ground-truth task state is never recorded into demonstrations: it is not a training input).
 TOPICS=(
   /camera/image_raw:sensor_msgs/msg/Image
   /camera/camera_info:sensor_msgs/msg/CameraInfo
   /joint_states:sensor_msgs/msg/JointState
   /arm_controller/commands:std_msgs/msg/Float64MultiArray
-  /sim/task_state:std_msgs/msg/Float64MultiArray
   /sim/reset_count:std_msgs/msg/UInt64
 )
 

@@ -93,6 +93,9 @@ fn imports_rosbags_mcap_and_sqlite3_bags() {
             "backward",
             "--run-dir",
             run.to_str().unwrap(),
+            // A low-dimensional state topic (as from motion capture); none by default.
+            "--state-topic",
+            "/sim/task_state",
             "--json",
             "--no-progress",
         ]);

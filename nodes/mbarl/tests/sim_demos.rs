@@ -53,9 +53,13 @@ fn record_demos_script_makes_a_dataset_from_the_sim_expert() {
         "two episodes"
     );
     assert!(trs.iter().all(|t| t.phase == Phase::BACKWARD));
+    assert!(trs.iter().all(
+        |t| t.observation.frame.len() == 64 * 64 * 3 && t.observation.joint_position.len() == 4
+    ));
+    // The sim's ground-truth task state is evaluation-only: never in a demonstration.
     assert!(
-        trs.iter()
-            .all(|t| t.observation.frame.len() == 64 * 64 * 3 && t.observation.state.len() > 3)
+        trs.iter().all(|t| t.observation.state.is_empty()),
+        "sim ground truth leaked into the demos"
     );
     assert!(
         trs.iter()

@@ -9,7 +9,7 @@
 //!   camera: /camera/color/image_raw        # sensor_msgs/Image or CompressedImage
 //!   joint_states: /joint_states
 //!   commands: /arm_controller/commands     # Float64MultiArray position targets or JointTrajectory
-//!   state: /sim/task_state                 # optional low-dim state (Float64MultiArray)
+//!   state: /mocap/object_state             # optional low-dim state (Float64MultiArray), default none
 //!   episode: /mbarl/episode                # optional: any message starts a new episode
 //!   reset_count: /sim/reset_count          # optional: any message starts a new episode
 //!   camera_info: /camera/camera_info
@@ -41,7 +41,10 @@ impl Default for RobotTopics {
             camera: "/camera/image_raw".into(),
             joint_states: "/joint_states".into(),
             commands: "/arm_controller/commands".into(),
-            state: "/sim/task_state".into(),
+            // None by default: a state topic is the robot's own low-dimensional state (e.g.
+            // motion capture). The sim's `/sim/task_state` is ground truth for evaluation and is
+            // never a training input.
+            state: String::new(),
             episode: "/mbarl/episode".into(),
             reset_count: "/sim/reset_count".into(),
             camera_info: "/camera/camera_info".into(),
