@@ -9,6 +9,7 @@ control period. `run_episode` is the in-process (no ROS) version used by tests a
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from . import arm
 from .tasks import DIRECTIONS, DoorTask, PushTask, ReachTask
 
 
-class Expert:
+class Expert(ABC):
     step = 0.03      # max paddle displacement per control period (m)
     z_high = 0.10    # travel height of the paddle centre above obstacles
 
@@ -38,9 +39,9 @@ class Expert:
             delta *= step / n
         return arm.ik(ee + delta)
 
+    @abstractmethod
     def waypoint(self, state: np.ndarray) -> tuple[np.ndarray, float]:
         """Paddle position to head for and the step size to use."""
-        raise NotImplementedError
 
     def travel(self, ee: np.ndarray, pre_xy: np.ndarray, low_z: float, tol: float = 0.012):
         """Go to pre_xy at travel height (lifting first when low and away from it), then descend."""

@@ -9,6 +9,7 @@ Ground truth here is for evaluation and scripted experts only; the learner never
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import mujoco
@@ -35,7 +36,7 @@ def _disc(rng: np.random.Generator, radius: float) -> np.ndarray:
     return np.array([r * math.cos(a), r * math.sin(a)])
 
 
-class Task:
+class Task(ABC):
     """Base class. Subclasses set `name`, `xml`, `state_names` and the hooks below."""
 
     name = ""
@@ -77,14 +78,17 @@ class Task:
     def reset_objects(self, data, rng, direction) -> None:
         pass
 
+    @abstractmethod
     def success(self, data: mujoco.MjData, direction: str = "forward") -> bool:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def reward(self, data: mujoco.MjData, direction: str = "forward") -> float:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def state(self, data: mujoco.MjData) -> np.ndarray:
-        raise NotImplementedError
+        ...
 
 
 class ReachTask(Task):

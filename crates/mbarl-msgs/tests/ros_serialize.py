@@ -135,7 +135,7 @@ class Layout:
             self.align(size)
             self.pos += size
         elif isinstance(t, AbstractWString):
-            raise NotImplementedError('wstring')
+            raise TypeError('wstring fields are not compared')
         elif isinstance(t, AbstractGenericString):
             length = self.u32()  # includes the terminating NUL
             self.pos += length
@@ -149,9 +149,9 @@ class Layout:
             module = importlib.import_module('.'.join(t.namespaces))
             self.walk_message(getattr(module, t.name))
         elif isinstance(t, AbstractNestedType):
-            raise NotImplementedError(str(t))
+            raise TypeError(f'unsupported field type {t}')
         else:
-            raise NotImplementedError(str(t))
+            raise TypeError(f'unsupported field type {t}')
 
     def walk_message(self, cls):
         if not cls.SLOT_TYPES:
