@@ -52,3 +52,27 @@ pub fn set_threads(n: i64) {
         tch::set_num_threads(n as i32);
     }
 }
+
+/// What a training thread does next: with a training budget left it only picks up a command
+/// that is already waiting (`Ok(None)`: train a step); without one it waits up to 100 ms for a
+/// command (`Ok(None)`: nothing came). `Err(())`: the node side hung up, stop.
+#[allow(clippy::result_unit_err)]
+pub fn next_command<T>(
+    rx: &std::sync::mpsc::Receiver<T>,
+    budget: bool,
+) -> std::result::Result<Option<T>, ()> {
+    use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
+    if budget {
+        match rx.try_recv() {
+            Ok(c) => Ok(Some(c)),
+            Err(TryRecvError::Empty) => Ok(None),
+            Err(TryRecvError::Disconnected) => Err(()),
+        }
+    } else {
+        match rx.recv_timeout(std::time::Duration::from_millis(100)) {
+            Ok(c) => Ok(Some(c)),
+            Err(RecvTimeoutError::Timeout) => Ok(None),
+            Err(RecvTimeoutError::Disconnected) => Err(()),
+        }
+    }
+}

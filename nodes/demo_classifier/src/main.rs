@@ -75,18 +75,8 @@ fn train_loop(
     let mut last = Default::default();
     loop {
         let budget = l.updates < pretrain + (seen * ratio) as u64;
-        let cmd = if budget {
-            match rx.try_recv() {
-                Ok(c) => Some(c),
-                Err(mpsc::TryRecvError::Empty) => None,
-                Err(mpsc::TryRecvError::Disconnected) => break,
-            }
-        } else {
-            match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(c) => Some(c),
-                Err(mpsc::RecvTimeoutError::Timeout) => None,
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
+        let Ok(cmd) = mbarl_node::common::next_command(&rx, budget) else {
+            break;
         };
         let r = match cmd {
             Some(Cmd::Record(t)) => l.record(&t).map(|_| seen += 1.0),

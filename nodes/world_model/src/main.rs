@@ -79,18 +79,8 @@ fn train_loop(
     let mut last = None;
     loop {
         let budget = (seen * lp.ratio) as u64 > t.updates;
-        let cmd = if budget {
-            match rx.try_recv() {
-                Ok(c) => Some(c),
-                Err(mpsc::TryRecvError::Empty) => None,
-                Err(mpsc::TryRecvError::Disconnected) => break,
-            }
-        } else {
-            match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(c) => Some(c),
-                Err(mpsc::RecvTimeoutError::Timeout) => None,
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
+        let Ok(cmd) = mbarl_node::common::next_command(&rx, budget) else {
+            break;
         };
         match cmd {
             Some(Cmd::Record(tr)) => {
