@@ -24,6 +24,9 @@ step() {
 
 step fmt cargo fmt --all --check
 step clippy cargo clippy --workspace --all-targets --locked -- -D warnings
+# Integration tests start other packages' node binaries (e.g. the policy test runs world_model):
+# build every binary first.
+step build cargo build --workspace --bins --locked
 step cargo-test cargo test --workspace --locked
 pytest_dirs=()
 for d in tests/python tests/sim; do [ -d "$d" ] && pytest_dirs+=("$d"); done
