@@ -23,9 +23,7 @@ pub mod service;
 
 pub use args::RosArgs;
 pub use counters::{Counter, Counters};
-pub use node::{
-    FromParam, NodeBuilder, ParamChange, RosNode, TransportError, time_from_nanos, time_to_nanos,
-};
+pub use node::{FromParam, NodeBuilder, ParamChange, RosNode, TransportError};
 pub use params::{ParamKind, ParamSpec, ParameterValue};
 pub use pubsub::{Publisher, Subscriber};
 pub use qos::Qos;

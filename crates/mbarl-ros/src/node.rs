@@ -477,7 +477,7 @@ impl RosNode {
                 .map(|d| d.as_nanos() as i64)
                 .unwrap_or(0)
         };
-        time_from_nanos(ns)
+        Time::from_nanos(ns)
     }
 
     /// Waits until `/clock` has ticked at least once (immediately when not on sim time).
@@ -524,22 +524,11 @@ impl RosNode {
             while let Some(msg) = clock.recv().await {
                 shared
                     .sim_time_ns
-                    .store(time_to_nanos(&msg.clock), Ordering::Relaxed);
+                    .store(msg.clock.to_nanos(), Ordering::Relaxed);
             }
         });
         Ok(())
     }
-}
-
-pub fn time_from_nanos(ns: i64) -> Time {
-    Time {
-        sec: ns.div_euclid(1_000_000_000) as i32,
-        nanosec: ns.rem_euclid(1_000_000_000) as u32,
-    }
-}
-
-pub fn time_to_nanos(t: &Time) -> i64 {
-    t.sec as i64 * 1_000_000_000 + t.nanosec as i64
 }
 
 /// Rust types readable from a parameter value.

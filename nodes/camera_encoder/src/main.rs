@@ -80,7 +80,7 @@ impl Ctx {
 }
 
 fn stamp_ns(h: &Header) -> i64 {
-    mbarl_ros::time_to_nanos(&h.stamp)
+    h.stamp.to_nanos()
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -182,7 +182,7 @@ async fn main() -> Result<()> {
                     Err(e) => { ctx.reject(e.kind(), &e); continue; }
                 };
                 if !node.use_sim_time()
-                    && let Err(e) = observe::check_age(stamp, mbarl_ros::time_to_nanos(&node.now()), ctx.max_age_s)
+                    && let Err(e) = observe::check_age(stamp, node.now().to_nanos(), ctx.max_age_s)
                 {
                     ctx.reject(e.kind(), &e);
                     continue;

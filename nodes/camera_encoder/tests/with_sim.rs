@@ -97,10 +97,7 @@ async fn pixel_observations_and_encoder_hot_swap_with_the_lockstep_sim() {
         .unwrap();
         let o = next(&obs).await;
         assert!(o.seq > last.seq);
-        assert!(
-            mbarl_ros::time_to_nanos(&o.header.stamp)
-                > mbarl_ros::time_to_nanos(&last.header.stamp)
-        );
+        assert!(o.header.stamp.to_nanos() > last.header.stamp.to_nanos());
         assert_eq!(o.frame.len(), 64 * 64 * 3);
         last = o;
     }
