@@ -76,3 +76,34 @@ pub fn next_command<T>(
         }
     }
 }
+
+/// What every learning node reads from the shared parameters ([`params`]) at start-up.
+pub struct LearnSetup {
+    pub cfg: LearnConfig,
+    pub device: tch::Device,
+    pub run_dir: PathBuf,
+    /// libtorch intra-op threads, for the node's training thread too (see [`set_threads`]).
+    pub threads: i64,
+}
+
+impl LearnSetup {
+    /// Sets this thread's libtorch threads, loads the LearnConfig with the `device` parameter
+    /// applied, resolves the device and the run directory.
+    pub fn from_node(node: &mbarl_ros::RosNode) -> Result<Self> {
+        let param_err = |e: mbarl_ros::TransportError| NodeError::Config(e.to_string());
+        let threads: i64 = node.param("torch_threads").map_err(param_err)?;
+        set_threads(threads);
+        let cfg = learn_config(
+            &node.param::<String>("learn_config").map_err(param_err)?,
+            &node.param::<String>("device").map_err(param_err)?,
+        )?;
+        let device = cfg.device.resolve()?;
+        let run_dir = run_dir(&node.param::<String>("run_dir").map_err(param_err)?);
+        Ok(Self {
+            cfg,
+            device,
+            run_dir,
+            threads,
+        })
+    }
+}

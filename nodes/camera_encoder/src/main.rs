@@ -91,12 +91,8 @@ async fn main() -> Result<()> {
         .ros_args(args)
         .params(params())
         .build()?;
-    mbarl_node::common::set_threads(node.param("torch_threads")?);
-    let cfg = mbarl_node::common::learn_config(
-        &node.param::<String>("learn_config")?,
-        &node.param::<String>("device")?,
-    )?;
-    let device = cfg.device.resolve()?;
+    let mbarl_node::common::LearnSetup { cfg, device, .. } =
+        mbarl_node::common::LearnSetup::from_node(&node)?;
     let rate: f64 = node.param("control_rate_hz")?;
     if !(rate.is_finite() && rate > 0.0) {
         bail!("control_rate_hz must be > 0, got {rate}");

@@ -145,14 +145,12 @@ async fn main() -> Result<()> {
         .ros_args(args)
         .params(params())
         .build()?;
-    let threads: i64 = node.param("torch_threads")?;
-    common::set_threads(threads);
-    let cfg = common::learn_config(
-        &node.param::<String>("learn_config")?,
-        &node.param::<String>("device")?,
-    )?;
-    let device = cfg.device.resolve()?;
-    let run_dir = common::run_dir(&node.param::<String>("run_dir")?);
+    let common::LearnSetup {
+        cfg,
+        device,
+        run_dir,
+        threads,
+    } = common::LearnSetup::from_node(&node)?;
     let learner = ClassifierLearner::new(cfg.clone(), device, Some(&run_dir))?;
     tracing::info!(
         demo_states = learner.demo_states.len(),

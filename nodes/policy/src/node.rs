@@ -162,14 +162,12 @@ pub async fn run(default_role: Role) -> Result<()> {
     let Some(role) = Role::parse(&role_s) else {
         bail!("parameter role must be forward or backward, got `{role_s}`")
     };
-    let threads: i64 = node.param("torch_threads")?;
-    common::set_threads(threads);
-    let cfg = common::learn_config(
-        &node.param::<String>("learn_config")?,
-        &node.param::<String>("device")?,
-    )?;
-    let device = cfg.device.resolve()?;
-    let run_dir = common::run_dir(&node.param::<String>("run_dir")?);
+    let common::LearnSetup {
+        cfg,
+        device,
+        run_dir,
+        threads,
+    } = common::LearnSetup::from_node(&node)?;
     let task_topic: String = node.param("task_reward_topic")?;
     let has_task = !task_topic.is_empty() || node.param::<bool>("use_transition_task_reward")?;
     let reward = select_reward(role, has_task);

@@ -154,13 +154,12 @@ async fn main() -> Result<()> {
         .ros_args(args)
         .params(params())
         .build()?;
-    common::set_threads(node.param("torch_threads")?);
-    let cfg = common::learn_config(
-        &node.param::<String>("learn_config")?,
-        &node.param::<String>("device")?,
-    )?;
-    let device = cfg.device.resolve()?;
-    let run_dir = common::run_dir(&node.param::<String>("run_dir")?);
+    let common::LearnSetup {
+        cfg,
+        device,
+        run_dir,
+        threads,
+    } = common::LearnSetup::from_node(&node)?;
     let trainer = WorldTrainer::new(cfg, device, Some(&run_dir))?;
     tracing::info!(run_dir = %run_dir.display(), replay = trainer.replay.len(), demos = trainer.demos.len(), "world model up");
     let lp = TrainLoop {
@@ -170,7 +169,6 @@ async fn main() -> Result<()> {
     };
     let (cmd_tx, cmd_rx) = mpsc::channel();
     let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel();
-    let threads: i64 = node.param("torch_threads")?;
     let handle = std::thread::Builder::new()
         .name("world_model_train".into())
         .spawn(move || {
