@@ -3,6 +3,8 @@
 #   scripts/bench.sh transport     JointState round trips, image throughput (Rust, rclpy)
 #   scripts/bench.sh alm           ALM updates/s, tch vs PyTorch Python
 #   scripts/bench.sh bag-import    demo import throughput vs rosbags
+#   scripts/bench.sh control-latency [--seconds 300]
+#                                  frame→command latency, missed deadlines, learning running
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$MBARL_ROOT"
@@ -12,6 +14,17 @@ case "$which" in
     # The full ALM update, tch vs the same update in PyTorch Python (crates/mbarl-learn/benches/).
     scripts/setup.sh torch-bench
     exec cargo run --release --locked -p mbarl-learn --example bench_alm -- "$@" ;;
+  control-latency)
+    # The whole suite (release), the sim in real time with 64x64 frames, demos recorded once.
+    scripts/setup.sh
+    cargo build --release --locked --workspace --bins
+    export PATH="$CARGO_TARGET_DIR/release:$PATH"
+    run_dir="$MBARL_ROOT/runs/bench_control_latency"
+    if [ ! -d "$run_dir/demos/forward" ]; then
+      sim/record_demos.sh --task reach --episodes 10 --run-dir "$run_dir" --domain 99 \
+        --mbarl "$CARGO_TARGET_DIR/release/mbarl"
+    fi
+    exec "$CARGO_TARGET_DIR/release/mbarl" bench control-latency --run-dir "$run_dir" "$@" ;;
   *)
     scripts/setup.sh apt ros
     cargo build --release --locked -p mbarl

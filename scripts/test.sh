@@ -28,8 +28,10 @@ step clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 # build every binary first.
 step build cargo build --workspace --bins --locked
 step cargo-test cargo test --workspace --locked
+# The end-to-end tests (tests/e2e) run the whole suite as users do: release binaries.
+step build-release cargo build --release --workspace --bins --locked
 pytest_dirs=()
-for d in tests/python tests/sim; do [ -d "$d" ] && pytest_dirs+=("$d"); done
+for d in tests/python tests/sim tests/e2e; do [ -d "$d" ] && pytest_dirs+=("$d"); done
 if [ ${#pytest_dirs[@]} -gt 0 ]; then
   step pytest "$MBARL_ROS_PYTHON" -m pytest -q -p no:cacheprovider "${pytest_dirs[@]}"
 fi

@@ -92,6 +92,17 @@ impl LatentTransitions {
         }
     }
 
+    /// A view sharing the same tensors.
+    pub fn shallow(&self) -> LatentTransitions {
+        LatentTransitions {
+            z: self.z.shallow_clone(),
+            action: self.action.shallow_clone(),
+            reward: self.reward.shallow_clone(),
+            z_next: self.z_next.shallow_clone(),
+            done: self.done.shallow_clone(),
+        }
+    }
+
     pub fn len(&self) -> i64 {
         self.z.size()[0]
     }
@@ -530,6 +541,19 @@ impl Policy {
         lt: &LatentTransitions,
         source: RewardSource,
     ) -> Result<(f64, f64, f64, f64)> {
+        self.update_with_demos(world, lt, source, None)
+    }
+
+    /// [`Policy::update`] plus behaviour cloning on `demos` (demo latents and their actions)
+    /// when `alm.bc_weight` > 0. `lt` should contain the demo transitions too (the critics
+    /// learn from them like any real step).
+    pub fn update_with_demos(
+        &mut self,
+        world: &WorldModel,
+        lt: &LatentTransitions,
+        source: RewardSource,
+        demos: Option<&LatentTransitions>,
+    ) -> Result<(f64, f64, f64, f64)> {
         let cfg = &self.cfg.alm;
         let gamma = cfg.gamma;
         let alpha = self.log_alpha.exp().detach();
@@ -594,7 +618,18 @@ impl Policy {
                 ret = &rewards[t] + ((&values[t + 1] * (1.0 - lambda)) + &ret * lambda) * gamma;
                 loss = loss.g_sub(&(ret.mean(Kind::Float) * gamma.powi(t as i32)));
             }
-            (loss / h as f64, logp0)
+            let rl = loss / h as f64;
+            let loss = match demos.filter(|d| cfg.bc_weight > 0.0 && !d.is_empty()) {
+                Some(d) => {
+                    let scale = ret.abs().mean(Kind::Float).detach().clamp_min(1.0);
+                    let bc = (self.actor.dist(&d.z.detach()).0.tanh() - &d.action)
+                        .square()
+                        .mean(Kind::Float);
+                    rl / scale + bc * cfg.bc_weight
+                }
+                None => rl,
+            };
+            (loss, logp0)
         };
         let al = finite(&actor_loss, "actor loss")?;
         self.actor_opt.zero_grad();

@@ -172,6 +172,12 @@ pub struct AlmConfig {
     pub value_in_model_loss: bool,
     /// Gradient-norm clip for every optimiser (0 disables).
     pub grad_clip_norm: f64,
+    /// Behaviour cloning on demonstrations (as in MEDAL++, TD3+BC): the actor loss becomes
+    /// RL / mean|return| + `bc_weight`·‖tanh μ(z_demo) − a_demo‖². 0 turns it off.
+    pub bc_weight: f64,
+    /// Fraction of each policy batch drawn from the demonstrations while there are any
+    /// (RLPD-style symmetric sampling keeps demos in every batch as the replay grows).
+    pub demo_batch_ratio: f64,
 }
 
 impl Default for AlmConfig {
@@ -194,6 +200,8 @@ impl Default for AlmConfig {
             target_entropy: None,
             value_in_model_loss: true,
             grad_clip_norm: 100.0,
+            bc_weight: 0.0,
+            demo_batch_ratio: 0.5,
         }
     }
 }

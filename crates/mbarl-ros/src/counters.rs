@@ -39,6 +39,23 @@ impl Counters {
     }
 }
 
+/// Logs the node's counters every `period` when they changed since the last log, so an
+/// operator sees what was rejected or dropped without a debugger.
+pub async fn log_changes(counters: Counters, period: Duration) {
+    let mut last = Vec::new();
+    let mut tick = tokio::time::interval(period);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let now = counters.snapshot();
+        if now != last {
+            let text: Vec<String> = now.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            tracing::info!("counters: {}", text.join(" "));
+            last = now;
+        }
+    }
+}
+
 /// Logs a warning at most once per `interval`, reporting how many were suppressed in between.
 #[derive(Debug)]
 pub struct RateLimitedWarn {

@@ -223,9 +223,14 @@ impl NodeBuilder {
             param_tx,
         };
         node.start_clock()?;
+        let counters = node.counters().clone();
+        runtime.spawn(crate::counters::log_changes(counters, COUNTER_LOG_PERIOD));
         Ok(node)
     }
 }
+
+/// How often a node logs its counters (only when they changed).
+const COUNTER_LOG_PERIOD: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn create_err(what: &str, e: impl std::fmt::Debug) -> TransportError {
     TransportError::Create {

@@ -157,6 +157,7 @@ async fn main() -> Result<()> {
     let mut latest_state: Vec<f32> = Vec::new();
     let mut frame_id = String::new();
     let mut seq: u64 = 0;
+    let received_js = node.counters().counter("received./joint_states");
     tracing::info!(mode = ?cfg.obs.mode, "camera encoder up at {rate} Hz{}", if pixels { format!(", {}x{} frames from {image_topic} ({source})", pre.size, pre.size) } else { String::new() });
 
     async fn maybe<M: mbarl_msgs::RosMessage>(s: &Option<Subscriber<M>>) -> Option<M> {
@@ -172,6 +173,7 @@ async fn main() -> Result<()> {
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         let ready = tokio::select! {
             Some(js) = joint_states.recv() => {
+                received_js.increment();
                 let stamp = stamp_ns(&js.header);
                 let joints = match observe::joints(&js, &ctx.order) {
                     Ok(j) => j,

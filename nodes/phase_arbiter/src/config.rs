@@ -54,6 +54,11 @@ pub fn params() -> Vec<ParamSpec> {
             "position_array",
             "position_array (Float64MultiArray) or joint_trajectory",
         ),
+        ParamSpec::new(
+            "run_dir",
+            "",
+            "run directory: phase changes go to <run_dir>/metrics/phases.csv (empty: none)",
+        ),
         ParamSpec::new("forward_steps", 300i64, "forward phase step budget"),
         ParamSpec::new("backward_steps", 300i64, "backward phase step budget"),
         ParamSpec::new(
@@ -72,6 +77,11 @@ pub fn params() -> Vec<ParamSpec> {
             "steps a score must stay above its threshold",
         ),
         ParamSpec::new(
+            "min_phase_steps",
+            10i64,
+            "steps of a phase before a score may end it",
+        ),
+        ParamSpec::new(
             "stuck_cycles",
             5i64,
             "cycles without progress before asking for help",
@@ -79,7 +89,7 @@ pub fn params() -> Vec<ParamSpec> {
         ParamSpec::new(
             "max_consecutive_clamps",
             200i64,
-            "clamped steps in a row before asking for help",
+            "clamped steps in a row that end a phase (stuck_cycles of them: help)",
         ),
     ]
 }
@@ -108,6 +118,7 @@ pub fn phase_config_from(node: &[ResolvedParam]) -> Result<PhaseConfig> {
         goal_threshold: param::<f64>(node, "goal_threshold")? as f32,
         demo_threshold: param::<f64>(node, "demo_threshold")? as f32,
         hold_steps: count("hold_steps")?,
+        min_phase_steps: count("min_phase_steps")?,
         stuck_cycles: count("stuck_cycles")? as u32,
         max_consecutive_clamps: count("max_consecutive_clamps")?,
         ..PhaseConfig::default()

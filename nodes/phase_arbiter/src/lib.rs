@@ -4,4 +4,5 @@
 pub mod arbiter;
 pub mod config;
 pub mod limits;
+pub mod phase_log;
 pub mod phases;

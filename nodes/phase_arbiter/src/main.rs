@@ -21,6 +21,7 @@ use mbarl_ros::counters::RateLimitedWarn;
 use mbarl_ros::{NodeBuilder, Publisher, Qos, RosArgs, RosNode};
 use phase_arbiter::arbiter::{Arbiter, JointOrder, StepOutput};
 use phase_arbiter::config::{limits_from, params, phase_config_from};
+use phase_arbiter::phase_log::PhaseLog;
 use phase_arbiter::phases::{Phase, PhaseMachine, Switch};
 
 enum CommandOut {
@@ -56,6 +57,8 @@ struct Outputs {
     /// lost) must never block the control loop.
     transition: tokio::sync::mpsc::UnboundedSender<Transition>,
     help: Publisher<HelpRequest>,
+    /// `<run_dir>/metrics/phases.csv` when a run directory is given.
+    phase_log: Option<PhaseLog>,
 }
 
 /// Publishes transitions in order, retrying while a reader lags; nothing is dropped.
@@ -77,6 +80,17 @@ async fn transition_sender(
 
 fn announce(node: &RosNode, out: &Outputs, arb: &Arbiter, switch: &Switch) {
     tracing::info!(from = ?switch.from, to = ?switch.to, cycle = arb.machine.cycle(), "phase change: {}", switch.reason);
+    if let Some(log) = &out.phase_log
+        && let Err(e) = log.append(
+            arb.machine.cycle(),
+            arb.machine.total_steps(),
+            &format!("{:?}", switch.from),
+            &format!("{:?}", switch.to),
+            &switch.reason,
+        )
+    {
+        tracing::warn!("cannot write the phase log: {e}");
+    }
     let mut msg = arb.machine.to_msg(&switch.reason);
     msg.header.stamp = node.now();
     if let Err(e) = out.phase.publish(msg) {
@@ -181,6 +195,10 @@ async fn main() -> Result<()> {
             tx
         },
         help: node.publisher("/mbarl/help_request", Qos::Latched)?,
+        phase_log: match node.param::<String>("run_dir")?.as_str() {
+            "" => None,
+            dir => Some(PhaseLog::open(std::path::Path::new(dir))?),
+        },
     };
     let observations =
         node.subscriber::<Observation>("/mbarl/observation", Qos::Reliable { depth: 5 })?;

@@ -52,13 +52,17 @@ pub struct PhaseConfig {
     /// BACKWARD ends when the demo-state score stays above this for `hold_steps` steps.
     pub demo_threshold: f32,
     pub hold_steps: u64,
+    /// Scores end a phase only after this many steps of it (fresh classifiers are noisy; a
+    /// phase that ends at once teaches nothing).
+    pub min_phase_steps: u64,
     /// NEEDS_HELP after this many consecutive cycles without progress.
     pub stuck_cycles: u32,
     /// A phase made progress when its score rose by at least this much, or the joints travelled
     /// at least `min_travel` (rad, summed over joints and steps).
     pub min_score_gain: f32,
     pub min_travel: f64,
-    /// NEEDS_HELP after this many consecutive clamped steps (the policy keeps pushing a limit).
+    /// A phase ends, without progress, after this many consecutive clamped steps (the policy
+    /// keeps pushing a limit); `stuck_cycles` such cycles in a row ask for help.
     pub max_consecutive_clamps: u64,
 }
 
@@ -70,6 +74,7 @@ impl Default for PhaseConfig {
             goal_threshold: 0.8,
             demo_threshold: 0.8,
             hold_steps: 3,
+            min_phase_steps: 10,
             stuck_cycles: 5,
             min_score_gain: 0.05,
             min_travel: 0.05,
@@ -113,6 +118,8 @@ pub struct PhaseMachine {
     travel: f64,
     cycles_without_progress: u32,
     forward_progress: bool,
+    /// The current phase ended on the clamp rule (counts as no progress).
+    clamp_ended: bool,
 }
 
 impl PhaseMachine {
@@ -131,6 +138,7 @@ impl PhaseMachine {
             travel: 0.0,
             cycles_without_progress: 0,
             forward_progress: false,
+            clamp_ended: false,
         }
     }
 
@@ -162,10 +170,14 @@ impl PhaseMachine {
         };
         if self.consecutive_clamps >= self.config.max_consecutive_clamps {
             self.consecutive_clamps = 0;
-            return Some(self.help(format!(
-                "the policy pushed against joint limits for {} consecutive steps",
-                self.config.max_consecutive_clamps
-            )));
+            self.clamp_ended = true;
+            return self.end_phase(
+                format!(
+                    "the policy pushed against joint limits for {} consecutive steps",
+                    self.config.max_consecutive_clamps
+                ),
+                false,
+            );
         }
         let (score, threshold, budget) = match self.phase {
             Phase::Forward | Phase::Eval => (
@@ -188,7 +200,9 @@ impl PhaseMachine {
                 0
             };
         }
-        if self.above_threshold >= self.config.hold_steps {
+        if self.above_threshold >= self.config.hold_steps
+            && self.phase_step >= self.config.min_phase_steps
+        {
             let reason = match self.phase {
                 Phase::Backward => format!(
                     "demo-state score ≥ {threshold} for {} steps",
@@ -208,6 +222,9 @@ impl PhaseMachine {
     }
 
     fn made_progress(&self, reached: bool) -> bool {
+        if self.clamp_ended {
+            return false;
+        }
         let gain = match (self.first_score, self.best_score) {
             (Some(f), Some(b)) => b - f >= self.config.min_score_gain,
             _ => false,
@@ -252,6 +269,7 @@ impl PhaseMachine {
         self.first_score = None;
         self.best_score = None;
         self.travel = 0.0;
+        self.clamp_ended = false;
     }
 
     fn switch_to(&mut self, to: Phase, reason: String) -> Switch {
@@ -307,6 +325,7 @@ mod tests {
             forward_steps: 10,
             backward_steps: 8,
             hold_steps: 2,
+            min_phase_steps: 1,
             stuck_cycles: 2,
             ..Default::default()
         }
@@ -380,7 +399,25 @@ mod tests {
     }
 
     #[test]
-    fn pushing_limits_asks_for_help() {
+    fn scores_end_a_phase_only_after_min_phase_steps() {
+        let mut m = PhaseMachine::new(PhaseConfig {
+            min_phase_steps: 5,
+            ..cfg()
+        });
+        for _ in 0..4 {
+            assert_eq!(
+                m.step(moving(0.99, 0.0)),
+                None,
+                "too early to trust the score"
+            );
+        }
+        let s = m.step(moving(0.99, 0.0)).unwrap();
+        assert!(s.reason.contains("goal score"), "{s:?}");
+        assert_eq!(m.total_steps(), 5);
+    }
+
+    #[test]
+    fn pushing_limits_ends_the_phase_and_repeated_pushing_asks_for_help() {
         let mut m = PhaseMachine::new(PhaseConfig {
             max_consecutive_clamps: 3,
             ..cfg()
@@ -391,7 +428,19 @@ mod tests {
         };
         assert_eq!(m.step(clamped), None);
         assert_eq!(m.step(clamped), None);
-        assert_eq!(m.step(clamped).unwrap().to, Phase::NeedsHelp);
+        let s = m.step(clamped).unwrap();
+        assert_eq!((s.from, s.to), (Phase::Forward, Phase::Backward));
+        assert!(s.reason.contains("joint limits"), "{s:?}");
+        // every phase of two cycles (stuck_cycles = 2) ends on the clamp rule, despite travel
+        let mut last = None;
+        for _ in 0..9 {
+            if let Some(s) = m.step(clamped) {
+                last = Some(s);
+            }
+        }
+        let last = last.unwrap();
+        assert_eq!(last.to, Phase::NeedsHelp, "{last:?}");
+        assert!(last.reason.contains("no progress in 2"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! ([`acting::ActingPolicy`]) and the learner ([`trainer::PolicyTrainer`]), which run in
 //! separate threads with their own copies of the networks (acting never waits on training).
 pub mod acting;
+pub mod deployed_eval;
 pub mod node;
 pub mod trainer;
 

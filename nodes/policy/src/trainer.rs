@@ -7,12 +7,13 @@ use mbarl_learn::mbpo::{LatentBuffer, branched_rollout, mixed_batch};
 use mbarl_learn::medal::ClassifierTrainer;
 use mbarl_learn::replay::{BufferKind, ReplayBuffer, ReplaySpec};
 use mbarl_learn::{
-    CheckpointBytes, Component, LearnConfig, LearnError, Policy, RewardSource, WorldModel,
+    CheckpointBytes, Component, LatentTransitions, LearnConfig, LearnError, Policy, RewardSource,
+    WorldModel,
 };
 use mbarl_msgs::msg::{ModelCheckpoint, Transition};
 use mbarl_node::store::CheckpointStore;
 use mbarl_node::{Result, bundle, convert, demos};
-use rand::{Rng, SeedableRng, rngs::StdRng};
+use rand::{SeedableRng, rngs::StdRng};
 use std::path::Path;
 use tch::Device;
 
@@ -209,17 +210,37 @@ impl PolicyTrainer {
         }
         let n = self.cfg.alm.batch_size;
         let (nr, nd) = (self.replay.len(), self.demos.len());
-        let buf = if nd > 0 && self.rng.gen_range(0..nr + nd) < nd {
-            &self.demos
-        } else {
-            &self.replay
+        // demos in every batch (RLPD-style) while there are any; all demos before real data
+        let n_demo = match (nd, nr) {
+            (0, _) => 0,
+            (_, 0) => n,
+            _ => ((n as f64 * self.cfg.alm.demo_batch_ratio).round() as usize).min(n),
         };
-        let batch = match buf.sample(n, &mut self.rng) {
-            Ok(b) => b,
-            Err(LearnError::NotEnoughData(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let sample = |buf: &ReplayBuffer, k: usize, rng: &mut StdRng| match buf.sample(k, rng) {
+            Ok(b) => Ok(Some(b)),
+            Err(LearnError::NotEnoughData(_)) => Ok(None),
+            Err(e) => Err(e),
         };
-        let real = self.world.latent_transitions(&batch)?;
+        let demo_part = match n_demo {
+            0 => None,
+            k => match sample(&self.demos, k, &mut self.rng)? {
+                Some(b) => Some(self.world.latent_transitions(&b)?),
+                None => return Ok(None),
+            },
+        };
+        let real = match n - n_demo {
+            0 => None,
+            k => match sample(&self.replay, k, &mut self.rng)? {
+                Some(b) => Some(self.world.latent_transitions(&b)?),
+                None => return Ok(None),
+            },
+        };
+        let real = match (&real, &demo_part) {
+            (Some(r), Some(d)) => LatentTransitions::cat(&[r, d]),
+            (Some(r), None) => r.shallow(),
+            (None, Some(d)) => d.shallow(),
+            (None, None) => return Ok(None),
+        };
         let medal = self.cfg.medal.clone();
         let source = match self.reward {
             RewardChoice::Task => RewardSource::Task,
@@ -264,7 +285,8 @@ impl PolicyTrainer {
             }
         };
         let (critic_loss, actor_loss, alpha, q_mean) =
-            self.policy.update(&self.world, &train, source)?;
+            self.policy
+                .update_with_demos(&self.world, &train, source, demo_part.as_ref())?;
         self.updates += 1;
         Ok(Some(PolicyStats {
             critic_loss,

@@ -1,6 +1,7 @@
 //! `mbarl bench …`: benchmarks that print measured figures.
 
 mod bag_import;
+mod control_latency;
 mod stats;
 mod transport;
 
@@ -16,6 +17,9 @@ pub enum Which {
     /// Demo import throughput (msg/s, MB/s) on a 64×64-image bag written by rosbags, and rosbags
     /// reading the same bag, in one run; prints the ratio.
     BagImport(bag_import::BagImportOpts),
+    /// Camera-frame-to-arm-command latency p50/p99 and missed 20 Hz control deadlines, with the
+    /// whole suite learning on the same cores (sim in real time, 64×64 frames).
+    ControlLatency(control_latency::ControlLatencyOpts),
     /// (internal) Echo /bench/ping to /bench/pong.
     #[command(hide = true)]
     Echo {
@@ -36,6 +40,7 @@ pub async fn run(which: Which, _args: RosArgs) -> Result<()> {
     match which {
         Which::Transport(opts) => transport::run(opts).await,
         Which::BagImport(opts) => bag_import::run(opts),
+        Which::ControlLatency(opts) => control_latency::run(opts).await,
         Which::Echo { domain } => transport::echo(domain).await,
         Which::Sink { domain, count } => transport::sink(domain, count).await,
     }

@@ -1,0 +1,442 @@
+//! Deployed-policy evaluation (EARL protocol): the forward policy of a run directory, acting
+//! deterministically, on an *evaluation copy* of the simulated arm (its own bridge in its own
+//! ROS domain), from the forward initial-state distribution (`/sim/eval_reset`).
+//!
+//! Nothing here feeds training: it reads checkpoints from the run directory, publishes only to
+//! the evaluation arm, and writes `metrics/deployed_eval.csv`. The training sim is never reset,
+//! so its `/sim/reset_count` stays 0 (as in EARL, evaluation runs on a separate environment).
+//!
+//! An episode is solved when `/sim/success` holds for `success_hold` consecutive control steps
+//! within `max_steps` steps (the scripted experts' criterion). Commands are made exactly as the
+//! arbiter makes them (same [`JointLimits::command`], from the measured position).
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use mbarl_learn::{LearnConfig, ObsMode, Policy, WorldModel};
+use mbarl_msgs::msg::Observation;
+use mbarl_msgs::sensor_msgs::{Image, JointState};
+use mbarl_msgs::std_msgs::{Bool, Float64MultiArray};
+use mbarl_msgs::std_srvs::{Trigger, TriggerRequest};
+use mbarl_node::store::CheckpointStore;
+use mbarl_node::{bundle, common};
+use mbarl_ros::{NodeBuilder, ParamSpec, Qos, RosArgs, Subscriber};
+use phase_arbiter::limits::JointLimits;
+use tch::Device;
+
+use crate::Role;
+use crate::acting::ActingPolicy;
+
+/// Counts consecutive successful steps of one episode.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EpisodeScore {
+    pub steps: u32,
+    consecutive: u32,
+    pub solved_at: Option<u32>,
+}
+
+impl EpisodeScore {
+    /// One control step with the sim's success flag after it.
+    pub fn step(&mut self, success: bool, hold: u32) {
+        self.steps += 1;
+        self.consecutive = if success { self.consecutive + 1 } else { 0 };
+        if self.solved_at.is_none() && self.consecutive >= hold.max(1) {
+            self.solved_at = Some(self.steps);
+        }
+    }
+}
+
+/// The result of one evaluation round.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalRound {
+    pub world_version: u64,
+    pub policy_version: u64,
+    pub episodes: u32,
+    pub solved: u32,
+    /// Mean steps to success over solved episodes (NaN when none).
+    pub mean_steps_to_success: f64,
+}
+
+impl EvalRound {
+    pub fn from_scores(world_version: u64, policy_version: u64, scores: &[EpisodeScore]) -> Self {
+        let solved: Vec<u32> = scores.iter().filter_map(|s| s.solved_at).collect();
+        Self {
+            world_version,
+            policy_version,
+            episodes: scores.len() as u32,
+            solved: solved.len() as u32,
+            mean_steps_to_success: if solved.is_empty() {
+                f64::NAN
+            } else {
+                solved.iter().map(|&s| s as f64).sum::<f64>() / solved.len() as f64
+            },
+        }
+    }
+
+    pub fn success_rate(&self) -> f64 {
+        if self.episodes == 0 {
+            0.0
+        } else {
+            self.solved as f64 / self.episodes as f64
+        }
+    }
+}
+
+pub const CSV_HEADER: &str = "unix_time_s,env_steps,world_version,policy_version,episodes,solved,success_rate,mean_steps_to_success";
+
+/// Appends a round to `<run_dir>/metrics/deployed_eval.csv` (header on creation).
+pub fn append_csv(run_dir: &Path, r: &EvalRound) -> std::io::Result<PathBuf> {
+    let dir = run_dir.join("metrics");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("deployed_eval.csv");
+    let new = !path.exists();
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)?;
+    if new {
+        writeln!(f, "{CSV_HEADER}")?;
+    }
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    writeln!(
+        f,
+        "{t:.3},{},{},{},{},{},{:.4},{:.2}",
+        phase_arbiter::phase_log::total_steps(run_dir),
+        r.world_version,
+        r.policy_version,
+        r.episodes,
+        r.solved,
+        r.success_rate(),
+        r.mean_steps_to_success
+    )?;
+    Ok(path)
+}
+
+/// The forward policy to deploy: the newest world model and forward policy checkpoints of the
+/// run directory; freshly initialised (seeded) networks where there is none yet, so a round
+/// before training measures the untrained policy.
+pub fn load_deployed(
+    cfg: &LearnConfig,
+    run_dir: &Path,
+    device: Device,
+) -> mbarl_node::Result<(ActingPolicy, u64, u64)> {
+    tch::manual_seed(cfg.seed as i64);
+    let stored_world = CheckpointStore::new(run_dir, bundle::WORLD_MODEL, 5).load_newest();
+    let wv = stored_world.as_ref().map_or(0, |ck| ck.meta.version);
+    // version 0 means "no encoder yet" to the acting side: an untrained one goes in as 1
+    let world_ck = match stored_world {
+        Some(ck) => ck,
+        None => bundle::save_world_model(&WorldModel::new(cfg, device)?, cfg, 1)?,
+    };
+    let name = bundle::policy_bundle(Role::Forward.name());
+    let policy_ck = match CheckpointStore::new(run_dir, &name, 5).load_newest() {
+        Some(ck) => ck,
+        None => bundle::save_policy(&Policy::new(cfg, device)?, cfg, Role::Forward.name(), 0)?,
+    };
+    let pv = policy_ck.meta.version;
+    let mut acting = ActingPolicy::new(cfg.clone(), Role::Forward, device)?;
+    acting.offer_world(&bundle::to_msg(&world_ck, Default::default()))?;
+    acting.load_policy(&policy_ck)?;
+    Ok((acting, wv, pv))
+}
+
+fn params() -> Vec<ParamSpec> {
+    let mut p = common::params();
+    p.extend(phase_arbiter::config::params().into_iter().filter(|s| {
+        matches!(
+            s.name.as_str(),
+            "joint_names"
+                | "position_lower"
+                | "position_upper"
+                | "max_velocity"
+                | "max_step"
+                | "control_rate_hz"
+        )
+    }));
+    p.extend([
+        ParamSpec::new("episodes", 10i64, "episodes per evaluation round"),
+        ParamSpec::new("max_steps", 60i64, "control steps per episode"),
+        ParamSpec::new(
+            "success_hold",
+            3i64,
+            "consecutive successful steps that solve an episode",
+        ),
+        ParamSpec::new(
+            "watch_period_s",
+            0.0,
+            "> 0: keep evaluating new checkpoints, polling this often; 0: one round, then exit",
+        ),
+        ParamSpec::new(
+            "image_topic",
+            "/camera/image_raw",
+            "camera topic (pixel observations)",
+        ),
+        ParamSpec::new(
+            "reset_service",
+            "/sim/eval_reset",
+            "std_srvs/Trigger resetting the evaluation arm to the forward initial states",
+        ),
+        ParamSpec::new(
+            "success_topic",
+            "/sim/success",
+            "std_msgs/Bool task success, one per control step",
+        ),
+    ]);
+    p
+}
+
+struct EvalArm {
+    joint_states: Subscriber<JointState>,
+    images: Option<Subscriber<Image>>,
+    success: Subscriber<Bool>,
+    command: mbarl_ros::Publisher<Float64MultiArray>,
+    reset: mbarl_ros::ServiceClient<Trigger>,
+    order: Vec<String>,
+    limits: JointLimits,
+    period_s: f64,
+    pre: mbarl_vision::PreprocessConfig,
+    last_image: Option<(i64, mbarl_vision::Frame)>,
+}
+
+fn stamp_ns(h: &mbarl_msgs::std_msgs::Header) -> i64 {
+    h.stamp.to_nanos()
+}
+
+/// `sim_time=T` of the Trigger reply, in ns.
+fn reply_sim_time_ns(message: &str) -> Option<i64> {
+    let t: f64 = message
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("sim_time="))?
+        .parse()
+        .ok()?;
+    Some((t * 1e9).round() as i64)
+}
+
+const WAIT: Duration = Duration::from_secs(10);
+
+impl EvalArm {
+    /// The next joint state stamped after `after_ns` (with its camera frame in pixel mode).
+    async fn next_observation(&mut self, after_ns: i64, pixels: bool) -> Result<Observation> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            tokio::select! {
+                Some(js) = self.joint_states.recv() => {
+                    let stamp = stamp_ns(&js.header);
+                    if stamp <= after_ns {
+                        continue;
+                    }
+                    let mut obs = Observation {
+                        header: js.header.clone(),
+                        joint_names: self.order.clone(),
+                        ..Default::default()
+                    };
+                    for name in &self.order {
+                        let i = js.name.iter().position(|n| n == name).with_context(|| format!("joint {name} missing from /joint_states"))?;
+                        obs.joint_position.push(*js.position.get(i).context("short joint state")?);
+                        obs.joint_velocity.push(js.velocity.get(i).copied().unwrap_or(0.0));
+                    }
+                    if pixels {
+                        // lock-step: the frame of a step is published before its joint state
+                        let frame = match &self.last_image {
+                            Some((s, f)) if *s == stamp => f.clone(),
+                            _ => continue,
+                        };
+                        obs.frame_width = frame.width as u16;
+                        obs.frame_height = frame.height as u16;
+                        obs.frame = frame.data;
+                    }
+                    return Ok(obs);
+                }
+                Some(img) = async { match &self.images { Some(s) => s.recv().await, None => std::future::pending().await } } => {
+                    match crate::deployed_eval::frame(&img, &self.pre) {
+                        Ok(f) => self.last_image = Some((stamp_ns(&img.header), f)),
+                        Err(e) => tracing::warn!("camera frame refused: {e}"),
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => bail!("no joint state from the evaluation arm within {WAIT:?}"),
+            }
+        }
+    }
+
+    fn drain_success(&mut self) -> Vec<bool> {
+        let mut v = Vec::new();
+        while let Some(b) = self.success.try_recv() {
+            v.push(b.data);
+        }
+        v
+    }
+
+    async fn episode(
+        &mut self,
+        acting: &ActingPolicy,
+        pixels: bool,
+        max_steps: u32,
+        hold: u32,
+    ) -> Result<EpisodeScore> {
+        let reply = self
+            .reset
+            .call(TriggerRequest::default(), WAIT)
+            .await
+            .context("evaluation reset")?;
+        if !reply.success {
+            bail!("evaluation reset refused: {}", reply.message);
+        }
+        let reset_ns = reply_sim_time_ns(&reply.message).unwrap_or(0);
+        let mut obs = self.next_observation(reset_ns - 1, pixels).await?;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        self.drain_success();
+        let mut score = EpisodeScore::default();
+        while score.steps < max_steps && score.solved_at.is_none() {
+            let action = acting.act(&obs, true)?;
+            let cmd = self
+                .limits
+                .command(&obs.joint_position, &action, self.period_s);
+            self.command.publish(Float64MultiArray {
+                data: cmd.targets,
+                ..Default::default()
+            })?;
+            let last = stamp_ns(&obs.header);
+            obs = self.next_observation(last, pixels).await?;
+            // the sim publishes /sim/success for a step before that step's joint state
+            let mut flags = self.drain_success();
+            if flags.is_empty() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                flags = self.drain_success();
+            }
+            score.step(flags.last().copied().unwrap_or(false), hold);
+        }
+        Ok(score)
+    }
+}
+
+/// The shared preprocessing of a raw camera image (as the camera encoder does it).
+pub fn frame(
+    img: &Image,
+    pre: &mbarl_vision::PreprocessConfig,
+) -> Result<mbarl_vision::Frame, mbarl_vision::VisionError> {
+    mbarl_vision::preprocess(&mbarl_vision::ImageInput::from(img), pre)
+}
+
+/// The `deployed_eval` binary.
+pub async fn run() -> Result<()> {
+    let (_, args) = RosArgs::from_env()?;
+    mbarl_ros::logging::init_logging(args.log_level.as_deref());
+    let node = NodeBuilder::new("deployed_eval")
+        .ros_args(args)
+        .params(params())
+        .build()?;
+    let common::LearnSetup {
+        cfg,
+        device,
+        run_dir,
+        threads,
+    } = common::LearnSetup::from_node(&node)?;
+    common::set_threads(threads);
+    let limits = phase_arbiter::config::limits_from(node.startup_params())?;
+    let rate: f64 = node.param("control_rate_hz")?;
+    let episodes = node.param::<i64>("episodes")?.max(1) as u32;
+    let max_steps = node.param::<i64>("max_steps")?.max(1) as u32;
+    let hold = node.param::<i64>("success_hold")?.max(1) as u32;
+    let watch: f64 = node.param("watch_period_s")?;
+    let pixels = cfg.obs.mode == ObsMode::Pixels;
+    let image_topic: String = node.param("image_topic")?;
+    let mut arm = EvalArm {
+        joint_states: node.subscriber("/joint_states", Qos::Reliable { depth: 10 })?,
+        images: if pixels {
+            Some(node.subscriber(&image_topic, Qos::Reliable { depth: 5 })?)
+        } else {
+            None
+        },
+        success: node.subscriber(
+            &node.param::<String>("success_topic")?,
+            Qos::Reliable { depth: 50 },
+        )?,
+        command: node.publisher("/arm_controller/commands", Qos::DEFAULT)?,
+        reset: node.service_client(&node.param::<String>("reset_service")?)?,
+        order: node.param("joint_names")?,
+        limits,
+        period_s: 1.0 / rate.max(1e-3),
+        pre: mbarl_vision::PreprocessConfig::default(),
+        last_image: None,
+    };
+    if !arm.reset.wait_for_service(Duration::from_secs(30)).await {
+        bail!("no evaluation reset service: start an evaluation sim bridge in this ROS domain");
+    }
+    let mut last_versions = None;
+    loop {
+        let (acting, wv, pv) = load_deployed(&cfg, &run_dir, device)?;
+        if last_versions != Some((wv, pv)) {
+            last_versions = Some((wv, pv));
+            let mut scores = Vec::new();
+            for _ in 0..episodes {
+                scores.push(arm.episode(&acting, pixels, max_steps, hold).await?);
+            }
+            let round = EvalRound::from_scores(wv, pv, &scores);
+            let path = append_csv(&run_dir, &round)?;
+            println!(
+                "deployed success {}/{} ({:.0}%) after {} env steps, world v{wv} policy v{pv}, mean steps to success {:.1} -> {}",
+                round.solved,
+                round.episodes,
+                round.success_rate() * 100.0,
+                phase_arbiter::phase_log::total_steps(&run_dir),
+                round.mean_steps_to_success,
+                path.display()
+            );
+        }
+        if watch <= 0.0 {
+            return Ok(());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs_f64(watch)) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn success_must_hold() {
+        let mut s = EpisodeScore::default();
+        for f in [true, true, false, true, true, true, false] {
+            s.step(f, 3);
+        }
+        assert_eq!(s.solved_at, Some(6));
+        let r = EvalRound::from_scores(3, 4, &[s, EpisodeScore::default()]);
+        assert_eq!((r.solved, r.episodes), (1, 2));
+        assert_eq!(r.success_rate(), 0.5);
+        assert_eq!(r.mean_steps_to_success, 6.0);
+    }
+
+    #[test]
+    fn reset_reply_time() {
+        assert_eq!(
+            reply_sim_time_ns("reset_count=3 direction=forward sim_time=12.35"),
+            Some(12_350_000_000)
+        );
+        assert_eq!(reply_sim_time_ns("nothing"), None);
+    }
+
+    #[test]
+    fn untrained_policy_without_checkpoints_and_csv() {
+        let cfg = mbarl_node::synth::small_state_config();
+        let dir = tempfile::tempdir().unwrap();
+        let (acting, wv, pv) = load_deployed(&cfg, dir.path(), Device::Cpu).unwrap();
+        assert_eq!((wv, pv), (0, 0));
+        let obs = mbarl_node::synth::observation(0, [0.0, 0.1, 0.2, 0.3]);
+        let a = acting.act(&obs, true).unwrap();
+        assert_eq!(a.len(), 4);
+        let r = EvalRound::from_scores(0, 0, &[EpisodeScore::default()]);
+        let p = append_csv(dir.path(), &r).unwrap();
+        append_csv(dir.path(), &r).unwrap();
+        let text = std::fs::read_to_string(p).unwrap();
+        assert_eq!(text.lines().count(), 3);
+        assert!(text.starts_with(CSV_HEADER));
+    }
+}

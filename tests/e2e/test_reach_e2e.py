@@ -1,0 +1,254 @@
+"""End to end: the whole suite learns the simulated `reach` task without resets.
+
+What runs (all real processes, real DDS):
+- training domain: `mbarl launch` with the shipped launch file (sim bridge in lock-step, the six
+  nodes), from demo bags recorded by the scripted expert with `mbarl record` and imported with
+  `mbarl demo import` (sim/record_demos.sh);
+- evaluation domain: a second sim bridge and `deployed_eval`, which deploys the run's newest
+  forward policy from the initial-state distribution (EARL), never feeding training.
+
+Judged: the untrained policy's deployed success is <= 20%; within the step budget a round
+reaches >= 80%; phases alternate on their own (Forward->Backward and Backward->Forward switches
+in metrics/phases.csv); the training sim's /sim/reset_count is still 0 at the end.
+
+The release binaries come from $CARGO_TARGET_DIR/release (scripts/test.sh builds them).
+MBARL_E2E_BUDGET_S / MBARL_E2E_MAX_STEPS override the budget.
+"""
+import csv
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
+PY = os.environ.get("MBARL_ROS_PYTHON", sys.executable)
+TRAIN_DOMAIN, EVAL_DOMAIN, DEMO_DOMAIN = 95, 96, 97
+PIXEL_DOMAIN, PIXEL_EVAL_DOMAIN, PIXEL_DEMO_DOMAIN = 92, 93, 94
+BUDGET_S = float(os.environ.get("MBARL_E2E_BUDGET_S", 1500))
+MAX_STEPS = int(os.environ.get("MBARL_E2E_MAX_STEPS", 200_000))
+ROUND = re.compile(r"deployed success (\d+)/(\d+) .*after (\d+) env steps")
+
+
+def env(domain):
+    e = dict(os.environ)
+    e.update(
+        ROS_DOMAIN_ID=str(domain),
+        ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
+        PYTHONPATH=f"{ROOT / 'sim'}:{e.get('PYTHONPATH', '')}",
+        MUJOCO_GL=e.get("MUJOCO_GL", "egl"),
+        PATH=f"{TARGET}:{e['PATH']}",
+    )
+    return e
+
+
+def binary(name):
+    p = TARGET / name
+    assert p.exists(), f"{p} missing: scripts/test.sh builds the release binaries"
+    return str(p)
+
+
+def stop(proc, sig=signal.SIGINT, timeout=20):
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def eval_args(run_dir, preset, **extra):
+    args = [
+        binary("deployed_eval"), "--ros-args",
+        "--params-file", str(ROOT / "config/robots/sim_arm.yaml"),
+        "-p", f"learn_config:={preset}", "-p", f"run_dir:={run_dir}",
+        "-p", "episodes:=10", "-p", "max_steps:=100",
+    ]
+    for k, v in extra.items():
+        args += ["-p", f"{k}:={v}"]
+    return args
+
+
+def parse_round(line):
+    m = ROUND.search(line)
+    return (int(m[1]), int(m[2]), int(m[3])) if m else None
+
+
+def start_eval_bridge(domain):
+    return subprocess.Popen(
+        [PY, "-m", "mbarl_sim.bridge", "--ros-args", "-p", "task:=reach", "-p", "lockstep:=true"],
+        env=env(domain), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def eval_bridge():
+    p = start_eval_bridge(EVAL_DOMAIN)
+    yield p
+    stop(p)
+
+
+def record_demos(run_dir, domain=DEMO_DOMAIN):
+    subprocess.run(
+        ["bash", str(ROOT / "sim/record_demos.sh"), "--task", "reach", "--episodes", "10",
+         "--run-dir", str(run_dir), "--domain", str(domain), "--mbarl", binary("mbarl")],
+        env=env(domain), check=True, timeout=600,
+        stdout=subprocess.DEVNULL,
+    )
+    for role in ("forward", "backward"):
+        assert (run_dir / "demos" / role / "reach" / "dataset.yaml").exists()
+
+
+def launch_file(run_dir, tmp_path, name="sim_reach_state.yaml", domain=TRAIN_DOMAIN):
+    text = (ROOT / "config/launch" / name).read_text()
+    text = re.sub(r"(?m)^run_dir: .*$", f"run_dir: {run_dir}", text)
+    text = re.sub(r"(?m)^(\s+run_dir: ).*$", rf"\g<1>{run_dir}", text)
+    text += f"ros_domain_id: {domain}\n"
+    path = tmp_path / "launch.yaml"
+    path.write_text(text)
+    return path
+
+
+def read_latched_uint64(topic, domain, timeout):
+    """The latched value of a std_msgs/UInt64 topic, read by a plain rclpy node."""
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    from std_msgs.msg import UInt64
+
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=domain)
+    try:
+        node = rclpy.create_node("e2e_probe", context=ctx)
+        executor = SingleThreadedExecutor(context=ctx)
+        executor.add_node(node)
+        got = []
+        qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        node.create_subscription(UInt64, topic, lambda m: got.append(m.data), qos)
+        end = time.monotonic() + timeout
+        while not got and time.monotonic() < end:
+            executor.spin_once(timeout_sec=0.1)
+        assert got, f"no {topic} in domain {domain} within {timeout} s"
+        return got[-1]
+    finally:
+        rclpy.try_shutdown(context=ctx)
+
+
+def phase_switches(run_dir):
+    with open(run_dir / "metrics/phases.csv") as f:
+        return [(r["from"], r["to"]) for r in csv.DictReader(f)]
+
+
+def test_reach_state_learns_without_resets(tmp_path, eval_bridge):
+    run_dir = tmp_path / "run"
+    record_demos(run_dir)
+    preset = ROOT / "config/presets/state.yaml"
+
+    # The untrained forward policy (no checkpoint yet: freshly initialised networks).
+    out = subprocess.run(
+        eval_args(run_dir, preset), env=env(EVAL_DOMAIN), capture_output=True, text=True,
+        timeout=300,
+    )
+    first = next((parse_round(l) for l in out.stdout.splitlines() if parse_round(l)), None)
+    assert first, out.stdout + out.stderr
+    assert first[0] / first[1] <= 0.2, f"untrained policy already succeeds: {first}"
+
+    log = open(tmp_path / "launch.out", "w")
+    suite = subprocess.Popen(
+        [binary("mbarl"), "launch", str(launch_file(run_dir, tmp_path)), "--base", str(ROOT),
+         "--status-every", "10"],
+        env=env(TRAIN_DOMAIN), stdout=log, stderr=subprocess.STDOUT,
+    )
+    watcher = subprocess.Popen(
+        eval_args(run_dir, preset, watch_period_s=5.0), env=env(EVAL_DOMAIN),
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1,
+    )
+    rounds = []
+    try:
+        start = time.monotonic()
+        os.set_blocking(watcher.stdout.fileno(), False)
+        while time.monotonic() - start < BUDGET_S:
+            assert suite.poll() is None, "mbarl launch stopped: " + (tmp_path / "launch.out").read_text()[-3000:]
+            line = watcher.stdout.readline()
+            if not line:
+                assert watcher.poll() is None, "deployed_eval stopped"
+                time.sleep(1)
+                continue
+            r = parse_round(line)
+            if r:
+                rounds.append(r)
+                print(line.strip(), flush=True)
+                if r[0] / r[1] >= 0.8 or r[2] >= MAX_STEPS:
+                    break
+        best = max(rounds, key=lambda r: r[0] / r[1]) if rounds else None
+        assert best and best[0] / best[1] >= 0.8, f"deployed success never reached 80%: {rounds}"
+        assert best[2] <= MAX_STEPS, f"80% only after {best[2]} env steps (budget {MAX_STEPS})"
+        switches = phase_switches(run_dir)
+        assert ("Forward", "Backward") in switches and ("Backward", "Forward") in switches, switches
+        assert all(to != "NeedsHelp" for _, to in switches), switches
+        resets = read_latched_uint64("/sim/reset_count", TRAIN_DOMAIN, timeout=20)
+        assert resets == 0, f"the training sim was reset {resets} times"
+        print(f"e2e reach: first {first}, rounds {rounds}, {len(switches)} phase changes")
+    finally:
+        stop(watcher)
+        stop(suite, timeout=40)
+        log.close()
+
+
+def csv_rows(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_pixels_smoke(tmp_path):
+    """The same loop on 64x64 camera frames: phases alternate, the world model trains on frames
+    and publishes checkpoints, both policies train and checkpoint, and the deployed forward
+    policy runs on camera frames in the evaluation sim. Learning to 80% is not asked here."""
+    run_dir = tmp_path / "run"
+    record_demos(run_dir, PIXEL_DEMO_DOMAIN)
+    log = open(tmp_path / "launch.out", "w")
+    suite = subprocess.Popen(
+        [binary("mbarl"), "launch",
+         str(launch_file(run_dir, tmp_path, "sim_reach_pixels.yaml", PIXEL_DOMAIN)),
+         "--base", str(ROOT), "--status-every", "10"],
+        env=env(PIXEL_DOMAIN), stdout=log, stderr=subprocess.STDOUT,
+    )
+    bridge = start_eval_bridge(PIXEL_EVAL_DOMAIN)
+    try:
+        deadline = time.monotonic() + float(os.environ.get("MBARL_PIXEL_SMOKE_S", 420))
+        ready = False
+        while time.monotonic() < deadline and not ready:
+            assert suite.poll() is None, (tmp_path / "launch.out").read_text()[-3000:]
+            time.sleep(5)
+            ckpt = run_dir / "checkpoints"
+            cycles = [s for s in phase_switches(run_dir) if s[0] in ("Forward", "Backward")] \
+                if (run_dir / "metrics/phases.csv").exists() else []
+            ready = (
+                len(cycles) >= 4
+                and any((ckpt / "world_model").glob("*"))
+                and any((ckpt / "forward_policy").glob("*"))
+                and any((ckpt / "backward_policy").glob("*"))
+            )
+        assert ready, f"pixel loop incomplete: {phase_switches(run_dir) if (run_dir / 'metrics/phases.csv').exists() else 'no phases'}; checkpoints {sorted(p.name for p in (run_dir / 'checkpoints').glob('*/*'))}"
+        world = csv_rows(run_dir / "metrics/world_model.csv")
+        assert int(world[-1]["replay_size"]) > 0 and int(world[-1]["updates"]) > 0, world[-1]
+        out = subprocess.run(
+            eval_args(run_dir, ROOT / "config/presets/pixels.yaml", episodes=2, max_steps=20),
+            env=env(PIXEL_EVAL_DOMAIN), capture_output=True, text=True, timeout=300,
+        )
+        r = next((parse_round(l) for l in out.stdout.splitlines() if parse_round(l)), None)
+        assert r and r[1] == 2, out.stdout + out.stderr[-2000:]
+        print(f"pixel smoke: {len(phase_switches(run_dir))} phase changes, world model {world[-1]}")
+    finally:
+        stop(bridge)
+        stop(suite, timeout=40)
+        log.close()
