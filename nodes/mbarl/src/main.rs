@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod eval;
 mod example;
 mod launch;
 mod record;
@@ -38,6 +39,9 @@ enum Command {
         #[command(subcommand)]
         cmd: demo::DemoCmd,
     },
+    /// EARL-style results of runs: deployed success over env steps, phase switches, help
+    /// requests, resets; a CSV and a PNG learning curve comparing the runs.
+    Eval(eval::EvalOpts),
     /// Benchmarks that print measured figures.
     Bench {
         #[command(subcommand)]
@@ -60,6 +64,7 @@ fn main() -> Result<()> {
             Command::Record(opts) => record::run(opts).await,
             Command::Demo { cmd } => demo::run(cmd),
             Command::Launch(opts) => launch::run(opts).await,
+            Command::Eval(opts) => eval::run(opts),
         }
     })
 }
