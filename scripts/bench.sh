@@ -3,6 +3,7 @@
 #   scripts/bench.sh transport     JointState round trips, image throughput (Rust, rclpy)
 #   scripts/bench.sh alm           ALM updates/s, tch vs PyTorch Python
 #   scripts/bench.sh bag-import    demo import throughput vs rosbags
+#   scripts/bench.sh estop         e-stop to hold-command latency of the phase_arbiter (vs one control period)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$MBARL_ROOT"
@@ -15,5 +16,6 @@ case "$which" in
   *)
     scripts/setup.sh apt ros
     cargo build --release --locked -p mbarl
+    if [ "$which" = estop ]; then cargo build --release --locked -p phase_arbiter; fi
     exec "$CARGO_TARGET_DIR/release/mbarl" bench "$which" "$@" ;;
 esac

@@ -1,6 +1,7 @@
 //! `mbarl bench …`: benchmarks that print measured figures.
 
 mod bag_import;
+mod estop;
 mod stats;
 mod transport;
 
@@ -16,6 +17,10 @@ pub enum Which {
     /// Demo import throughput (msg/s, MB/s) on a 64×64-image bag written by rosbags, and rosbags
     /// reading the same bag, in one run; prints the ratio.
     BagImport(bag_import::BagImportOpts),
+    /// E-stop latency: /mbarl/estop to the phase_arbiter's hold command on
+    /// /arm_controller/commands (the arbiter in its own process), p50/p99 against one control
+    /// period.
+    Estop(estop::EstopOpts),
     /// (internal) Echo /bench/ping to /bench/pong.
     #[command(hide = true)]
     Echo {
@@ -36,6 +41,7 @@ pub async fn run(which: Which, _args: RosArgs) -> Result<()> {
     match which {
         Which::Transport(opts) => transport::run(opts).await,
         Which::BagImport(opts) => bag_import::run(opts),
+        Which::Estop(opts) => estop::run(opts).await,
         Which::Echo { domain } => transport::echo(domain).await,
         Which::Sink { domain, count } => transport::sink(domain, count).await,
     }
