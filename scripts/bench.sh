@@ -5,6 +5,7 @@
 #   scripts/bench.sh bag-import    demo import throughput vs rosbags
 #   scripts/bench.sh control-latency [--seconds 300]
 #                                  frame→command latency, missed deadlines, learning running
+#   scripts/bench.sh estop         e-stop to hold-command latency of the phase_arbiter (vs one control period)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$MBARL_ROOT"
@@ -28,5 +29,6 @@ case "$which" in
   *)
     scripts/setup.sh apt ros
     cargo build --release --locked -p mbarl
+    if [ "$which" = estop ]; then cargo build --release --locked -p phase_arbiter; fi
     exec "$CARGO_TARGET_DIR/release/mbarl" bench "$which" "$@" ;;
 esac

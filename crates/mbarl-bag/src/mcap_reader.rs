@@ -79,9 +79,11 @@ pub(crate) fn read_summary(path: &Path) -> Option<Summary> {
     let mut pos = 0usize;
     while pos + 9 <= buf.len() {
         let op = buf[pos];
-        let n = u64::from_le_bytes(buf[pos + 1..pos + 9].try_into().ok()?) as usize;
-        let body = buf.get(pos + 9..pos + 9 + n)?;
-        pos += 9 + n;
+        let n = u64::from_le_bytes(buf[pos + 1..pos + 9].try_into().ok()?);
+        // A corrupt length must not overflow (it did: found by tests/fuzz_bag.rs).
+        let end = usize::try_from(n).ok()?.checked_add(pos + 9)?;
+        let body = buf.get(pos + 9..end)?;
+        pos = end;
         match mcap::parse_record(op, body).ok()? {
             Record::Schema { header, data } => {
                 schemas.insert(

@@ -232,8 +232,67 @@ pub fn load_params_file(path: &Path) -> Result<Vec<ParamsBlock>, ParamError> {
     parse_params_yaml(&text, path)
 }
 
+/// Deepest `[`/`{` nesting accepted in a params file. The YAML parser fails beyond 128 levels
+/// anyway, but only after a scan that is quadratic in the nesting (100 000 `[` took minutes).
+pub const MAX_FLOW_NESTING: usize = 100;
+
+/// The 1-based line where flow collections (`[`, `{`) nest deeper than `limit`, if they do.
+/// A linear scan that skips quoted scalars and comments.
+fn flow_nesting_exceeds(text: &str, limit: usize) -> Option<usize> {
+    #[derive(PartialEq)]
+    enum State {
+        Plain,
+        Single,
+        Double,
+        Comment,
+    }
+    let mut state = State::Plain;
+    let (mut depth, mut line, mut escaped) = (0usize, 1usize, false);
+    let mut previous = '\n';
+    for c in text.chars() {
+        if c == '\n' {
+            line += 1;
+        }
+        match state {
+            State::Plain => {
+                // Quotes and comments start a token; `it's` and `a#b` are plain text.
+                let token_start = previous.is_whitespace() || matches!(previous, '[' | '{' | ',');
+                match c {
+                    '[' | '{' => {
+                        depth += 1;
+                        if depth > limit {
+                            return Some(line);
+                        }
+                    }
+                    ']' | '}' => depth = depth.saturating_sub(1),
+                    '\'' if token_start => state = State::Single,
+                    '"' if token_start => state = State::Double,
+                    '#' if token_start => state = State::Comment,
+                    _ => {}
+                }
+            }
+            State::Single if c == '\'' => state = State::Plain,
+            State::Double if escaped => escaped = false,
+            State::Double if c == '\\' => escaped = true,
+            State::Double if c == '"' => state = State::Plain,
+            State::Comment if c == '\n' => state = State::Plain,
+            _ => {}
+        }
+        previous = c;
+    }
+    None
+}
+
 /// Parses params-file text (`path` is used in errors only).
 pub fn parse_params_yaml(text: &str, path: &Path) -> Result<Vec<ParamsBlock>, ParamError> {
+    if let Some(line) = flow_nesting_exceeds(text, MAX_FLOW_NESTING) {
+        return Err(ParamError::Yaml {
+            path: path.into(),
+            message: format!(
+                "`[`/`{{` nested deeper than {MAX_FLOW_NESTING} levels at line {line}"
+            ),
+        });
+    }
     let root: Value = serde_yaml_ng::from_str(text).map_err(|e| ParamError::Yaml {
         path: path.into(),
         message: e.to_string(),
@@ -621,6 +680,27 @@ ns:
         assert!(node_matches("/arbiter", "/arbiter"));
         assert!(node_matches("/**/arbiter", "/arbiter"));
         assert!(!node_matches("/ns/arbiter", "/ns/other"));
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_refused_quickly() {
+        let deep = format!("x: {}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let t0 = std::time::Instant::now();
+        let err = resolve(&deep, &[]).unwrap_err();
+        assert!(t0.elapsed() < std::time::Duration::from_secs(1));
+        assert!(
+            err.to_string()
+                .contains("nested deeper than 100 levels at line 1"),
+            "{err}"
+        );
+        // Brackets in quotes and comments do not count; moderate nesting parses.
+        let ok = format!(
+            "/**:\n  ros__parameters:\n    robot: '{0}'\n    # {0}\n    joints: [\"{0}\", it's]\n    x: {1}{2}\n",
+            "[".repeat(200),
+            "[".repeat(50),
+            "]".repeat(50)
+        );
+        assert!(parse_params_yaml(&ok, Path::new("p.yaml")).is_ok());
     }
 
     #[test]

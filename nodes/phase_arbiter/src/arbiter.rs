@@ -5,11 +5,16 @@
 //! position). It is what the arm gets on e-stop, in PAUSED / NEEDS_HELP, when the active
 //! policy is silent for more than `watchdog_periods` control periods, and when its action is
 //! malformed (wrong size, NaN).
+//!
+//! With a workspace box ([`Arbiter::with_workspace`]), a command whose end effector (forward
+//! kinematics) would leave the box is refused: the arm is sent the last commanded target when
+//! that one was inside the box (the last safe position), else it holds where it is.
 
 use std::time::{Duration, Instant};
 
 use mbarl_msgs::msg::{Observation, PolicyAction, StateScore, Transition};
 
+use crate::kinematics::Workspace;
 use crate::limits::JointLimits;
 use crate::phases::{Phase, PhaseMachine, StepReport, Switch};
 
@@ -64,6 +69,9 @@ pub enum HoldReason {
     StaleAction,
     WrongSize,
     NotFinite,
+    /// Neither a measured position nor a previous command: nothing is sent (the controller
+    /// keeps its own hold) rather than a guess.
+    UnknownPosition,
 }
 
 impl HoldReason {
@@ -75,6 +83,22 @@ impl HoldReason {
             HoldReason::StaleAction => "stale_action",
             HoldReason::WrongSize => "wrong_action_size",
             HoldReason::NotFinite => "non_finite_action",
+            HoldReason::UnknownPosition => "unknown_position",
+        }
+    }
+}
+
+/// Why a policy's command was refused (counted as `refused.<reason>` by the node).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The end effector would leave the workspace box.
+    Workspace,
+}
+
+impl Refusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Workspace => "workspace",
         }
     }
 }
@@ -82,8 +106,12 @@ impl HoldReason {
 /// The decision for one step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepOutput {
-    pub targets: Vec<f64>,
+    /// The joint position targets to send; `None`: send nothing (position unknown).
+    pub targets: Option<Vec<f64>>,
     pub hold: Option<HoldReason>,
+    /// The policy's command was refused; `targets` is the last safe position.
+    pub refused: Option<Refusal>,
+    /// The command was clamped to the limits, or refused.
     pub clamped: bool,
     pub switch: Option<Switch>,
     /// The transition completed by this step's observation (previous obs → this obs).
@@ -103,6 +131,7 @@ struct Pending {
 pub struct Arbiter {
     pub limits: JointLimits,
     pub machine: PhaseMachine,
+    workspace: Option<Workspace>,
     period: Duration,
     watchdog: Duration,
     last_targets: Option<Vec<f64>>,
@@ -125,6 +154,7 @@ impl Arbiter {
         Self {
             limits,
             machine,
+            workspace: None,
             period,
             watchdog: period.mul_f64(watchdog_periods),
             last_targets: None,
@@ -135,6 +165,13 @@ impl Arbiter {
             measured: None,
             holding: None,
         }
+    }
+
+    /// Enforces a workspace box on every policy command (the chain must have one joint per
+    /// limited joint; a mismatched chain would refuse everything).
+    pub fn with_workspace(mut self, workspace: Workspace) -> Self {
+        self.workspace = Some(workspace);
+        self
     }
 
     pub fn set_estop(&mut self, on: bool) {
@@ -166,12 +203,20 @@ impl Arbiter {
         }
     }
 
-    /// The hold command. Holding starts at the arm's measured position (so it stops where it
-    /// is, instead of finishing its last step), else at the last target, clamped to the
-    /// limits, and stays there while the hold lasts (no creeping after a sagging measurement).
-    /// `None` while the arm's position is unknown: nothing is sent and the controller keeps
-    /// holding on its own.
+    /// The hold command, for the node to send now (e-stop, no observations, shutdown); it
+    /// becomes the last command sent. Holding starts at the arm's measured position (so it
+    /// stops where it is, instead of finishing its last step), else at the last target,
+    /// clamped to the limits, and stays there while the hold lasts (no creeping after a
+    /// sagging measurement). `None` while the arm's position is unknown: nothing is sent and
+    /// the controller keeps holding on its own.
     pub fn hold_targets(&mut self) -> Option<Vec<f64>> {
+        let hold = self.hold_position()?;
+        self.last_targets = Some(hold.clone());
+        Some(hold)
+    }
+
+    /// The position held (see [`Arbiter::hold_targets`]), without sending it.
+    fn hold_position(&mut self) -> Option<Vec<f64>> {
         if self.holding.is_none() {
             let base = self.measured.as_ref().or(self.last_targets.as_ref())?;
             self.holding = Some(
@@ -253,16 +298,19 @@ impl Arbiter {
         }
 
         self.on_joint_positions(&measured);
-        // With neither a measured position nor a last target, hold at the observation's
-        // position clamped to the limits.
-        let base = self.hold_targets().unwrap_or_else(|| {
-            (0..self.limits.joints())
-                .map(|j| {
-                    self.limits
-                        .clamp_position(j, measured.get(j).copied().unwrap_or(f64::NAN))
-                })
-                .collect()
-        });
+        // With neither a measured position nor a last target there is nothing safe to
+        // command (clamping a NaN would send the arm to the middle of its range).
+        let Some(base) = self.hold_position() else {
+            return StepOutput {
+                targets: None,
+                hold: Some(HoldReason::UnknownPosition),
+                refused: None,
+                clamped: false,
+                switch,
+                transition,
+            };
+        };
+        let mut refused = None;
         let (targets, hold, clamped, action) = match self.active_action(now) {
             Ok(a) => {
                 // Step from the measured position when it is sane, so targets never run away
@@ -275,12 +323,30 @@ impl Arbiter {
                 let c = self
                     .limits
                     .command(&from, &a.action, self.period.as_secs_f64());
-                let executed = self.limits.executed_action(&from, &c.targets);
-                (c.targets, None, c.clamped, executed)
+                let (targets, clamped) = match &self.workspace {
+                    Some(ws) if !ws.allows(&c.targets) => {
+                        refused = Some(Refusal::Workspace);
+                        // The last safe position: the last command sent (a step's or a hold)
+                        // when it was in the box, else where the arm is held.
+                        let last_safe = self
+                            .last_targets
+                            .as_ref()
+                            .filter(|t| ws.allows(t))
+                            .cloned()
+                            .unwrap_or_else(|| base.clone());
+                        (last_safe, true)
+                    }
+                    _ => (c.targets, c.clamped),
+                };
+                let executed = self.limits.executed_action(&from, &targets);
+                (targets, None, clamped, executed)
             }
             Err(reason) => (base, Some(reason), false, vec![0.0; self.limits.joints()]),
         };
-        if hold.is_none() {
+        if refused.is_some() {
+            // A hold right after a refusal keeps the arm where the refusal sent it.
+            self.holding = Some(targets.clone());
+        } else if hold.is_none() {
             self.holding = None;
         }
         if self.machine.phase().is_active() {
@@ -296,8 +362,9 @@ impl Arbiter {
         }
         self.last_targets = Some(targets.clone());
         StepOutput {
-            targets,
+            targets: Some(targets),
             hold,
+            refused,
             clamped,
             switch,
             transition,
@@ -413,7 +480,8 @@ mod tests {
         arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![1.0, -1.0]), t0);
         let out = arb.step(obs(0, [0.0, 0.0]), t0);
         assert_eq!(out.hold, None);
-        assert!((out.targets[0] - 0.05).abs() < 1e-9 && (out.targets[1] + 0.05).abs() < 1e-9);
+        let t = out.targets.unwrap();
+        assert!((t[0] - 0.05).abs() < 1e-9 && (t[1] + 0.05).abs() < 1e-9);
     }
 
     #[test]
@@ -423,7 +491,7 @@ mod tests {
         arb.on_action(act(PolicyAction::POLICY_BACKWARD, vec![1.0, 1.0]), t0);
         let out = arb.step(obs(0, [0.2, 0.3]), t0);
         assert_eq!(out.hold, Some(HoldReason::NoAction));
-        assert_eq!(out.targets, vec![0.2, 0.3]);
+        assert_eq!(out.targets, Some(vec![0.2, 0.3]));
     }
 
     #[test]
@@ -473,5 +541,74 @@ mod tests {
         assert_eq!((t.observation.seq, t.next_observation.seq), (0, 1));
         assert!((t.action[0] - 0.5).abs() < 1e-6);
         assert_eq!(t.phase, Phase::Forward.to_msg());
+    }
+
+    #[test]
+    fn garbage_observation_before_any_position_commands_nothing() {
+        let mut arb = arbiter();
+        let t0 = Instant::now();
+        arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![1.0, 1.0]), t0);
+        let out = arb.step(obs(0, [f64::NAN, 0.0]), t0);
+        assert_eq!(out.targets, None, "not the middle of the joint range");
+        assert_eq!(out.hold, Some(HoldReason::UnknownPosition));
+        let out = arb.step(obs(1, [0.2, 0.1]), t0);
+        assert_eq!(out.hold, None);
+        assert!(out.targets.is_some());
+    }
+
+    /// Two joints about z: a planar arm with 0.5 m links, end effector at 1.0 m along x at q=0.
+    fn planar_workspace(max_y: f64) -> Workspace {
+        use crate::kinematics::{KinematicChain, WorkspaceBox};
+        let chain = KinematicChain::new(
+            2,
+            &[0.0, 0.0, 0.0, 0.5, 0.0, 0.0],
+            &[0.0; 6],
+            &[0.0, 0.0, 1.0, 0.0, 0.0, 1.0],
+            &[0.5, 0.0, 0.0],
+        )
+        .unwrap();
+        Workspace {
+            chain,
+            bounds: WorkspaceBox::new(&[-2.0, -2.0, -1.0], &[2.0, max_y, 1.0]).unwrap(),
+        }
+    }
+
+    #[test]
+    fn commands_leaving_the_workspace_are_refused() {
+        // y of the end effector ≈ sin(q1) + ... : the box allows y <= 0.06.
+        let mut arb = arbiter().with_workspace(planar_workspace(0.06));
+        let t0 = Instant::now();
+        arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![1.0, 0.0]), t0);
+        let first = arb.step(obs(0, [0.0, 0.0]), t0);
+        assert_eq!((first.hold, first.refused), (None, None));
+        let t1 = first.targets.clone().unwrap();
+        assert!(
+            (t1[0] - 0.05).abs() < 1e-9,
+            "y = sin(0.05) ≈ 0.05 is inside"
+        );
+        // The next step would reach y ≈ sin(0.10) ≈ 0.0998: refused, the arm stays at t1.
+        let second = arb.step(obs(1, [t1[0], t1[1]]), t0);
+        assert_eq!(second.refused, Some(Refusal::Workspace));
+        assert!(second.clamped, "a refusal counts toward asking for help");
+        assert_eq!(second.targets, Some(t1.clone()));
+        // Moving back into the box is allowed again.
+        arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![-1.0, 0.0]), t0);
+        let third = arb.step(obs(2, [t1[0], t1[1]]), t0);
+        assert_eq!(third.refused, None);
+        assert!(third.targets.unwrap()[0] < t1[0]);
+        // The transition records what was executed: no motion for the refused step.
+        let t = third.transition.unwrap();
+        assert!(t.clamped && t.action[0].abs() < 1e-6, "{:?}", t.action);
+    }
+
+    #[test]
+    fn outside_the_box_without_a_safe_command_holds_where_it_is() {
+        let mut arb = arbiter().with_workspace(planar_workspace(0.06));
+        let t0 = Instant::now();
+        arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![1.0, 0.0]), t0);
+        // Starts outside (y ≈ sin(0.5)): any move further out is refused, the arm holds.
+        let out = arb.step(obs(0, [0.5, 0.0]), t0);
+        assert_eq!(out.refused, Some(Refusal::Workspace));
+        assert_eq!(out.targets, Some(vec![0.5, 0.0]));
     }
 }

@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use mbarl_ros::params::ResolvedParam;
 use mbarl_ros::{FromParam, ParamKind, ParamSpec};
 
+use crate::kinematics::{KinematicChain, KinematicsError, Workspace, WorkspaceBox};
 use crate::limits::JointLimits;
 use crate::phases::PhaseConfig;
 
@@ -89,9 +90,79 @@ pub fn params() -> Vec<ParamSpec> {
         ParamSpec::new(
             "max_consecutive_clamps",
             200i64,
-            "clamped steps in a row that end a phase (stuck_cycles of them: help)",
+            "clamped (or refused) steps in a row that end a phase (stuck_cycles of them: help)",
+        ),
+        ParamSpec::new(
+            "kinematics.joint_origin_xyz",
+            Vec::<f64>::new(),
+            "per joint: origin xyz (m) in the previous joint's frame, as URDF <origin xyz>; 3 per joint",
+        ),
+        ParamSpec::new(
+            "kinematics.joint_origin_rpy",
+            Vec::<f64>::new(),
+            "per joint: origin roll pitch yaw (rad), as URDF <origin rpy>; 3 per joint",
+        ),
+        ParamSpec::new(
+            "kinematics.joint_axis",
+            Vec::<f64>::new(),
+            "per joint: revolute axis in the joint's frame, as URDF <axis xyz>; 3 per joint",
+        ),
+        ParamSpec::new(
+            "kinematics.tool_xyz",
+            Vec::<f64>::new(),
+            "end-effector point (m) in the last joint's frame",
+        ),
+        ParamSpec::new(
+            "workspace_min",
+            Vec::<f64>::new(),
+            "end-effector box lower corner xyz (m, base frame); empty: no box",
+        ),
+        ParamSpec::new(
+            "workspace_max",
+            Vec::<f64>::new(),
+            "end-effector box upper corner xyz (m, base frame); empty: no box",
         ),
     ]
+}
+
+/// The kinematic chain of the profile, `None` when it has none (no `kinematics.*` parameter
+/// set). `joints` is the number of joints of the profile.
+pub fn chain_from(node: &[ResolvedParam], joints: usize) -> Result<Option<KinematicChain>> {
+    let names = [
+        "kinematics.joint_origin_xyz",
+        "kinematics.joint_origin_rpy",
+        "kinematics.joint_axis",
+        "kinematics.tool_xyz",
+    ];
+    let values = names
+        .iter()
+        .map(|n| param::<Vec<f64>>(node, n))
+        .collect::<Result<Vec<_>>>()?;
+    if values.iter().all(Vec::is_empty) {
+        return Ok(None);
+    }
+    Ok(Some(KinematicChain::new(
+        joints, &values[0], &values[1], &values[2], &values[3],
+    )?))
+}
+
+/// The workspace check of the profile: `None` when `workspace_min` and `workspace_max` are
+/// both absent (no box); an error when the box is given without a kinematic chain.
+pub fn workspace_from(node: &[ResolvedParam], joints: usize) -> Result<Option<Workspace>> {
+    let min: Vec<f64> = param(node, "workspace_min")?;
+    let max: Vec<f64> = param(node, "workspace_max")?;
+    if min.is_empty() && max.is_empty() {
+        return Ok(None);
+    }
+    let bounds = WorkspaceBox::new(&min, &max)?;
+    let chain = chain_from(node, joints)?.ok_or_else(|| {
+        KinematicsError::Incomplete(
+            "workspace_min/workspace_max need the kinematic chain (kinematics.joint_origin_xyz, \
+             kinematics.joint_origin_rpy, kinematics.joint_axis, kinematics.tool_xyz)"
+                .into(),
+        )
+    })?;
+    Ok(Some(Workspace { chain, bounds }))
 }
 
 pub fn limits_from(node: &[ResolvedParam]) -> Result<JointLimits> {

@@ -1,8 +1,10 @@
 //! The phase arbiter's logic, testable without ROS: phases ([`phases`]), joint limits and
-//! clamping ([`limits`]), and the per-step decision ([`arbiter`]) of what the arm is commanded.
+//! clamping ([`limits`]), the end-effector workspace box checked by forward kinematics
+//! ([`kinematics`]), and the per-step decision ([`arbiter`]) of what the arm is commanded.
 
 pub mod arbiter;
 pub mod config;
+pub mod kinematics;
 pub mod limits;
 pub mod phase_log;
 pub mod phases;

@@ -20,7 +20,7 @@ use mbarl_msgs::trajectory_msgs::{JointTrajectory, JointTrajectoryPoint};
 use mbarl_ros::counters::RateLimitedWarn;
 use mbarl_ros::{NodeBuilder, Publisher, Qos, RosArgs, RosNode};
 use phase_arbiter::arbiter::{Arbiter, JointOrder, StepOutput};
-use phase_arbiter::config::{limits_from, params, phase_config_from};
+use phase_arbiter::config::{limits_from, params, phase_config_from, workspace_from};
 use phase_arbiter::phase_log::PhaseLog;
 use phase_arbiter::phases::{Phase, PhaseMachine, Switch};
 
@@ -130,10 +130,26 @@ fn apply(
             tracing::warn!(total, suppressed, "arm holds still: {}", reason.as_str());
         }
     }
+    if let Some(refusal) = step.refused {
+        let total = node
+            .counters()
+            .counter(&format!("refused.{}", refusal.as_str()))
+            .increment();
+        if let Some(suppressed) = warn.check() {
+            tracing::warn!(
+                total,
+                suppressed,
+                "command refused ({}): the arm stays at its last safe position",
+                refusal.as_str()
+            );
+        }
+    }
     if step.clamped {
         node.counters().counter("clamped").increment();
     }
-    if let Err(e) = out.command.send(&step.targets, header) {
+    if let Some(targets) = &step.targets
+        && let Err(e) = out.command.send(targets, header)
+    {
         tracing::error!("cannot send the arm command: {e}");
     }
     if let Some(t) = step.transition
@@ -164,12 +180,22 @@ async fn main() -> Result<()> {
     }
     let period = Duration::from_secs_f64(1.0 / rate);
     let names = limits.names.clone();
+    let workspace = workspace_from(node.startup_params(), limits.joints())?;
     let mut arb = Arbiter::new(
         limits,
         PhaseMachine::new(phase_config_from(node.startup_params())?),
         period,
         node.param("watchdog_periods")?,
     );
+    match workspace {
+        Some(ws) => {
+            tracing::info!(min = ?ws.bounds.min, max = ?ws.bounds.max, "workspace box enforced on the end effector");
+            arb = arb.with_workspace(ws);
+        }
+        None => tracing::warn!(
+            "no workspace box (workspace_min/workspace_max unset): only joint limits are enforced"
+        ),
+    }
     let action_wait = period.mul_f64(node.param::<f64>("action_wait_periods")?.clamp(0.0, 10.0));
 
     let command = match node.param::<String>("command_interface")?.as_str() {

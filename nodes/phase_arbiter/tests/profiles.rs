@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use mbarl_ros::params::{load_params_file, resolve_params};
-use phase_arbiter::config::{limits_from, params, phase_config_from};
+use phase_arbiter::config::{limits_from, params, phase_config_from, workspace_from};
+use phase_arbiter::kinematics::Workspace;
 
 #[test]
 fn shipped_robot_profiles_give_valid_limits() {
@@ -21,6 +22,8 @@ fn shipped_robot_profiles_give_valid_limits() {
         let limits = limits_from(&values).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(limits.joints() >= 4, "{}", path.display());
         phase_config_from(&values).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        workspace_from(&values, limits.joints())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         checked += 1;
     }
     assert!(
@@ -60,4 +63,145 @@ fn sim_profile_limits_lie_inside_the_sim_bridge_limits() {
             "joint {j}"
         );
     }
+}
+
+fn profile(name: &str) -> Vec<mbarl_ros::params::ResolvedParam> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../config/robots")
+        .join(name);
+    let blocks = load_params_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    resolve_params(&params(), "/phase_arbiter", "phase_arbiter", &blocks, &[]).unwrap()
+}
+
+fn workspace(name: &str) -> (Workspace, usize) {
+    let values = profile(name);
+    let joints = limits_from(&values).unwrap().joints();
+    let ws = workspace_from(&values, joints)
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .unwrap_or_else(|| panic!("{name} has a workspace box"));
+    (ws, joints)
+}
+
+fn assert_close(got: [f64; 3], want: [f64; 3], tolerance: f64, what: &str) {
+    for i in 0..3 {
+        assert!(
+            (got[i] - want[i]).abs() <= tolerance,
+            "{what}: {got:?} vs {want:?}"
+        );
+    }
+}
+
+#[test]
+fn sim_profile_fk_matches_mujoco() {
+    // (q, position of MuJoCo's "ee" site): `data.site_xpos` after `mj_kinematics` on
+    // sim/assets/reach.xml (the script is in tests/sim/test_robot_profile_kinematics.py, which
+    // also checks the profile against MuJoCo for random poses).
+    let fixtures = [
+        ([0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.8]),
+        (
+            [0.3, 0.5, 1.2, 1.4],
+            [0.406640768, 0.125788730, 0.247284795],
+        ),
+        (
+            [-1.2, -0.4, 2.5, 0.1],
+            [0.074545237, -0.191741654, 0.196111277],
+        ),
+        (
+            [-0.536386, 1.819464, 0.910519, 2.209921],
+            [0.262486927, -0.156055737, -0.187891965],
+        ),
+        (
+            [1.146679, 0.388604, 1.232281, 0.754621],
+            [0.190388071, 0.421660231, 0.311549767],
+        ),
+        (
+            [-1.218444, 0.599517, 0.701651, 0.350008],
+            [0.185955101, -0.505729789, 0.434237657],
+        ),
+        (
+            [-0.977332, -0.084725, 2.247335, 0.930445],
+            [0.118471548, -0.175621450, 0.162838862],
+        ),
+        (
+            [-0.756646, 0.868167, 1.681535, 1.714003],
+            [0.214552523, -0.202556433, 0.038121482],
+        ),
+    ];
+    let (ws, joints) = workspace("sim_arm.yaml");
+    assert_eq!(joints, 4);
+    for (q, site) in fixtures {
+        let p = ws.chain.end_effector(&q).unwrap();
+        assert_close([p.x, p.y, p.z], site, 1e-8, &format!("q = {q:?}"));
+    }
+}
+
+#[test]
+fn sim_profile_box_holds_the_task_regions() {
+    // Reach start/goal, push start/goal (paddle at pushing height), door hinge side: all inside.
+    let (ws, _) = workspace("sim_arm.yaml");
+    for p in [
+        [0.22, -0.14, 0.16],
+        [0.40, 0.18, 0.12],
+        [0.26, 0.0, 0.024],
+        [0.42, 0.0, 0.024],
+        [0.28, 0.12, 0.032],
+        [0.24, -0.10, 0.22],
+    ] {
+        assert!(
+            ws.bounds.contains(&nalgebra::Point3::new(p[0], p[1], p[2])),
+            "{p:?}"
+        );
+    }
+    // Straight up (z = 0.8) and folded onto the base are outside.
+    assert!(!ws.allows(&[0.0; 4]));
+    assert!(!ws.allows(&[0.0, -0.5, 2.7, 2.9]));
+}
+
+#[test]
+fn generic_profile_is_the_franka_panda() {
+    let (ws, joints) = workspace("generic_ros2_control_arm.yaml");
+    assert_eq!(joints, 7);
+    // Panda at q = 0: flange (link8) at (0.088, 0, 0.926); the hand's TCP 0.1034 m below it.
+    let p = ws.chain.end_effector(&[0.0; 7]).unwrap();
+    assert_close([p.x, p.y, p.z], [0.088, 0.0, 0.8226], 1e-9, "q = 0");
+    // The "ready" pose (0, -π/4, 0, -3π/4, 0, π/2, π/4): TCP at about (0.307, 0, 0.487).
+    use std::f64::consts::FRAC_PI_4;
+    let ready = [
+        0.0,
+        -FRAC_PI_4,
+        0.0,
+        -3.0 * FRAC_PI_4,
+        0.0,
+        2.0 * FRAC_PI_4,
+        FRAC_PI_4,
+    ];
+    let p = ws.chain.end_effector(&ready).unwrap();
+    assert_close([p.x, p.y, p.z], [0.307, 0.0, 0.487], 1e-3, "ready");
+    assert!(
+        ws.allows(&ready),
+        "the ready pose is inside the example box"
+    );
+}
+
+#[test]
+fn a_box_without_a_chain_is_an_error_and_no_box_is_allowed() {
+    use mbarl_ros::params::parse_params_yaml;
+    let resolve = |yaml: &str| {
+        let blocks = parse_params_yaml(yaml, std::path::Path::new("p.yaml")).unwrap();
+        resolve_params(&params(), "/phase_arbiter", "phase_arbiter", &blocks, &[]).unwrap()
+    };
+    let base = "/**:\n  ros__parameters:\n    joint_names: [a]\n    position_lower: [-1.0]\n    position_upper: [1.0]\n    max_velocity: [1.0]\n    max_step: [0.1]\n";
+    assert!(workspace_from(&resolve(base), 1).unwrap().is_none());
+    let with_box = format!("{base}    workspace_min: [0, 0, 0]\n    workspace_max: [1, 1, 1]\n");
+    let e = workspace_from(&resolve(&with_box), 1)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("kinematic chain"), "{e}");
+    let half_box = format!("{base}    workspace_min: [0, 0, 0]\n");
+    assert!(workspace_from(&resolve(&half_box), 1).is_err());
+    let full = format!(
+        "{with_box}    kinematics:\n      joint_origin_xyz: [0, 0, 0]\n      joint_origin_rpy: [0, 0, 0]\n      joint_axis: [0, 0, 1]\n      tool_xyz: [0.5, 0, 0.5]\n"
+    );
+    let ws = workspace_from(&resolve(&full), 1).unwrap().unwrap();
+    assert!(ws.allows(&[0.3]));
 }

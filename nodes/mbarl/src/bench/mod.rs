@@ -2,6 +2,7 @@
 
 mod bag_import;
 mod control_latency;
+mod estop;
 mod stats;
 mod transport;
 
@@ -20,6 +21,10 @@ pub enum Which {
     /// Camera-frame-to-arm-command latency p50/p99 and missed 20 Hz control deadlines, with the
     /// whole suite learning on the same cores (sim in real time, 64×64 frames).
     ControlLatency(control_latency::ControlLatencyOpts),
+    /// E-stop latency: /mbarl/estop to the phase_arbiter's hold command on
+    /// /arm_controller/commands (the arbiter in its own process), p50/p99 against one control
+    /// period.
+    Estop(estop::EstopOpts),
     /// (internal) Echo /bench/ping to /bench/pong.
     #[command(hide = true)]
     Echo {
@@ -41,6 +46,7 @@ pub async fn run(which: Which, _args: RosArgs) -> Result<()> {
         Which::Transport(opts) => transport::run(opts).await,
         Which::BagImport(opts) => bag_import::run(opts),
         Which::ControlLatency(opts) => control_latency::run(opts).await,
+        Which::Estop(opts) => estop::run(opts).await,
         Which::Echo { domain } => transport::echo(domain).await,
         Which::Sink { domain, count } => transport::sink(domain, count).await,
     }
