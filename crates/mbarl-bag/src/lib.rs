@@ -9,6 +9,9 @@
 //!
 //! **Write** ([`BagWriter`]): MCAP bag directories as ROS 2 Jazzy's rosbag2 writes them.
 //!
+//! **Demo datasets** ([`demo::Transitions`]): the transitions of a `mbarl demo import` dataset,
+//! with the next-observation frames a compact dataset shares restored.
+//!
 //! **Errors** ([`BagError`]): corrupt or truncated content names the file, the byte offset (or
 //! sqlite row) and the topic(s) concerned; [`ReadOptions::skip_corrupt`] reads everything else
 //! and lists what it skipped. A missing topic lists the topics the bag has; an unknown type is
@@ -28,6 +31,7 @@
 //! ```
 
 pub mod decode;
+pub mod demo;
 pub mod error;
 mod mcap_reader;
 pub mod metadata;

@@ -121,6 +121,19 @@ pub(crate) fn read_summary(path: &Path) -> Option<Summary> {
     Some(out)
 }
 
+/// Checks a chunk's records against the CRC its header stores (0: none stored).
+fn check_crc(records: &[u8], stored: u32) -> Result<(), String> {
+    if stored != 0 {
+        let crc = crc32fast::hash(records);
+        if crc != stored {
+            return Err(format!(
+                "chunk CRC mismatch (stored {stored:08x}, computed {crc:08x})"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A message-yielding reader over one MCAP file.
 pub(crate) struct McapFile {
     path: Arc<Path>,
@@ -162,7 +175,8 @@ impl McapFile {
             (Box::new(dec), None)
         } else {
             let len = file.metadata().map_err(|e| BagError::io(path, e))?.len();
-            (Box::new(BufReader::with_capacity(1 << 20, file)), Some(len))
+            // Small buffer: records larger than it (chunks) are read straight into place.
+            (Box::new(BufReader::with_capacity(1 << 16, file)), Some(len))
         };
         let summary_names = if file_zstd {
             HashMap::new()
@@ -466,7 +480,8 @@ impl McapFile {
         let body = std::mem::take(&mut self.body);
         let result = self.decompress_chunk(&body, offset);
         self.body = body;
-        if let Err(reason) = result {
+        if let Err(reason) = &result {
+            let reason = reason.clone();
             // Name the chunk's topics from the message indexes that follow it.
             let mut ids = Vec::new();
             loop {
@@ -486,7 +501,18 @@ impl McapFile {
             let topics = self.topic_names(&ids);
             return Err((self.corrupt(Location::Byte(offset), topics, reason), false));
         }
-        let chunk = std::mem::take(&mut self.chunk);
+        // An uncompressed chunk's records are read where they are, in the record body.
+        let uncompressed = matches!(result, Ok(Some(_)));
+        let buf = if uncompressed {
+            std::mem::take(&mut self.body)
+        } else {
+            std::mem::take(&mut self.chunk)
+        };
+        let range = match result {
+            Ok(Some(r)) => r,
+            _ => 0..buf.len(),
+        };
+        let chunk = &buf[range];
         let mut pos = 0usize;
         let mut result = Ok(());
         while pos < chunk.len() {
@@ -519,16 +545,46 @@ impl McapFile {
             }
             pos = end as usize;
         }
-        self.chunk = chunk;
+        if uncompressed {
+            self.body = buf;
+        } else {
+            self.chunk = buf;
+        }
         result.map_err(|e| (e, false))
     }
 
-    fn decompress_chunk(&mut self, body: &[u8], _offset: u64) -> Result<(), String> {
+    /// Decompresses a chunk into `self.chunk` and checks its CRC; an uncompressed chunk is
+    /// only checked, and the range of its records in `body` is returned.
+    fn decompress_chunk(
+        &mut self,
+        body: &[u8],
+        _offset: u64,
+    ) -> Result<Option<std::ops::Range<usize>>, String> {
         let (header, data) = match mcap::parse_record(OP_CHUNK, body) {
             Ok(Record::Chunk { header, data }) => (header, data),
             Ok(_) => return Err("not a chunk".into()),
             Err(e) => return Err(format!("bad chunk record: {e}")),
         };
+        if header.compression.is_empty() {
+            // The records are the last `compressed_size` bytes of the chunk record.
+            let size = data.len();
+            if header.uncompressed_size != size as u64 {
+                return Err(format!(
+                    "chunk decompresses to {size} bytes, its header says {}",
+                    header.uncompressed_size
+                ));
+            }
+            check_crc(&data, header.uncompressed_crc)?;
+            // Records start after the header: 3 u64, the u32 CRC, the compression string
+            // (u32 length, empty here) and the u64 records length.
+            let start = 8 * 3 + 4 + 4 + 8;
+            if start + size == body.len() {
+                return Ok(Some(start..body.len()));
+            }
+            self.chunk.clear();
+            self.chunk.extend_from_slice(&data);
+            return Ok(None);
+        }
         if header.uncompressed_size > MAX_RECORD {
             return Err(format!(
                 "chunk declares an implausible uncompressed size {}",
@@ -538,7 +594,6 @@ impl McapFile {
         let size = header.uncompressed_size as usize;
         self.chunk.clear();
         match header.compression.as_str() {
-            "" => self.chunk.extend_from_slice(&data),
             "zstd" => {
                 if self.zstd.is_none() {
                     self.zstd = Some(
@@ -570,16 +625,8 @@ impl McapFile {
                 self.chunk.len()
             ));
         }
-        if header.uncompressed_crc != 0 {
-            let crc = crc32fast::hash(&self.chunk);
-            if crc != header.uncompressed_crc {
-                return Err(format!(
-                    "chunk CRC mismatch (stored {:08x}, computed {crc:08x})",
-                    header.uncompressed_crc
-                ));
-            }
-        }
-        Ok(())
+        check_crc(&self.chunk, header.uncompressed_crc)?;
+        Ok(None)
     }
 
     fn handle_record(&mut self, op: u8, body: &[u8], at: Location) -> Result<(), BagError> {

@@ -1,11 +1,14 @@
 //! Demo datasets: `<run_dir>/demos/<role>/<name>/`, MCAP bags of `mbarl_msgs/msg/Transition`
-//! on `/mbarl/demo/transitions` (written by `mbarl demo import`).
+//! on `/mbarl/demo/transitions` (written by `mbarl demo import`), read with
+//! [`mbarl_bag::demo::Transitions`] (which restores the next-observation frames a compact
+//! dataset shares).
 use crate::{NodeError, Result};
-use mbarl_bag::{Bag, ReadOptions};
+use mbarl_bag::Bag;
+use mbarl_bag::demo::Transitions;
 use mbarl_msgs::msg::Transition;
 use std::path::{Path, PathBuf};
 
-pub const TRANSITIONS_TOPIC: &str = "/mbarl/demo/transitions";
+pub use mbarl_bag::demo::TRANSITIONS_TOPIC;
 
 /// Dataset directories of a role (`forward` or `backward`), sorted by name.
 pub fn dataset_dirs(run_dir: &Path, role: &str) -> Vec<PathBuf> {
@@ -27,13 +30,9 @@ pub fn read_dataset(dir: &Path) -> Result<Vec<Transition>> {
         reason,
     };
     let bag = Bag::open(dir).map_err(|e| err(e.to_string()))?;
-    let mut msgs = bag.messages(ReadOptions {
-        topics: Some(vec![TRANSITIONS_TOPIC.into()]),
-        skip_corrupt: true,
-    });
     let mut out = Vec::new();
-    for m in msgs.by_ref() {
-        match m.and_then(|m| m.decode::<Transition>()) {
+    for t in Transitions::new(&bag, true) {
+        match t {
             Ok(t) => out.push(t),
             Err(e) => tracing::warn!(dataset = %dir.display(), "skipping a demo message: {e}"),
         }

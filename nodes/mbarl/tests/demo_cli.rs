@@ -36,7 +36,15 @@ fn failed(out: &Output) -> String {
     stderr
 }
 
+/// The dataset's transitions as every reader sees them (shared next frames restored).
 fn transitions(dataset: &Path) -> Vec<Transition> {
+    let (trs, skipped) = mbarl_bag::demo::read_transitions(dataset, false).unwrap();
+    assert!(skipped.is_empty());
+    trs
+}
+
+/// The transitions as stored: compact, next-observation frames shared within an episode.
+fn stored_transitions(dataset: &Path) -> Vec<Transition> {
     Bag::open(dataset)
         .unwrap()
         .messages(ReadOptions::default())
@@ -122,6 +130,17 @@ fn imports_rosbags_mcap_and_sqlite3_bags() {
 
         let trs = transitions(&dataset);
         assert_eq!(trs.len(), 42);
+        // Compact: within an episode the next frame is stored once, as the next transition's
+        // observation frame; the reader restores it, everything else is as stored.
+        assert_eq!(yaml["format"].as_str(), Some("mbarl-demo-dataset/2"));
+        let stored = stored_transitions(&dataset);
+        assert_eq!(stored.len(), trs.len());
+        for (i, (s, t)) in stored.iter().zip(&trs).enumerate() {
+            assert_eq!(s.next_observation.frame.is_empty(), !t.phase_end, "{i}");
+            let mut s = s.clone();
+            s.next_observation.frame = t.next_observation.frame.clone();
+            assert_eq!(&s, t, "transition {i}");
+        }
         let images = source_images(&bag);
         let cfg = PreprocessConfig::default();
         for (i, t) in trs.iter().enumerate() {

@@ -3,7 +3,6 @@
 
 use std::process::Command;
 
-use mbarl_bag::{Bag, ReadOptions};
 use mbarl_msgs::msg::{Phase, Transition};
 
 fn repo_root() -> std::path::PathBuf {
@@ -41,11 +40,8 @@ fn record_demos_script_makes_a_dataset_from_the_sim_expert() {
         String::from_utf8_lossy(&out.stdout)
     );
     let dataset = run.join("demos/backward/reach");
-    let trs: Vec<Transition> = Bag::open(&dataset)
-        .unwrap()
-        .messages(ReadOptions::default())
-        .map(|m| m.unwrap().decode().unwrap())
-        .collect();
+    let (trs, _): (Vec<Transition>, _) =
+        mbarl_bag::demo::read_transitions(&dataset, false).unwrap();
     assert!(trs.len() >= 10, "{} transitions", trs.len());
     assert_eq!(
         trs.iter().filter(|t| t.phase_end).count(),
@@ -53,9 +49,9 @@ fn record_demos_script_makes_a_dataset_from_the_sim_expert() {
         "two episodes"
     );
     assert!(trs.iter().all(|t| t.phase == Phase::BACKWARD));
-    assert!(trs.iter().all(
-        |t| t.observation.frame.len() == 64 * 64 * 3 && t.observation.joint_position.len() == 4
-    ));
+    assert!(trs.iter().all(|t| t.observation.frame.len() == 64 * 64 * 3
+        && t.next_observation.frame.len() == 64 * 64 * 3
+        && t.observation.joint_position.len() == 4));
     // The sim's ground-truth task state is evaluation-only: never in a demonstration.
     assert!(
         trs.iter().all(|t| t.observation.state.is_empty()),

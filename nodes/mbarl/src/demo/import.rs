@@ -8,6 +8,9 @@
 //!    its layout says so, else by receive time).
 //! 2. Each matched frame is a step. Consecutive steps of one episode make a transition
 //!    (observation = step t, next_observation = step t+1).
+//!    The dataset is compact (`mbarl-demo-dataset/2`): each frame is stored once, so within an
+//!    episode `next_observation.frame` is left empty (it is the next transition's
+//!    `observation.frame`); readers restore it with `mbarl_bag::demo::Transitions`.
 //! 3. The target of step t comes from the commanded topic (`Float64MultiArray` position
 //!    targets, or `JointTrajectory`'s first point). A commander that sends one command per frame
 //!    (a lock-step sim expert, a policy; command and frame counts within 25%) is paired in
@@ -41,8 +44,10 @@ use serde::Serialize;
 
 use super::config::RobotTopics;
 
-/// The topic demo transitions are stored on.
-pub const TRANSITIONS_TOPIC: &str = "/mbarl/demo/transitions";
+pub use mbarl_bag::demo::TRANSITIONS_TOPIC;
+
+/// The dataset format `mbarl demo import` writes (see [`mbarl_bag::demo`]).
+pub const DATASET_FORMAT: &str = "mbarl-demo-dataset/2";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -540,6 +545,11 @@ impl<'a> Importer<'a> {
     fn end_episode(&mut self) -> Result<()> {
         if let Some(mut last) = self.pending_tr.take() {
             last.phase_end = true;
+            // The episode's last transition carries its next frame (no transition follows to
+            // share it): `prev` is that step, and it is not used again.
+            if let Some(p) = self.prev.as_mut() {
+                last.next_observation.frame = std::mem::take(&mut p.frame.data);
+            }
             self.write(last)?;
         }
         if self.episode_transitions > 0 {
@@ -579,8 +589,9 @@ impl<'a> Importer<'a> {
         }
     }
 
-    /// The transition prev → next. `prev` is consumed: its frame moves into the observation
-    /// (it was already copied into the previous transition's next_observation).
+    /// The transition prev → next. `prev` is consumed: its frame moves into the observation.
+    /// The next observation's frame is left empty (compact dataset): it is the next
+    /// transition's observation frame, or, at the episode's end, set by `end_episode`.
     fn transition(&mut self, mut prev: Step, next: &Step) -> Transition {
         let command = if self.paired_commands {
             // The first unused command received after the frame before `prev`.
@@ -663,7 +674,7 @@ impl<'a> Importer<'a> {
             clamped,
             task_reward: 0.0,
             has_task_reward: false,
-            next_observation: self.observation(next, next.frame.data.clone()),
+            next_observation: self.observation(next, Vec::new()),
             phase_end: false,
         }
     }
@@ -697,11 +708,13 @@ pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<Import
     let mut writer = BagWriter::create(
         out,
         WriterOptions {
-            // lz4: transitions hold two frames each; lz4 keeps import fast and still halves them.
+            // Uncompressed: the dataset is local, and chunk compression would cost more than
+            // the rest of the import (frames are stored once: next-observation frames are shared).
             compression: mbarl_bag::Compression::None,
             custom_data: BTreeMap::from([
                 ("mbarl.dataset".to_string(), "demo".to_string()),
                 ("mbarl.role".to_string(), cfg.role.as_str().to_string()),
+                ("mbarl.format".to_string(), DATASET_FORMAT.to_string()),
             ]),
             ..Default::default()
         },
@@ -868,7 +881,8 @@ pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<Import
         "commands, else joint_states"
     };
     let dataset = DatasetYaml {
-        format: "mbarl-demo-dataset/1".into(),
+        format: DATASET_FORMAT.into(),
+        next_observation_frame: NEXT_FRAME_DOC.into(),
         role: cfg.role.as_str().into(),
         phase: cfg.role.phase(),
         topic: TRANSITIONS_TOPIC.into(),
@@ -909,9 +923,13 @@ pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<Import
     Ok(report)
 }
 
+/// How a compact dataset stores next-observation frames (in `dataset.yaml`).
+const NEXT_FRAME_DOC: &str = "shared: within an episode, next_observation.frame is empty (frame_width and frame_height give its size) and equals the next transition's observation.frame (the same step, same seq); the last transition of an episode (phase_end) carries its own. Readers restore it: mbarl_bag::demo::Transitions";
+
 #[derive(Serialize)]
 struct DatasetYaml {
     format: String,
+    next_observation_frame: String,
     role: String,
     phase: u8,
     topic: String,

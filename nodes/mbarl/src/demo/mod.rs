@@ -3,7 +3,9 @@
 //! A dataset is `<run_dir>/demos/<role>/<name>/`: an MCAP rosbag2 bag of
 //! `mbarl_msgs/msg/Transition` on `/mbarl/demo/transitions` plus `dataset.yaml` (role, source
 //! bags, counts, episodes, preprocessing, tolerance, action normalisation). Datasets are bags
-//! themselves, so `mbarl demo inspect` and stock ROS 2 tools read them.
+//! themselves, so `mbarl demo inspect` and stock ROS 2 tools read them. Frames are stored once:
+//! within an episode `next_observation.frame` is empty and is the next transition's observation
+//! frame; read datasets with `mbarl_bag::demo::Transitions`, which restores it.
 
 pub mod config;
 pub mod import;
