@@ -46,6 +46,22 @@ pub fn learn_config(path: &str, device: &str) -> Result<LearnConfig> {
     Ok(cfg)
 }
 
+/// Sets up a learning thread: libtorch intra-op threads, and a lower scheduling priority
+/// (nice +10 for this thread only) so that acting, encoding and the arbiter's control loop win
+/// the CPU over gradient steps on a small machine.
+pub fn training_thread(threads: i64) {
+    set_threads(threads);
+    // SAFETY: setpriority on this thread's own id (Linux: per-thread nice values); no memory
+    // is shared with the call.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        if libc::setpriority(libc::PRIO_PROCESS, tid, 10) != 0 {
+            tracing::debug!("could not lower the training thread's priority");
+        }
+    }
+}
+
 /// Sets libtorch's intra-op threads (1 by default in nodes: control latency on small CPUs).
 pub fn set_threads(n: i64) {
     if n > 0 {

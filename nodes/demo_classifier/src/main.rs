@@ -169,7 +169,7 @@ async fn main() -> Result<()> {
     std::thread::Builder::new()
         .name("classifier_train".into())
         .spawn(move || {
-            common::set_threads(threads);
+            common::training_thread(threads);
             train_loop(
                 learner,
                 ratio,

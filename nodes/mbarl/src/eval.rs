@@ -81,9 +81,7 @@ fn read_csv(path: &Path) -> Result<Vec<Vec<(String, String)>>> {
 }
 
 fn field<'a>(row: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    row.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+    row.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
 /// Reads a run directory's metrics.
@@ -238,11 +236,7 @@ pub fn plot(path: &Path, runs: &[RunResult], threshold: f64) -> Result<()> {
 
 pub fn run(opts: EvalOpts) -> Result<()> {
     if !opts.labels.is_empty() && opts.labels.len() != opts.runs.len() {
-        bail!(
-            "{} labels for {} runs",
-            opts.labels.len(),
-            opts.runs.len()
-        );
+        bail!("{} labels for {} runs", opts.labels.len(), opts.runs.len());
     }
     let mut runs = Vec::new();
     for (i, dir) in opts.runs.iter().enumerate() {
@@ -298,7 +292,9 @@ mod tests {
 
     fn fake_run(dir: &Path, rates: &[(u64, f64)]) {
         std::fs::create_dir_all(dir.join("metrics")).unwrap();
-        let mut t = String::from("unix_time_s,env_steps,world_version,policy_version,episodes,solved,success_rate,mean_steps_to_success\n");
+        let mut t = String::from(
+            "unix_time_s,env_steps,world_version,policy_version,episodes,solved,success_rate,mean_steps_to_success\n",
+        );
         for (s, r) in rates {
             t += &format!("1.0,{s},1,1,10,{},{r},20.0\n", (r * 10.0) as u32);
         }

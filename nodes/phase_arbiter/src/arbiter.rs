@@ -192,6 +192,14 @@ impl Arbiter {
         self.actions[slot] = Some((action, now));
     }
 
+    /// Marks the stored actions as received `now` (lock-step pacing: sim time stood still
+    /// while the arbiter waited, so they are as fresh as when they came).
+    pub fn refresh_actions(&mut self, now: Instant) {
+        for (_, at) in self.actions.iter_mut().flatten() {
+            *at = now;
+        }
+    }
+
     pub fn on_score(&mut self, score: StateScore) {
         self.score = Some(score);
     }

@@ -60,6 +60,16 @@ pub fn params() -> Vec<ParamSpec> {
             "",
             "run directory: phase changes go to <run_dir>/metrics/phases.csv (empty: none)",
         ),
+        ParamSpec::new(
+            "max_training_backlog",
+            0.0,
+            "lock-step sim only: hold the next step while a learner owes more updates than this (0: off)",
+        ),
+        ParamSpec::new(
+            "forward_only",
+            false,
+            "naive baseline: no backward phase (forward phases follow each other, no reset)",
+        ),
         ParamSpec::new("forward_steps", 300i64, "forward phase step budget"),
         ParamSpec::new("backward_steps", 300i64, "backward phase step budget"),
         ParamSpec::new(
@@ -190,6 +200,7 @@ pub fn phase_config_from(node: &[ResolvedParam]) -> Result<PhaseConfig> {
         demo_threshold: param::<f64>(node, "demo_threshold")? as f32,
         hold_steps: count("hold_steps")?,
         min_phase_steps: count("min_phase_steps")?,
+        forward_only: param(node, "forward_only")?,
         stuck_cycles: count("stuck_cycles")? as u32,
         max_consecutive_clamps: count("max_consecutive_clamps")?,
         ..PhaseConfig::default()

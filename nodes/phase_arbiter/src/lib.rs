@@ -6,5 +6,6 @@ pub mod arbiter;
 pub mod config;
 pub mod kinematics;
 pub mod limits;
+pub mod pacing;
 pub mod phase_log;
 pub mod phases;

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use mbarl_msgs::builtin_interfaces::Duration as RosDuration;
 use mbarl_msgs::msg::{
-    HelpRequest, Observation, Phase as PhaseMsg, PolicyAction, StateScore, Transition,
+    HelpRequest, Observation, Phase as PhaseMsg, PolicyAction, StateScore, TrainingStats,
+    Transition,
 };
 use mbarl_msgs::sensor_msgs::JointState;
 use mbarl_msgs::srv::{Resume, ResumeResponse, SetPhase, SetPhaseResponse};
@@ -21,6 +22,7 @@ use mbarl_ros::counters::RateLimitedWarn;
 use mbarl_ros::{NodeBuilder, Publisher, Qos, RosArgs, RosNode};
 use phase_arbiter::arbiter::{Arbiter, JointOrder, StepOutput};
 use phase_arbiter::config::{limits_from, params, phase_config_from, workspace_from};
+use phase_arbiter::pacing::Pacing;
 use phase_arbiter::phase_log::PhaseLog;
 use phase_arbiter::phases::{Phase, PhaseMachine, Switch};
 
@@ -257,6 +259,34 @@ async fn main() -> Result<()> {
     let mut waiting: Option<(Observation, Instant)> = None;
     let mut last_observation = Instant::now();
     let mut silence = tokio::time::interval(period);
+    let mut pacing = Pacing::new(node.param("max_training_backlog")?);
+    let mut paced: Option<Observation> = None;
+    let training_stats =
+        node.subscriber::<TrainingStats>("/mbarl/training_stats", Qos::Reliable { depth: 50 })?;
+    if pacing.enabled() {
+        tracing::info!(
+            "lock-step pacing: a step waits while a learner's backlog is above {}",
+            node.param::<f64>("max_training_backlog")?
+        );
+    }
+    // One observation → (after its action, or the action wait) one step.
+    macro_rules! on_observation {
+        ($obs:expr) => {{
+            let obs = $obs;
+            if let Some((prev, _)) = waiting.take() {
+                let header = prev.header.clone();
+                let step = arb.step(prev, Instant::now());
+                apply(&node, &out, &arb, step, header, &warn);
+            }
+            if arb.has_action_for(obs.seq) || action_wait.is_zero() {
+                let header = obs.header.clone();
+                let step = arb.step(obs, Instant::now());
+                apply(&node, &out, &arb, step, header, &warn);
+            } else {
+                waiting = Some((obs, Instant::now() + action_wait));
+            }
+        }};
+    }
     loop {
         let deadline = waiting
             .as_ref()
@@ -266,17 +296,22 @@ async fn main() -> Result<()> {
             Some(obs) = observations.recv() => {
                 tracing::debug!(seq = obs.seq, "observation");
                 last_observation = Instant::now();
-                if let Some((prev, _)) = waiting.take() {
-                    let header = prev.header.clone();
-                    let step = arb.step(prev, Instant::now());
-                    apply(&node, &out, &arb, step, header, &warn);
+                if pacing.behind() {
+                    // lock-step: no command, so the sim waits for the learners
+                    if paced.replace(obs).is_none() {
+                        node.counters().counter("paced").increment();
+                    }
+                    continue;
                 }
-                if arb.has_action_for(obs.seq) || action_wait.is_zero() {
-                    let header = obs.header.clone();
-                    let step = arb.step(obs, Instant::now());
-                    apply(&node, &out, &arb, step, header, &warn);
-                } else {
-                    waiting = Some((obs, Instant::now() + action_wait));
+                on_observation!(obs);
+            }
+            Some(s) = training_stats.recv() => {
+                pacing.update(&s);
+                if !pacing.behind() && let Some(obs) = paced.take() {
+                    // sim time stood still while waiting: the actions for it are still fresh
+                    arb.refresh_actions(Instant::now());
+                    last_observation = Instant::now();
+                    on_observation!(obs);
                 }
             }
             Some(a) = forward.recv() => {
@@ -351,8 +386,9 @@ async fn main() -> Result<()> {
             }
             _ = silence.tick() => {
                 // No observations (encoder dead): keep commanding the hold position so the
-                // controller's own watchdog never sees a silent commander.
-                if last_observation.elapsed() > period * 2
+                // controller's own watchdog never sees a silent commander. (Not while pacing: a
+                // command would advance the lock-step sim.)
+                if paced.is_none() && last_observation.elapsed() > period * 2
                     && let Some(hold) = arb.hold_targets()
                 {
                     node.counters().counter("hold.no_observation").increment();

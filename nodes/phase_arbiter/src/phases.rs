@@ -57,6 +57,9 @@ pub struct PhaseConfig {
     pub min_phase_steps: u64,
     /// NEEDS_HELP after this many consecutive cycles without progress.
     pub stuck_cycles: u32,
+    /// The naive baseline (ablation): no backward phase; a forward phase that ends starts the
+    /// next forward phase where the arm is (no reset).
+    pub forward_only: bool,
     /// A phase made progress when its score rose by at least this much, or the joints travelled
     /// at least `min_travel` (rad, summed over joints and steps).
     pub min_score_gain: f32,
@@ -76,6 +79,7 @@ impl Default for PhaseConfig {
             hold_steps: 3,
             min_phase_steps: 10,
             stuck_cycles: 5,
+            forward_only: false,
             min_score_gain: 0.05,
             min_travel: 0.05,
             max_consecutive_clamps: 200,
@@ -235,6 +239,10 @@ impl PhaseMachine {
     fn end_phase(&mut self, reason: String, reached: bool) -> Option<Switch> {
         let progress = self.made_progress(reached);
         let next = match self.phase {
+            Phase::Forward if self.config.forward_only => {
+                self.cycle += 1;
+                Phase::Forward
+            }
             Phase::Forward => {
                 self.forward_progress = progress;
                 Phase::Backward
@@ -396,6 +404,25 @@ mod tests {
         );
         let s = m.resume("cleared the table").unwrap();
         assert_eq!(s.to, Phase::Forward);
+    }
+
+    #[test]
+    fn forward_only_never_enters_backward() {
+        let mut m = PhaseMachine::new(PhaseConfig {
+            forward_only: true,
+            ..cfg()
+        });
+        let mut switches = vec![];
+        for _ in 0..35 {
+            switches.extend(m.step(moving(0.1, 0.1)));
+        }
+        assert_eq!(switches.len(), 3, "{switches:?}");
+        assert!(
+            switches
+                .iter()
+                .all(|s| (s.from, s.to) == (Phase::Forward, Phase::Forward))
+        );
+        assert_eq!(m.cycle(), 3);
     }
 
     #[test]

@@ -45,14 +45,26 @@ impl ActingPolicy {
     }
 
     /// The action for an observation: zeros (hold still) until the first world-model
-    /// checkpoint, then encoder mean → actor (squashed mean when `deterministic`).
+    /// checkpoint, then encoder mean → actor (squashed mean when `deterministic`). The
+    /// observation's latent is used when it comes from the same encoder version.
     pub fn act(&self, obs: &Observation, deterministic: bool) -> mbarl_node::Result<Vec<f32>> {
         if self.world_version == 0 {
             return Ok(vec![0.0; self.cfg.obs.action_dim]);
         }
-        let o = convert::observation(obs, &self.cfg)?;
-        let b = convert::obs_batch(&[&o], &self.cfg);
-        let z = self.world.encode_mean(&b)?;
+        // The camera encoder's latent when it used the same encoder version (saves a second
+        // conv pass per step in pixel mode), else this side's own encoding.
+        let z = if obs.encoder_version == self.world_version
+            && obs.latent.len() == self.cfg.encoder.latent_dim
+            && obs.latent.iter().all(|v| v.is_finite())
+        {
+            tch::Tensor::from_slice(&obs.latent)
+                .reshape([1, -1])
+                .to_device(self.world.device())
+        } else {
+            let o = convert::observation(obs, &self.cfg)?;
+            let b = convert::obs_batch(&[&o], &self.cfg);
+            self.world.encode_mean(&b)?
+        };
         let a = self
             .policy
             .actor

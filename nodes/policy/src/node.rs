@@ -128,15 +128,22 @@ fn train_loop(
                     "classifier_version",
                     "rejected",
                     "waiting",
+                    "backlog",
                 ]
                 .map(String::from),
             );
+            // updates owed to the data (0 while waiting for checkpoints: not this node's lag)
+            let backlog = match t.waiting_for() {
+                Some(_) => 0.0,
+                None => (seen * lp.ratio - t.updates as f64).max(0.0),
+            };
             values.extend([
                 t.demos.len() as f32,
                 t.world_version as f32,
                 t.classifier_version as f32,
                 t.rejected as f32,
                 t.waiting_for().is_some() as u8 as f32,
+                backlog as f32,
             ]);
             let _ = tx.send(Out::Stats {
                 updates: t.updates,
@@ -192,7 +199,7 @@ pub async fn run(default_role: Role) -> Result<()> {
     std::thread::Builder::new()
         .name(format!("{}_train", role.name()))
         .spawn(move || {
-            common::set_threads(threads);
+            common::training_thread(threads);
             train_loop(trainer, lp, cmd_rx, out_tx)
         })?;
     let mut acting = ActingPolicy::new(cfg, role, device)?;

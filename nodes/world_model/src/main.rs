@@ -133,8 +133,15 @@ fn train_loop(
                 "demo_transitions".to_string(),
                 "rejected".to_string(),
                 "version".to_string(),
+                "backlog".to_string(),
             ]);
-            values.extend([t.demos.len() as f32, t.rejected as f32, t.version as f32]);
+            let backlog = (seen * lp.ratio - t.updates as f64).max(0.0);
+            values.extend([
+                t.demos.len() as f32,
+                t.rejected as f32,
+                t.version as f32,
+                backlog as f32,
+            ]);
             let _ = tx.send(Out::Stats {
                 updates: t.updates,
                 replay: t.replay.len() as u64,
@@ -172,7 +179,7 @@ async fn main() -> Result<()> {
     let handle = std::thread::Builder::new()
         .name("world_model_train".into())
         .spawn(move || {
-            common::set_threads(threads);
+            common::training_thread(threads);
             train_loop(trainer, lp, cmd_rx, out_tx)
         })?;
 

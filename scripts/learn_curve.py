@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""Learning-curve experiments (EARL protocol) on the simulated arm: for a task, runs the agents
+with the same seeds and writes a results table, a CSV and a PNG (through `mbarl eval`).
+
+Agents:
+  mbarl  model-based (MBPO rollouts through the world model), this suite's default
+  medal  model-free MEDAL: the same code with `model_based: false`
+  naive  forward-only: no backward policy, forward phases follow each other without resets
+
+Per run: a training sim (lock-step) with the whole suite (`mbarl launch`), an evaluation sim in
+its own ROS domain where `deployed_eval` deploys the newest forward policy from the forward
+initial-state distribution whenever a new checkpoint appears (it never feeds training), and a
+probe on the training domain that averages /sim/task_reward over every step (the continuing,
+lifetime average reward) and reads /sim/reset_count (must stay 0). Ground truth (/sim/*) is
+only read here, never by the learners.
+
+  scripts/learn_curve.sh --task reach --obs state --agents mbarl,medal,naive --seeds 0,1,2
+
+Run with the ROS venv's python (scripts/learn_curve.sh does the set-up and the release build).
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
+PY = os.environ.get("MBARL_ROS_PYTHON", sys.executable)
+ROUND = re.compile(r"deployed success (\d+)/(\d+) .*after (\d+) env steps")
+# per task: phase budget (steps) and deployed-episode length
+TASKS = {"reach": (80, 100), "push": (200, 200), "door": (200, 200)}
+
+
+def env(domain):
+    e = dict(os.environ)
+    e.update(ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
+             PYTHONPATH=f"{ROOT / 'sim'}:{e.get('PYTHONPATH', '')}",
+             MUJOCO_GL=e.get("MUJOCO_GL", "egl"), PATH=f"{TARGET}:{e['PATH']}")
+    return e
+
+
+def stop(proc, timeout=30):
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def record_demos(task, demo_dir, domain):
+    if (demo_dir / "demos" / "forward" / task / "dataset.yaml").exists():
+        return
+    subprocess.run(["bash", str(ROOT / "sim/record_demos.sh"), "--task", task, "--episodes", "10",
+                    "--run-dir", str(demo_dir), "--domain", str(domain),
+                    "--mbarl", str(TARGET / "mbarl")], env=env(domain), check=True)
+
+
+def write_launch(run_dir, task, obs, agent, seed, domain, phase_steps):
+    preset = yaml.safe_load((ROOT / f"config/presets/{obs}.yaml").read_text())
+    preset["seed"] = seed
+    (run_dir / "preset.yaml").write_text(yaml.safe_dump(preset, sort_keys=False))
+    launch = yaml.safe_load((ROOT / "config/launch/sim_reach_state.yaml").read_text())
+    launch["run_dir"] = str(run_dir)
+    launch["ros_domain_id"] = domain
+    launch["params"]["run_dir"] = str(run_dir)
+    launch["params"]["learn_config"] = str(run_dir / "preset.yaml")
+    procs = []
+    for p in launch["processes"]:
+        params = p.setdefault("params", {})
+        if p["name"] == "sim_bridge":
+            params["task"] = task
+        if p["name"] == "phase_arbiter":
+            params.update(forward_steps=phase_steps, backward_steps=phase_steps,
+                          forward_only=agent == "naive")
+        if p["name"] in ("forward_policy", "backward_policy"):
+            params["model_based"] = agent != "medal"
+        if agent == "naive" and p["name"] == "backward_policy":
+            continue
+        procs.append(p)
+    launch["processes"] = procs
+    path = run_dir / "launch.yaml"
+    path.write_text(yaml.safe_dump(launch, sort_keys=False))
+    return path
+
+
+class TrainingProbe:
+    """Averages /sim/task_reward over every step and reads /sim/reset_count."""
+
+    def __init__(self, domain):
+        import rclpy
+        from rclpy.context import Context
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+        from std_msgs.msg import Float64, UInt64
+
+        self.rclpy = rclpy
+        self.ctx = Context()
+        rclpy.init(context=self.ctx, domain_id=domain)
+        self.node = rclpy.create_node("learn_curve_probe", context=self.ctx)
+        self.ex = SingleThreadedExecutor(context=self.ctx)
+        self.ex.add_node(self.node)
+        self.reward_sum, self.reward_n, self.resets = 0.0, 0, None
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.node.create_subscription(Float64, "/sim/task_reward", self._reward, 100)
+        self.node.create_subscription(UInt64, "/sim/reset_count",
+                                      lambda m: setattr(self, "resets", m.data), latched)
+
+    def _reward(self, m):
+        self.reward_sum += m.data
+        self.reward_n += 1
+
+    def spin(self, seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.ex.spin_once(timeout_sec=0.05)
+
+    def close(self):
+        self.rclpy.try_shutdown(context=self.ctx)
+
+
+def one_run(args, task, agent, seed, demo_dir, i):
+    phase_steps, episode_steps = TASKS[task]
+    name = f"{task}_{args.obs}_{agent}_s{seed}"
+    run_dir = (args.out / name).resolve()
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    shutil.copytree(demo_dir / "demos", run_dir / "demos")
+    train_domain, eval_domain = args.domain, args.domain + 1
+    launch = write_launch(run_dir, task, args.obs, agent, seed, train_domain, phase_steps)
+    log = open(run_dir / "launch.out", "w")
+    started = time.monotonic()
+    suite = subprocess.Popen([str(TARGET / "mbarl"), "launch", str(launch), "--base", str(ROOT),
+                              "--status-every", "30"], env=env(train_domain), stdout=log,
+                             stderr=subprocess.STDOUT)
+    bridge = subprocess.Popen([PY, "-m", "mbarl_sim.bridge", "--ros-args", "-p", f"task:={task}",
+                               "-p", "lockstep:=true"], env=env(eval_domain),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    watcher = subprocess.Popen(
+        [str(TARGET / "deployed_eval"), "--ros-args", "--params-file",
+         str(ROOT / "config/robots/sim_arm.yaml"), "-p", f"learn_config:={run_dir / 'preset.yaml'}",
+         "-p", f"run_dir:={run_dir}", "-p", f"episodes:={args.episodes}",
+         "-p", f"max_steps:={episode_steps}", "-p", "watch_period_s:=5.0"],
+        env=env(eval_domain), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    os.set_blocking(watcher.stdout.fileno(), False)
+    probe = TrainingProbe(train_domain)
+    rounds, above = [], 0
+    try:
+        while time.monotonic() - started < args.max_wall_s:
+            probe.spin(1.0)
+            if suite.poll() is not None:
+                print(f"{name}: mbarl launch stopped (see {run_dir}/launch.out)", flush=True)
+                break
+            for line in iter(watcher.stdout.readline, ""):
+                m = ROUND.search(line)
+                if m:
+                    r = (int(m[1]) / int(m[2]), int(m[3]))
+                    rounds.append(r)
+                    print(f"{name}: {line.strip()}", flush=True)
+                    above = above + 1 if r[0] >= args.threshold else 0
+            steps = rounds[-1][1] if rounds else 0
+            if above >= args.stop_after or steps >= args.max_steps:
+                break
+    finally:
+        stop(watcher)
+        stop(suite, 60)
+        stop(bridge)
+        log.close()
+        probe.spin(1.0)
+        resets = probe.resets
+        probe.close()
+    wall = time.monotonic() - started
+    avg = probe.reward_sum / probe.reward_n if probe.reward_n else float("nan")
+    (run_dir / "metrics").mkdir(exist_ok=True)
+    (run_dir / "metrics/sim_resets.txt").write_text(f"{resets}\n")
+    summary = dict(run=name, task=task, obs=args.obs, agent=agent, seed=seed,
+                   rounds=rounds, lifetime_avg_reward=avg, reward_steps=probe.reward_n,
+                   sim_resets=resets, wall_s=round(wall, 1))
+    (run_dir / "metrics/learn_curve.json").write_text(json.dumps(summary, indent=1))
+    return run_dir, summary
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--task", default="reach", choices=sorted(TASKS))
+    ap.add_argument("--obs", default="state", choices=["state", "pixels"])
+    ap.add_argument("--agents", default="mbarl,medal,naive")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--max-steps", type=int, default=100_000, help="env-step budget per run")
+    ap.add_argument("--max-wall-s", type=float, default=3600, help="wall-time budget per run")
+    ap.add_argument("--threshold", type=float, default=0.8)
+    ap.add_argument("--stop-after", type=int, default=3,
+                    help="stop a run after this many consecutive rounds at or above the threshold")
+    ap.add_argument("--episodes", type=int, default=10, help="episodes per evaluation round")
+    ap.add_argument("--out", type=Path, default=ROOT / "runs/learn_curve")
+    ap.add_argument("--domain", type=int, default=36, help="training domain (evaluation: +1)")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    demo_dir = (args.out / f"demos_{args.task}").resolve()
+    record_demos(args.task, demo_dir, args.domain + 2)
+    runs, summaries = [], []
+    for agent in args.agents.split(","):
+        for seed in [int(s) for s in args.seeds.split(",")]:
+            run_dir, s = one_run(args, args.task, agent, seed, demo_dir, len(runs))
+            runs.append(run_dir)
+            summaries.append(s)
+    labels = [s["run"] for s in summaries]
+    out = subprocess.run([str(TARGET / "mbarl"), "eval", *map(str, runs), "--out", str(args.out),
+                          "--labels", *labels, "--threshold", str(args.threshold)],
+                         capture_output=True, text=True)
+    print(out.stdout, out.stderr, flush=True)
+    machine = f"{platform.node()}: {os.cpu_count()} cores, {platform.processor() or platform.machine()}"
+    lines = ["| run | env steps to 80% | final success | env steps | lifetime avg reward | "
+             "phase switches | help requests | resets | wall time |", "|---|---|---|---|---|---|---|---|---|"]
+    table = {}
+    for row in out.stdout.splitlines()[1:]:
+        parts = row.split()
+        if len(parts) >= 8 and parts[0] in labels:
+            table[parts[0]] = parts
+    for s in summaries:
+        t = table.get(s["run"])
+        to80 = " ".join(t[3:-4]) if t else "-"
+        final = t[-4] if t else "-"
+        steps = t[2] if t else "-"
+        switches, helps = (t[-3], t[-2]) if t else ("-", "-")
+        lines.append(f"| {s['run']} | {to80} | {final} | {steps} | {s['lifetime_avg_reward']:.4f} | "
+                     f"{switches} | {helps} | {s['sim_resets']} | {s['wall_s'] / 60:.1f} min |")
+    lines.append(f"\nMachine: {machine}. Command: `scripts/learn_curve.sh {' '.join(sys.argv[1:])}`")
+    (args.out / "results.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
