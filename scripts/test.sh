@@ -5,6 +5,9 @@
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$MBARL_ROOT"
+# No incremental caches: they only help edit-compile loops and grow the shared target dir by
+# gigabytes per checkout.
+export CARGO_INCREMENTAL=0
 
 scripts/setup.sh || { mbarl_log "setup failed"; exit 1; }
 
