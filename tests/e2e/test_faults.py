@@ -246,6 +246,10 @@ def test_kill_each_node_lockstep(tmp_path):
                 # wall time); count sim steps from the kill.
                 f["sim_s_to_still"] = round(after[steps][1] - stamp_at_kill, 3)
                 f["speeds"] = [round(speed(s), 3) for s in after[:8]]
+                # The arbiter reuses the last action while it is fresher than watchdog_periods
+                # (2 periods of wall time) and waits action_wait_periods (0.5) for each one; the
+                # hold then takes one control step: 3.5 periods, plus scheduling slack.
+                assert wall <= 3.5 * PERIOD + 0.2, f"{name}: still only {wall:.3f} s after the kill"
                 cmds = [c for t, c in probe.commands if t >= t_kill - 0.2][:12]
                 f["cmd_moves"] = [round(max(abs(a - b) for a, b in zip(c1, c0)), 4) for c0, c1 in zip(cmds, cmds[1:])]
             if before is not None:

@@ -16,6 +16,7 @@ running after the hostile inputs (new joint-state stamps, observations).
 import math
 import re
 import time
+from datetime import datetime
 
 import pytest
 
@@ -23,7 +24,7 @@ from suite import Probe, launch_file, launched_pids, start_launch, stop_launch
 from test_faults import LOWER, UPPER, ArmProbe, check_commands, log_lines, up_lines, UP
 
 DOMAINS = {"sim_reach_pixels.yaml": 54, "sim_reach_state.yaml": 55}
-COUNTERS = re.compile(r"counters: (.*)$")
+COUNTERS = re.compile(r"counters: ((?:\S+=\d+ ?)+)$")
 
 
 def counters(run_dir, name):
@@ -32,6 +33,19 @@ def counters(run_dir, name):
     if not lines:
         return {}
     return {k: int(v) for k, v in (kv.split("=") for kv in lines[-1].split())}
+
+
+def silences_after(run_dir, t_epoch):
+    """The arbiter's "no observation for X" warnings logged after `t_epoch`: (epoch, X s)."""
+    out = []
+    for l in log_lines(run_dir, "phase_arbiter"):
+        m = re.match(r"(\S+Z) .*no observation for ([0-9.]+)(ms|s)", l)
+        if m:
+            t = datetime.fromisoformat(m[1].replace("Z", "+00:00")).timestamp()
+            x = float(m[2]) / (1000 if m[3] == "ms" else 1)
+            if t > t_epoch:
+                out.append((t, x))
+    return out
 
 
 def image(width, height, encoding, step, data, stamp):
@@ -116,8 +130,11 @@ def test_hostile_inputs(tmp_path, launch_name):
                 probe.spin_for(0.02)
             sent[f"{kind}: {label}"] = n
         hostile_s = time.monotonic() - t_start
+        hostile_end = time.time()
         stamp_after = probe.newest_stamp()
-        # The loop goes on, and every node's counters are logged (every 30 s when changed).
+        # The loop goes on (the arbiter's silence holds step the lock-step sim even without
+        # observations, so the observable is the arbiter's "no observation" warning) and every
+        # node's counters are logged (every 30 s when changed).
         assert probe.spin_until(lambda: probe.newest_stamp() > stamp_after + 1.0, 30), \
             "the sim stopped stepping after the hostile inputs"
         want = ["rejected.bad_encoding", "rejected.bad_image"] if pixels else []
@@ -127,6 +144,8 @@ def test_hostile_inputs(tmp_path, launch_name):
             and "rejected./joint_states" in counters(run_dir, "phase_arbiter"), 40), \
             (counters(run_dir, "camera_encoder"), counters(run_dir, "phase_arbiter"))
         probe.spin_for(1)
+        silent = [x for t, x in silences_after(run_dir, hostile_end + 2.0) if x > 1.0]
+        assert not silent, f"the encoder stopped producing observations: silences {silent} s"
         enc, arb = counters(run_dir, "camera_encoder"), counters(run_dir, "phase_arbiter")
         warns = [l for l in log_lines(run_dir, "camera_encoder") if " WARN " in l]
         print(f"{launch_name}: sent {sent} in {hostile_s:.1f} s", flush=True)
