@@ -1,12 +1,12 @@
 """Fault injection (issue 8): `kill -9` each node of a running suite in turn.
 
-Lock-step run (`mbarl launch` with the shipped sim_reach_state.yaml, no demos; phases: 80 forward
-steps, then backward until the step budget of a very long phase): after a warm-up, each node is
-killed with SIGKILL, one after the other. Measured and asserted, from outside the nodes:
-- the arm holds still after the death of the active policy or the camera encoder: the sim's
-  joint velocities (rclpy probe on /joint_states) fall below HOLD_EPS within 2 control periods
-  of sim time of the first step taken without the dead node, and no step moves the arm farther
-  than the arbiter's limits allow;
+Lock-step run (`mbarl launch` with the shipped sim_reach_state.yaml, no demos, phases of 80
+steps): after a warm-up, each node is killed with SIGKILL, one after the other (a policy at the
+start of its own phase, while the arm moves). Measured and asserted, from outside the nodes:
+- the arm holds still after the death of the active policy or the camera encoder: all joint
+  velocities (rclpy probe on /joint_states) below HOLD_EPS within 3.5 control periods + 0.2 s of
+  wall time (the arbiter's 2-period action watchdog, its 0.5-period action wait, one hold step;
+  see docs/RELIABILITY.md "Fault injection");
 - the arbiter's death: in lock-step nothing moves without commands, so the sim stops stepping
   (no new joint-state stamp until the arbiter is back);
 - `mbarl launch` restarts the node (a new pid, its "up" line again in <run_dir>/logs/<name>.log);
@@ -18,8 +18,8 @@ killed with SIGKILL, one after the other. Measured and asserted, from outside th
 
 Real-time run (`test_arbiter_death_realtime_watchdog`): the bridge in real time
 (`command_timeout` 0.5 s). After `kill -9 phase_arbiter` the commands stop and the bridge's
-watchdog holds: joint velocities are below HOLD_EPS within command_timeout + 2 periods of the last
-command (the arbiter's restart is delayed past that window by the test's restart backoff).
+watchdog holds (its log says so) and the joint velocities stay below HOLD_EPS from at most 1.5 s
+after the last command (the arbiter's restart is delayed past that window by a 3 s backoff).
 
 Figures are printed (`-s`) and recorded in docs/RELIABILITY.md.
 """
@@ -30,7 +30,6 @@ import signal
 import time
 from pathlib import Path
 
-import pytest
 import yaml
 
 from suite import (
@@ -134,7 +133,7 @@ def last_replay(run_dir, name):
     return int(rows[-1]["replay_size"]) if rows else 0
 
 
-def hold_after(probe, t_kill, window_s):
+def hold_after(probe, t_kill):
     """Sim steps after the kill: (steps until still, wall s until still, steps observed)."""
     after = [s for s in probe.states if s[0] >= t_kill]
     for i, s in enumerate(after):
@@ -237,7 +236,7 @@ def test_kill_each_node_lockstep(tmp_path):
             restart_s, up = wait_restart(run_dir, out, name, pid, ups, probe)
             f = {"restart_s": round(restart_s, 2)}
             if speed_at_kill is not None:
-                steps, wall, after = hold_after(probe, t_kill, 2.0)
+                steps, wall, after = hold_after(probe, t_kill)
                 f.update(speed_at_kill=round(speed_at_kill, 3), steps_to_still=steps, wall_to_still_s=wall and round(wall, 3),
                          stamp_at_kill=stamp_at_kill)
                 assert steps is not None, f"{name}: the arm never held still: {[round(speed(s), 3) for s in after[:20]]}"
@@ -335,8 +334,7 @@ def test_arbiter_death_realtime_watchdog(tmp_path):
         print(f"kill -9 phase_arbiter (real time): moving at {v:.3f} rad/s; still "
               f"{latency:.3f} s after the last command (command_timeout 0.5 s); watchdog logged: "
               f"{'holding current position' in bridge_log}", flush=True)
-        assert "holding current position" in bridge_log, bridge_log[-2000:]
-        watchdog = re.search(r"no command for", bridge_log)
+        assert "no command for 0.50 s: holding current position" in bridge_log, bridge_log[-2000:]
         assert latency <= 1.5, latency
         restart_s, _ = wait_restart(run_dir, out, "phase_arbiter", pid, ups, probe)
         print(f"phase_arbiter restarted {restart_s + 2.0:.2f} s after the kill", flush=True)

@@ -20,8 +20,8 @@ from datetime import datetime
 
 import pytest
 
-from suite import Probe, launch_file, launched_pids, start_launch, stop_launch
-from test_faults import LOWER, UPPER, ArmProbe, check_commands, log_lines, up_lines, UP
+from suite import launch_file, launched_pids, start_launch, stop_launch
+from test_faults import UP, ArmProbe, check_commands, log_lines, up_lines
 
 DOMAINS = {"sim_reach_pixels.yaml": 54, "sim_reach_state.yaml": 55}
 COUNTERS = re.compile(r"counters: ((?:\S+=\d+ ?)+)$")
