@@ -11,57 +11,27 @@ Judged: the untrained policy's deployed success is <= 20%; within the step budge
 reaches >= 80%; phases alternate on their own (Forward->Backward and Backward->Forward switches
 in metrics/phases.csv); the training sim's /sim/reset_count is still 0 at the end.
 
-The release binaries come from $CARGO_TARGET_DIR/release (scripts/test.sh builds them).
+The release binaries come from $MBARL_BIN_DIR or $CARGO_TARGET_DIR/release (tests/e2e/suite.py).
 MBARL_E2E_BUDGET_S / MBARL_E2E_MAX_STEPS override the budget.
 """
-import csv
 import os
 import re
-import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from suite import (
+    PY, ROOT, binary, csv_rows, env, phase_switches, read_latched_uint64, stop,
+)
+from suite import launch_file as _launch_file
+from suite import record_demos as _record_demos
 
-TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
-PY = os.environ.get("MBARL_ROS_PYTHON", sys.executable)
 TRAIN_DOMAIN, EVAL_DOMAIN, DEMO_DOMAIN = 95, 96, 97
 PIXEL_DOMAIN, PIXEL_EVAL_DOMAIN, PIXEL_DEMO_DOMAIN = 92, 93, 94
 BUDGET_S = float(os.environ.get("MBARL_E2E_BUDGET_S", 1500))
 MAX_STEPS = int(os.environ.get("MBARL_E2E_MAX_STEPS", 200_000))
 ROUND = re.compile(r"deployed success (\d+)/(\d+) .*after (\d+) env steps")
-
-
-def env(domain):
-    e = dict(os.environ)
-    e.update(
-        ROS_DOMAIN_ID=str(domain),
-        ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
-        PYTHONPATH=f"{ROOT / 'sim'}:{e.get('PYTHONPATH', '')}",
-        MUJOCO_GL=e.get("MUJOCO_GL", "egl"),
-        PATH=f"{TARGET}:{e['PATH']}",
-    )
-    return e
-
-
-def binary(name):
-    p = TARGET / name
-    assert p.exists(), f"{p} missing: scripts/test.sh builds the release binaries"
-    return str(p)
-
-
-def stop(proc, sig=signal.SIGINT, timeout=20):
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def eval_args(run_dir, preset, **extra):
@@ -96,56 +66,11 @@ def eval_bridge():
 
 
 def record_demos(run_dir, domain=DEMO_DOMAIN):
-    subprocess.run(
-        ["bash", str(ROOT / "sim/record_demos.sh"), "--task", "reach", "--episodes", "10",
-         "--run-dir", str(run_dir), "--domain", str(domain), "--mbarl", binary("mbarl")],
-        env=env(domain), check=True, timeout=600,
-        stdout=subprocess.DEVNULL,
-    )
-    for role in ("forward", "backward"):
-        assert (run_dir / "demos" / role / "reach" / "dataset.yaml").exists()
+    _record_demos(run_dir, domain)
 
 
 def launch_file(run_dir, tmp_path, name="sim_reach_state.yaml", domain=TRAIN_DOMAIN):
-    text = (ROOT / "config/launch" / name).read_text()
-    text = re.sub(r"(?m)^run_dir: .*$", f"run_dir: {run_dir}", text)
-    text = re.sub(r"(?m)^(\s+run_dir: ).*$", rf"\g<1>{run_dir}", text)
-    text += f"ros_domain_id: {domain}\n"
-    path = tmp_path / "launch.yaml"
-    path.write_text(text)
-    return path
-
-
-def read_latched_uint64(topic, domain, timeout):
-    """The latched value of a std_msgs/UInt64 topic, read by a plain rclpy node."""
-    import rclpy
-    from rclpy.context import Context
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-    from std_msgs.msg import UInt64
-
-    ctx = Context()
-    rclpy.init(context=ctx, domain_id=domain)
-    try:
-        node = rclpy.create_node("e2e_probe", context=ctx)
-        executor = SingleThreadedExecutor(context=ctx)
-        executor.add_node(node)
-        got = []
-        qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        node.create_subscription(UInt64, topic, lambda m: got.append(m.data), qos)
-        end = time.monotonic() + timeout
-        while not got and time.monotonic() < end:
-            executor.spin_once(timeout_sec=0.1)
-        assert got, f"no {topic} in domain {domain} within {timeout} s"
-        return got[-1]
-    finally:
-        rclpy.try_shutdown(context=ctx)
-
-
-def phase_switches(run_dir):
-    with open(run_dir / "metrics/phases.csv") as f:
-        return [(r["from"], r["to"]) for r in csv.DictReader(f)]
+    return _launch_file(run_dir, tmp_path, name, domain)
 
 
 def test_reach_state_learns_without_resets(tmp_path, eval_bridge):
@@ -202,11 +127,6 @@ def test_reach_state_learns_without_resets(tmp_path, eval_bridge):
         stop(watcher)
         stop(suite, timeout=40)
         log.close()
-
-
-def csv_rows(path):
-    with open(path) as f:
-        return list(csv.DictReader(f))
 
 
 def test_pixels_smoke(tmp_path):

@@ -41,6 +41,11 @@ fn params() -> Vec<ParamSpec> {
             "drop joint states older than this (not in sim time; <= 0: off)",
         ),
         ParamSpec::new(
+            "max_ahead_s",
+            1.0,
+            "drop joint states stamped further than this in the future of the node's clock (sim or system; <= 0: off)",
+        ),
+        ParamSpec::new(
             "frame_wait_periods",
             1.0,
             "wait this many control periods for a joint state's frame",
@@ -63,6 +68,7 @@ struct Ctx {
     node: RosNode,
     order: Vec<String>,
     max_age_s: f64,
+    max_ahead_s: f64,
     warn: RateLimitedWarn,
 }
 
@@ -124,6 +130,7 @@ async fn main() -> Result<()> {
     let ctx = Ctx {
         order: node.param("joint_names")?,
         max_age_s: node.param("max_age_s")?,
+        max_ahead_s: node.param("max_ahead_s")?,
         warn: RateLimitedWarn::default(),
         node,
     };
@@ -182,6 +189,10 @@ async fn main() -> Result<()> {
                 if !node.use_sim_time()
                     && let Err(e) = observe::check_age(stamp, node.now().to_nanos(), ctx.max_age_s)
                 {
+                    ctx.reject(e.kind(), &e);
+                    continue;
+                }
+                if let Err(e) = observe::check_not_future(stamp, node.now().to_nanos(), ctx.max_ahead_s) {
                     ctx.reject(e.kind(), &e);
                     continue;
                 }

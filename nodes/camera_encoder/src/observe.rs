@@ -12,6 +12,8 @@ pub enum InputError {
     NonFinite(String),
     #[error("joint state is {age_s:.3} s old (max {max_s} s)")]
     Stale { age_s: f64, max_s: f64 },
+    #[error("joint state is stamped {ahead_s:.3} s in the future (max {max_s} s)")]
+    Future { ahead_s: f64, max_s: f64 },
     #[error("image encoding `{0}` not accepted: rgb8, bgr8 or mono8")]
     Encoding(String),
     #[error(transparent)]
@@ -25,6 +27,7 @@ impl InputError {
             InputError::MissingJoint(_) | InputError::Length { .. } => "bad_joint_state",
             InputError::NonFinite(_) => "non_finite",
             InputError::Stale { .. } => "stale",
+            InputError::Future { .. } => "future_stamp",
             InputError::Encoding(_) => "bad_encoding",
             InputError::Vision(_) => "bad_image",
         }
@@ -75,6 +78,21 @@ pub fn check_age(stamp_ns: i64, now_ns: i64, max_age_s: f64) -> Result<(), Input
         return Err(InputError::Stale {
             age_s,
             max_s: max_age_s,
+        });
+    }
+    Ok(())
+}
+
+/// Rejects joint states stamped more than `max_ahead_s` after `now_ns` (skipped when the clock
+/// is not known yet, `now_ns <= 0`, or `max_ahead_s <= 0`). One such state would otherwise
+/// become the newest stamp and every real joint state after it would be "not new": the encoder
+/// would stop producing observations until the clock caught up.
+pub fn check_not_future(stamp_ns: i64, now_ns: i64, max_ahead_s: f64) -> Result<(), InputError> {
+    let ahead_s = (stamp_ns - now_ns) as f64 / 1e9;
+    if now_ns > 0 && max_ahead_s > 0.0 && ahead_s > max_ahead_s {
+        return Err(InputError::Future {
+            ahead_s,
+            max_s: max_ahead_s,
         });
     }
     Ok(())
@@ -141,6 +159,18 @@ mod tests {
             "stale"
         );
         assert!(check_age(0, 1_000_000_000, 0.0).is_ok());
+    }
+
+    #[test]
+    fn future_states_are_rejected() {
+        let s = 1_000_000_000;
+        assert!(check_not_future(s + 500_000_000, s, 1.0).is_ok());
+        assert_eq!(
+            check_not_future(s + 1_000 * s, s, 1.0).unwrap_err().kind(),
+            "future_stamp"
+        );
+        assert!(check_not_future(1_000 * s, 0, 1.0).is_ok(), "clock unknown");
+        assert!(check_not_future(1_000 * s, s, 0.0).is_ok(), "check off");
     }
 
     #[test]
