@@ -31,6 +31,9 @@ step clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 # build every binary first.
 step build cargo build --workspace --bins --locked
 step cargo-test cargo test --workspace --locked
+# OpenCV camera capture is a cargo feature, off above: lint it (with camera_encoder's capture
+# thread) and run the capture tests (a video file, a GStreamer pipeline, missing cameras).
+step opencv bash -c 'cargo clippy -p mbarl-vision -p camera_encoder --features camera_encoder/opencv --all-targets --locked -- -D warnings && cargo test -p mbarl-vision --features opencv --locked'
 # The end-to-end tests (tests/e2e) run the whole suite as users do: release binaries.
 step build-release cargo build --release --workspace --bins --locked
 pytest_dirs=()

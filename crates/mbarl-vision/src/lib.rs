@@ -11,6 +11,9 @@
 //! wrong `step`, truncated data, zero or huge dimensions and a region of interest outside the
 //! image are reported with the numbers involved.
 //!
+//! [`capture`] reads frames in-process from a camera, video file or GStreamer pipeline with
+//! OpenCV (cargo feature `opencv`) and feeds them through the same [`preprocess`].
+//!
 //! ```
 //! use mbarl_vision::{preprocess, ImageInput, PreprocessConfig};
 //!
@@ -27,6 +30,8 @@ use fast_image_resize::images::{Image as FirImage, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use mbarl_msgs::sensor_msgs::{CompressedImage, Image};
 use serde::{Deserialize, Serialize};
+
+pub mod capture;
 
 /// Largest accepted width or height, in pixels (compressed images are checked before decoding).
 pub const MAX_DIMENSION: u32 = 16_384;

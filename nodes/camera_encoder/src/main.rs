@@ -5,9 +5,12 @@
 //! Subscribes `/joint_states` (SensorData), `/camera/image_raw` (Image, rgb8/bgr8/mono8) or
 //! `/camera/image_raw/compressed` (`image_source`), `/mbarl/model/checkpoint` (Latched), an
 //! optional `state_topic` (Float64MultiArray); publishes `/mbarl/observation` (Reliable 5).
+//! With `capture_source` set (build with `--features opencv`), frames come from an in-process
+//! OpenCV capture (camera, video file or GStreamer pipeline) instead of the image topics.
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use camera_encoder::capture::{self, CapturedFrame};
 use camera_encoder::encoder::LatentEncoder;
 use camera_encoder::observe::{self, Joints};
 use camera_encoder::pairing::{Pairer, PairingConfig};
@@ -18,6 +21,10 @@ use mbarl_msgs::std_msgs::{Float64MultiArray, Header};
 use mbarl_ros::counters::RateLimitedWarn;
 use mbarl_ros::{NodeBuilder, ParamKind, ParamSpec, Qos, RosArgs, RosNode, Subscriber};
 use mbarl_vision::{Crop, Frame, PreprocessConfig};
+use tokio::sync::mpsc;
+
+/// Observation header frame_id for captured frames (topic frames keep their own).
+const CAPTURE_FRAME_ID: &str = "camera";
 
 fn params() -> Vec<ParamSpec> {
     let mut p = mbarl_node::common::params();
@@ -31,7 +38,20 @@ fn params() -> Vec<ParamSpec> {
         ParamSpec::new(
             "image_source",
             "image",
-            "pixel mode: image (sensor_msgs/Image) | compressed (<image_topic>/compressed)",
+            "pixel mode: image (sensor_msgs/Image) | compressed (<image_topic>/compressed); unused with capture_source",
+        ),
+        ParamSpec::new(
+            "capture_source",
+            "",
+            "pixel mode: capture in-process with OpenCV instead of the image topics (build with --features opencv): \
+             a device index (0), a device or video file path (/dev/video0, clip.avi; a file replays from the start \
+             after its end) or a GStreamer pipeline ending in appsink (contains ` ! `); \"\" = use the image topics. \
+             Frames are stamped with the node clock when read: set frame_tolerance_s to about half the camera's frame period",
+        ),
+        ParamSpec::new(
+            "capture_retry_s",
+            2.0,
+            "capture: seconds between attempts to (re)open a missing or lost camera",
         ),
         ParamSpec::new("image_topic", "/camera/image_raw", "camera topic"),
         ParamSpec::new("crop", "center", "center | full | X,Y,WIDTH,HEIGHT"),
@@ -121,6 +141,15 @@ async fn main() -> Result<()> {
         size: cfg.obs.frame_width as u32,
         crop,
     };
+    // Checked first: a capture_source without OpenCV compiled in is a start-up error.
+    let capture_source = match capture::parse_source(&node.param::<String>("capture_source")?)? {
+        Some(src) if !pixels => {
+            tracing::warn!(mode = ?cfg.obs.mode, "capture_source {src} ignored: not in pixel mode");
+            None
+        }
+        src => src,
+    };
+    let capture_retry = capture::retry_interval(node.param("capture_retry_s")?)?;
     let mut pairer: Pairer<(JointState, Joints), Frame> = Pairer::new(PairingConfig {
         pixels,
         wait: period.mul_f64(node.param::<f64>("frame_wait_periods")?.clamp(0.0, 100.0)),
@@ -143,10 +172,23 @@ async fn main() -> Result<()> {
         node.subscriber::<ModelCheckpoint>("/mbarl/model/checkpoint", Qos::Latched)?;
     let image_topic: String = node.param("image_topic")?;
     let source: String = node.param("image_source")?;
+    let from = match &capture_source {
+        Some(src) => format!("captured from {src}"),
+        None => format!("from {image_topic} ({source})"),
+    };
+    let mut captured: Option<mpsc::Receiver<CapturedFrame>> = match capture_source {
+        Some(src) => Some(capture::spawn(
+            src,
+            pre,
+            capture_retry,
+            node.counters().clone(),
+        )?),
+        None => None,
+    };
     let (raw, compressed): (
         Option<Subscriber<Image>>,
         Option<Subscriber<CompressedImage>>,
-    ) = match (pixels, source.as_str()) {
+    ) = match (pixels && captured.is_none(), source.as_str()) {
         (false, _) => (None, None),
         (true, "image") => (Some(node.subscriber(&image_topic, Qos::SensorData)?), None),
         (true, "compressed") => (
@@ -165,13 +207,28 @@ async fn main() -> Result<()> {
     let mut frame_id = String::new();
     let mut seq: u64 = 0;
     let received_js = node.counters().counter("received./joint_states");
-    tracing::info!(mode = ?cfg.obs.mode, "camera encoder up at {rate} Hz{}", if pixels { format!(", {}x{} frames from {image_topic} ({source})", pre.size, pre.size) } else { String::new() });
+    tracing::info!(mode = ?cfg.obs.mode, "camera encoder up at {rate} Hz{}", if pixels { format!(", {}x{} frames {from}", pre.size, pre.size) } else { String::new() });
 
     async fn maybe<M: mbarl_msgs::RosMessage>(s: &Option<Subscriber<M>>) -> Option<M> {
         match s {
             Some(s) => s.recv().await,
             None => std::future::pending().await,
         }
+    }
+
+    async fn maybe_captured(
+        rx: &mut Option<mpsc::Receiver<CapturedFrame>>,
+    ) -> Option<CapturedFrame> {
+        let Some(r) = rx else {
+            return std::future::pending().await;
+        };
+        let frame = r.recv().await;
+        if frame.is_none() {
+            // The capture thread only ends if it panicked: say so once, then wait forever.
+            tracing::error!("camera capture thread stopped: no more frames");
+            *rx = None;
+        }
+        frame
     }
 
     loop {
@@ -209,6 +266,12 @@ async fn main() -> Result<()> {
                 Ok(f) => { frame_id = img.header.frame_id.clone(); pairer.on_frame(stamp_ns(&img.header), f) }
                 Err(e) => { ctx.reject(e.kind(), &e); None }
             },
+            // Stamped with the node clock at the instant the frame was read.
+            Some((at, f)) = maybe_captured(&mut captured) => {
+                let age_ns = i64::try_from(at.elapsed().as_nanos()).unwrap_or(i64::MAX);
+                frame_id = CAPTURE_FRAME_ID.to_string();
+                pairer.on_frame(node.now().to_nanos().saturating_sub(age_ns), f)
+            }
             Some(s) = maybe(&states) => {
                 if s.data.iter().all(|v| v.is_finite()) {
                     latest_state = s.data.iter().map(|&v| v as f32).collect();
