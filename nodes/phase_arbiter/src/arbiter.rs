@@ -342,7 +342,24 @@ impl Arbiter {
                             .filter(|t| ws.allows(t))
                             .cloned()
                             .unwrap_or_else(|| base.clone());
-                        (last_safe, true)
+                        // When the arm is in the box, each joint's step is kept if the end
+                        // effector stays in the box with it (from where the arm is): the arm
+                        // can still move along or away from the boundary. Refusing the whole
+                        // step trapped learning policies at the boundary.
+                        let safe = if from.len() == c.targets.len() && ws.allows(&from) {
+                            let mut safe = from.clone();
+                            for j in 0..safe.len() {
+                                let mut t = safe.clone();
+                                t[j] = c.targets[j];
+                                if ws.allows(&t) {
+                                    safe = t;
+                                }
+                            }
+                            safe
+                        } else {
+                            last_safe
+                        };
+                        (safe, true)
                     }
                     _ => (c.targets, c.clamped),
                 };
