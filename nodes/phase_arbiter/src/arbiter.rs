@@ -346,8 +346,11 @@ impl Arbiter {
                         // effector stays in the box with it (from where the arm is): the arm
                         // can still move along or away from the boundary. Refusing the whole
                         // step trapped learning policies at the boundary.
-                        let safe = if from.len() == c.targets.len() && ws.allows(&from) {
-                            let mut safe = from.clone();
+                        let start: Vec<f64> = (0..from.len())
+                            .map(|j| self.limits.clamp_position(j, from[j]))
+                            .collect();
+                        let safe = if start.len() == c.targets.len() && ws.allows(&start) {
+                            let mut safe = start;
                             for j in 0..safe.len() {
                                 let mut t = safe.clone();
                                 t[j] = c.targets[j];

@@ -63,7 +63,7 @@ pub fn params() -> Vec<ParamSpec> {
         ParamSpec::new(
             "max_training_backlog",
             0.0,
-            "lock-step sim only: hold the next step while a learner owes more updates than this (0: off)",
+            "lock-step sim only (never on a real arm or a real-time sim): hold the next step while a learner owes more updates than this (0: off)",
         ),
         ParamSpec::new(
             "forward_only",

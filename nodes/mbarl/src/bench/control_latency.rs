@@ -78,6 +78,10 @@ fn realtime_launch(opts: &ControlLatencyOpts, run_dir: &std::path::Path) -> Resu
             p["params"]["lockstep"] = Value::from(false);
             bridge = true;
         }
+        if p["name"].as_str() == Some("phase_arbiter") {
+            // pacing holds steps for the learners: lock-step only
+            p["params"]["max_training_backlog"] = Value::from(0.0);
+        }
     }
     if !bridge {
         bail!("{}: no sim_bridge process", opts.launch.display());
