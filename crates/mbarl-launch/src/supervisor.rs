@@ -203,6 +203,17 @@ impl ProcessTask {
         if let Some(d) = self.config.ros_domain_id {
             cmd.env("ROS_DOMAIN_ID", d.to_string());
         }
+        // SAFETY: only signal(2), which is async-signal-safe, runs between fork and exec.
+        // Children get the default SIGINT/SIGQUIT even when `mbarl launch` itself was started
+        // with them ignored (a background job of a non-interactive shell); otherwise a shell
+        // child could not trap SIGINT and the clean stop would end in SIGKILL.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
         cmd
     }
 
