@@ -11,8 +11,9 @@ import os
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution, PythonExpression
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -33,6 +34,7 @@ def generate_launch_description():
     preset = LaunchConfiguration("preset")
     run_dir = LaunchConfiguration("run_dir")
     command_topic = LaunchConfiguration("command_topic")
+    task_reward_topic = LaunchConfiguration("task_reward_topic")
     args = [
         DeclareLaunchArgument("robot_profile", default_value=os.path.join(ROOT, "config/robots/generic_ros2_control_arm.yaml"),
                               description="robot profile params file (joints, limits, command interface)"),
@@ -40,7 +42,16 @@ def generate_launch_description():
         DeclareLaunchArgument("run_dir", default_value=os.path.join(ROOT, "runs/arm"), description="run directory"),
         DeclareLaunchArgument("command_topic", default_value="/arm_controller/commands",
                               description="your controller's command topic"),
+        DeclareLaunchArgument("task_reward_topic", default_value="",
+                              description="std_msgs/Float64 task reward of your robot, if it has one "
+                                          "(empty: the goal classifier gives the forward reward)"),
     ]
+    # With a task reward the arbiter stamps it into every transition and the forward policy uses it.
+    extra = {
+        "phase_arbiter": {"task_reward_topic": task_reward_topic},
+        "forward_policy": {"use_transition_task_reward": ParameterValue(
+            PythonExpression(["'", task_reward_topic, "' != ''"]), value_type=bool)},
+    }
     preset_file = PathJoinSubstitution([ROOT, "config/presets", [preset, ".yaml"]])
     nodes = [
         Node(
@@ -50,7 +61,7 @@ def generate_launch_description():
             output="screen",
             respawn=True,            # a crashed node restarts; the arbiter holds the arm meanwhile
             respawn_delay=2.0,
-            parameters=[profile, preset_file, {"run_dir": run_dir}],
+            parameters=[profile, preset_file, {"run_dir": run_dir, **extra.get(name, {})}],
             remappings=[("/arm_controller/commands", command_topic)],
         )
         for package, executable, name in NODES

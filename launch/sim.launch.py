@@ -22,6 +22,8 @@ def generate_launch_description():
         DeclareLaunchArgument("lockstep", default_value="true", description="one control step per command"),
         DeclareLaunchArgument("preset", default_value="state"),
         DeclareLaunchArgument("run_dir", default_value=os.path.join(ROOT, "runs/sim")),
+        DeclareLaunchArgument("task_reward_topic", default_value="/sim/task_reward",
+                              description="the sim's dense task reward (empty: goal classifier)"),
     ]
     bridge = ExecuteProcess(
         cmd=["python3", "-m", "mbarl_sim.bridge", "--ros-args", "-p", ["task:=", task], "-p", ["lockstep:=", lockstep]],
@@ -34,6 +36,7 @@ def generate_launch_description():
             "robot_profile": os.path.join(ROOT, "config/robots/sim_arm.yaml"),
             "preset": LaunchConfiguration("preset"),
             "run_dir": LaunchConfiguration("run_dir"),
+            "task_reward_topic": LaunchConfiguration("task_reward_topic"),
         }.items(),
     )
     return LaunchDescription(args + [bridge, suite])

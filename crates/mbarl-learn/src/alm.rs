@@ -374,12 +374,22 @@ impl WorldModel {
     }
 
     /// One step of the reward head (MSE) and the latent classifier (BCE real vs imagined).
-    /// Returns (reward loss, classifier loss).
-    pub fn update_heads(&mut self, lt: &LatentTransitions) -> Result<(f64, f64)> {
+    /// Returns (reward loss, classifier loss). With `train_reward` false (transitions without a
+    /// recorded reward) only the classifier learns; the reward loss is still reported.
+    pub fn update_heads(
+        &mut self,
+        lt: &LatentTransitions,
+        train_reward: bool,
+    ) -> Result<(f64, f64)> {
         let reward_loss = self
             .reward
             .forward(&lt.z, &lt.action)
             .mse_loss(&lt.reward, Reduction::Mean);
+        let reward_loss = if train_reward {
+            reward_loss
+        } else {
+            reward_loss.detach()
+        };
         let fake_next = tch::no_grad(|| {
             self.model
                 .forward_random_member(&lt.z, &lt.action)
@@ -404,12 +414,19 @@ impl WorldModel {
         let cv = finite(&clf_loss, "latent classifier loss")?;
         self.reward_opt.zero_grad();
         self.classifier_opt.zero_grad();
-        (reward_loss + clf_loss).backward();
+        if train_reward {
+            (reward_loss + clf_loss).backward();
+        } else {
+            clf_loss.backward();
+        }
         let clip = self.cfg.alm.grad_clip_norm;
-        clip_grad_norm(&self.reward_params, clip);
         clip_grad_norm(&self.classifier_params, clip);
-        self.reward_opt.step();
         self.classifier_opt.step();
+        if train_reward {
+            // (Adam moves parameters on a zero gradient too: no step at all without a target.)
+            clip_grad_norm(&self.reward_params, clip);
+            self.reward_opt.step();
+        }
         Ok((rv, cv))
     }
 
@@ -731,7 +748,7 @@ impl AlmAgent {
             .rsample(),
             done: tr.done.to_device(d),
         });
-        let (reward_loss, classifier_loss) = self.world.update_heads(&lt)?;
+        let (reward_loss, classifier_loss) = self.world.update_heads(&lt, true)?;
         let (critic_loss, actor_loss, alpha, q_mean) =
             self.policy.update(&self.world, &lt, RewardSource::Task)?;
         self.world.update_target();

@@ -66,7 +66,7 @@ fn evaluate(agent: &AlmAgent) -> (f64, f64) {
 #[test]
 fn alm_solves_point_mass_reach_from_states() {
     let t0 = Instant::now();
-    common::init(0);
+    let _seeded = common::init(0);
     let mut cfg = common::small_state_config(2, 2);
     cfg.seed = 0;
     cfg.alm.batch_size = 128;

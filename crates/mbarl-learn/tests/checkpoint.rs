@@ -74,7 +74,7 @@ const COMPONENTS: [Component; 5] = [
 fn checkpoint_round_trip_is_bit_exact() {
     let _g = serial();
     let t0 = Instant::now();
-    common::init(3);
+    let _seeded = common::init(3);
     let cfg = pixel_config();
     let mut a = AlmAgent::new(&cfg, Device::Cpu).unwrap();
     // Two updates so the weights are trained values, not initial ones.
@@ -147,7 +147,7 @@ fn checkpoint_round_trip_is_bit_exact() {
 #[test]
 fn corrupted_or_mismatched_checkpoints_are_refused() {
     let _g = serial();
-    common::init(4);
+    let _seeded = common::init(4);
     let cfg = pixel_config();
     let a = AlmAgent::new(&cfg, Device::Cpu).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -215,7 +215,7 @@ fn corrupted_or_mismatched_checkpoints_are_refused() {
 #[test]
 fn seeded_updates_are_deterministic_on_cpu() {
     let _g = serial();
-    common::init(5);
+    let _seeded = common::init(5);
     let cfg = pixel_config();
     let run = || {
         tch::manual_seed(11);

@@ -31,7 +31,7 @@ fn step(m: &Tensor, n: &Tensor, z: &Tensor, a: &Tensor) -> Tensor {
 #[test]
 fn latent_model_learns_linear_system_and_disagreement_grows_off_distribution() {
     let t0 = Instant::now();
-    common::init(0);
+    let _seeded = common::init(0);
     let mut cfg = common::small_state_config(Z as usize, A as usize);
     cfg.encoder.latent_dim = Z as usize;
     cfg.model.ensemble_size = 4;

@@ -24,7 +24,7 @@ fn clouds(n: i64) -> (Tensor, Tensor) {
 #[test]
 fn demo_classifier_separates_clouds_and_backward_reward_is_monotone() {
     let t0 = Instant::now();
-    common::init(1);
+    let _seeded = common::init(1);
     let cfg = common::small_state_config(8, 2);
     let mut clf = ClassifierTrainer::new(&cfg, Device::Cpu, Component::DemoClassifier).unwrap();
     assert!(cfg.medal.mixup_alpha > 0.0, "the default trains with mixup");
@@ -83,7 +83,7 @@ fn demo_classifier_separates_clouds_and_backward_reward_is_monotone() {
 #[test]
 fn mbpo_rollouts_stop_at_the_disagreement_threshold() {
     let t0 = Instant::now();
-    common::init(2);
+    let _seeded = common::init(2);
     let mut cfg = common::small_state_config(4, 2);
     cfg.encoder.latent_dim = 4;
     cfg.model.ensemble_size = 4;

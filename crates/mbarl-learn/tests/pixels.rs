@@ -39,7 +39,7 @@ fn batch(c: &LearnConfig, b: i64) -> SequenceBatch {
 
 #[test]
 fn pixel_agent_updates_and_acts() {
-    common::init(6);
+    let _seeded = common::init(6);
     let cfg = pixel_config();
     let mut agent = AlmAgent::new(&cfg, Device::Cpu).unwrap();
     let seq = batch(&cfg, 16);
@@ -66,7 +66,7 @@ fn pixel_agent_updates_and_acts() {
 
 #[test]
 fn torchscript_backbone_behind_the_encoder_interface() {
-    common::init(7);
+    let _seeded = common::init(7);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("backbone.pt");
     // A "pretrained" backbone: global average pool + a fixed projection to 16 features.
@@ -112,7 +112,7 @@ fn torchscript_backbone_behind_the_encoder_interface() {
 
 #[test]
 fn a_nan_loss_is_reported_and_not_applied() {
-    common::init(8);
+    let _seeded = common::init(8);
     let cfg = pixel_config();
     let mut agent = AlmAgent::new(&cfg, Device::Cpu).unwrap();
     let mut seq = batch(&cfg, 8);

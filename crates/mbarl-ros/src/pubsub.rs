@@ -93,6 +93,15 @@ impl<M: RosMessage> Subscriber<M> {
         self.recv_with_info().await.map(|(m, _)| m)
     }
 
+    /// The next message of an optional subscription (one a parameter may leave unset): never
+    /// ready without one, so it can sit in a `tokio::select!` either way.
+    pub async fn recv_optional(subscriber: &Option<Self>) -> Option<M> {
+        match subscriber {
+            Some(s) => s.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// The next well-formed message with its DDS metadata (source timestamp, publisher).
     pub async fn recv_with_info(&self) -> Option<(M, MessageInfo)> {
         loop {

@@ -209,13 +209,6 @@ async fn main() -> Result<()> {
     let received_js = node.counters().counter("received./joint_states");
     tracing::info!(mode = ?cfg.obs.mode, "camera encoder up at {rate} Hz{}", if pixels { format!(", {}x{} frames {from}", pre.size, pre.size) } else { String::new() });
 
-    async fn maybe<M: mbarl_msgs::RosMessage>(s: &Option<Subscriber<M>>) -> Option<M> {
-        match s {
-            Some(s) => s.recv().await,
-            None => std::future::pending().await,
-        }
-    }
-
     async fn maybe_captured(
         rx: &mut Option<mpsc::Receiver<CapturedFrame>>,
     ) -> Option<CapturedFrame> {
@@ -258,11 +251,11 @@ async fn main() -> Result<()> {
                     Err(skip) => { node.counters().counter(&format!("skipped.{}", skip.as_str())).increment(); None }
                 }
             }
-            Some(img) = maybe(&raw) => match observe::raw_frame(&img, &pre) {
+            Some(img) = Subscriber::recv_optional(&raw) => match observe::raw_frame(&img, &pre) {
                 Ok(f) => { frame_id = img.header.frame_id.clone(); pairer.on_frame(stamp_ns(&img.header), f) }
                 Err(e) => { ctx.reject(e.kind(), &e); None }
             },
-            Some(img) = maybe(&compressed) => match observe::compressed_frame(&img, &pre) {
+            Some(img) = Subscriber::recv_optional(&compressed) => match observe::compressed_frame(&img, &pre) {
                 Ok(f) => { frame_id = img.header.frame_id.clone(); pairer.on_frame(stamp_ns(&img.header), f) }
                 Err(e) => { ctx.reject(e.kind(), &e); None }
             },
@@ -272,7 +265,7 @@ async fn main() -> Result<()> {
                 frame_id = CAPTURE_FRAME_ID.to_string();
                 pairer.on_frame(node.now().to_nanos().saturating_sub(age_ns), f)
             }
-            Some(s) = maybe(&states) => {
+            Some(s) = Subscriber::recv_optional(&states) => {
                 if s.data.iter().all(|v| v.is_finite()) {
                     latest_state = s.data.iter().map(|&v| v as f32).collect();
                 } else {

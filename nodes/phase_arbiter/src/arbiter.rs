@@ -1,5 +1,6 @@
 //! One control step of the arbiter: choose the active phase's action if it is fresh and
-//! well-formed, clamp it, or hold still; record the executed transition.
+//! well-formed, clamp it, or hold still; record the transition (the policy's request and the
+//! targets sent).
 //!
 //! Hold still means: command the last commanded target (or, before any command, the measured
 //! position). It is what the arm gets on e-stop, in PAUSED / NEEDS_HELP, when the active
@@ -7,8 +8,9 @@
 //! malformed (wrong size, NaN).
 //!
 //! With a workspace box ([`Arbiter::with_workspace`]), a command whose end effector (forward
-//! kinematics) would leave the box is refused: the arm is sent the last commanded target when
-//! that one was inside the box (the last safe position), else it holds where it is.
+//! kinematics) would leave the box, or go farther out when the arm is already outside, is
+//! refused: from where the arm is, only the joints whose step keeps the end effector in (or no
+//! farther out of) the box move; the others hold.
 
 use std::time::{Duration, Instant};
 
@@ -109,7 +111,7 @@ pub struct StepOutput {
     /// The joint position targets to send; `None`: send nothing (position unknown).
     pub targets: Option<Vec<f64>>,
     pub hold: Option<HoldReason>,
-    /// The policy's command was refused; `targets` is the last safe position.
+    /// The policy's command was refused; `targets` moves only the joints whose step is safe.
     pub refused: Option<Refusal>,
     /// The command was clamped to the limits, or refused.
     pub clamped: bool,
@@ -165,6 +167,42 @@ impl Arbiter {
             measured: None,
             holding: None,
         }
+    }
+
+    /// The targets sent instead of a command the workspace box refuses: from where the arm is
+    /// (`start`), each joint's step is kept when it takes the end effector no farther out of the
+    /// box, so the arm can still move along or away from the boundary, and back in when the
+    /// dynamics carried it just past it. Refusing the whole step trapped learning policies at the
+    /// boundary, and refusing every step from outside the box froze the arm there for good. With
+    /// no sane `start`: the last command sent when it was in the box, else `hold`.
+    fn workspace_fallback(
+        &self,
+        ws: &Workspace,
+        start: Vec<f64>,
+        targets: &[f64],
+        hold: &[f64],
+    ) -> Vec<f64> {
+        let Some(mut worst) = ws
+            .distance_outside(&start)
+            .filter(|_| start.len() == targets.len())
+        else {
+            return self
+                .last_targets
+                .as_ref()
+                .filter(|t| ws.allows(t))
+                .cloned()
+                .unwrap_or_else(|| hold.to_vec());
+        };
+        let mut safe = start;
+        for (j, &target) in targets.iter().enumerate() {
+            let mut t = safe.clone();
+            t[j] = target;
+            if let Some(d) = ws.distance_outside(&t).filter(|d| *d <= worst) {
+                safe = t;
+                worst = d;
+            }
+        }
+        safe
     }
 
     /// Enforces a workspace box on every policy command (the chain must have one joint per
@@ -321,53 +359,34 @@ impl Arbiter {
         let mut refused = None;
         let (targets, hold, clamped, action) = match self.active_action(now) {
             Ok(a) => {
-                // Step from the measured position when it is sane, so targets never run away
-                // from a blocked arm; from the last target otherwise.
+                // With a sane measurement: from the last target unless it leads the arm too
+                // far (JointLimits::step_origin), so targets never run away from a blocked arm.
                 let from = if self.limits.within(&measured, 0.05) {
-                    measured.clone()
+                    self.limits
+                        .step_origin(&measured, self.last_targets.as_deref())
                 } else {
                     base.clone()
                 };
                 let c = self
                     .limits
                     .command(&from, &a.action, self.period.as_secs_f64());
+                // Where the arm is, within its joint limits: the workspace check's reference.
+                let start: Vec<f64> = (0..from.len())
+                    .map(|j| self.limits.clamp_position(j, from[j]))
+                    .collect();
                 let (targets, clamped) = match &self.workspace {
-                    Some(ws) if !ws.allows(&c.targets) => {
+                    Some(ws) if !ws.permits(&start, &c.targets) => {
                         refused = Some(Refusal::Workspace);
-                        // The last safe position: the last command sent (a step's or a hold)
-                        // when it was in the box, else where the arm is held.
-                        let last_safe = self
-                            .last_targets
-                            .as_ref()
-                            .filter(|t| ws.allows(t))
-                            .cloned()
-                            .unwrap_or_else(|| base.clone());
-                        // When the arm is in the box, each joint's step is kept if the end
-                        // effector stays in the box with it (from where the arm is): the arm
-                        // can still move along or away from the boundary. Refusing the whole
-                        // step trapped learning policies at the boundary.
-                        let start: Vec<f64> = (0..from.len())
-                            .map(|j| self.limits.clamp_position(j, from[j]))
-                            .collect();
-                        let safe = if start.len() == c.targets.len() && ws.allows(&start) {
-                            let mut safe = start;
-                            for j in 0..safe.len() {
-                                let mut t = safe.clone();
-                                t[j] = c.targets[j];
-                                if ws.allows(&t) {
-                                    safe = t;
-                                }
-                            }
-                            safe
-                        } else {
-                            last_safe
-                        };
-                        (safe, true)
+                        (self.workspace_fallback(ws, start, &c.targets, &base), true)
                     }
                     _ => (c.targets, c.clamped),
                 };
-                let executed = self.limits.executed_action(&from, &targets);
-                (targets, None, clamped, executed)
+                (
+                    targets,
+                    None,
+                    clamped,
+                    self.limits.requested_action(&a.action),
+                )
             }
             Err(reason) => (base, Some(reason), false, vec![0.0; self.limits.joints()]),
         };
@@ -624,9 +643,11 @@ mod tests {
         let third = arb.step(obs(2, [t1[0], t1[1]]), t0);
         assert_eq!(third.refused, None);
         assert!(third.targets.unwrap()[0] < t1[0]);
-        // The transition records what was executed: no motion for the refused step.
+        // The transition records the policy's request and the targets actually sent (no
+        // motion for the refused step).
         let t = third.transition.unwrap();
-        assert!(t.clamped && t.action[0].abs() < 1e-6, "{:?}", t.action);
+        assert!(t.clamped && t.action == vec![1.0, 0.0], "{:?}", t.action);
+        assert_eq!(t.commanded_position, t1);
     }
 
     #[test]
@@ -638,5 +659,50 @@ mod tests {
         let out = arb.step(obs(0, [0.5, 0.0]), t0);
         assert_eq!(out.refused, Some(Refusal::Workspace));
         assert_eq!(out.targets, Some(vec![0.5, 0.0]));
+    }
+
+    #[test]
+    fn outside_the_box_the_way_back_in_is_open() {
+        // The dynamics carried the arm past a target on the boundary (y ≈ sin(0.2) > 0.06):
+        // a step back towards the box is sent as asked, not refused (that froze the arm there:
+        // every later command was refused, for good).
+        let mut arb = arbiter().with_workspace(planar_workspace(0.06));
+        let t0 = Instant::now();
+        arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![-1.0, 0.0]), t0);
+        let back = arb.step(obs(0, [0.2, 0.0]), t0);
+        assert_eq!(back.refused, None);
+        let t = back.targets.unwrap();
+        assert!((t[0] - 0.15).abs() < 1e-9, "{t:?}");
+        // Per joint: the step of joint 0 (outwards) is refused, joint 1's (inwards) is kept.
+        arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![1.0, -1.0]), t0);
+        let mixed = arb.step(obs(1, [0.15, 0.0]), t0);
+        assert_eq!(mixed.refused, Some(Refusal::Workspace));
+        let t = mixed.targets.unwrap();
+        assert!(
+            (t[0] - 0.15).abs() < 1e-9 && (t[1] + 0.05).abs() < 1e-9,
+            "{t:?}"
+        );
+    }
+
+    #[test]
+    fn steps_start_from_the_last_target_unless_it_leads_the_arm_too_far() {
+        // The arm lags its targets: a step continues from the last target (as demo actions
+        // are normalised), so the same actions move it as fast as the expert that was recorded.
+        let mut arb = arbiter();
+        let t0 = Instant::now();
+        arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![1.0, 0.0]), t0);
+        let first = arb.step(obs(0, [0.0, 0.0]), t0).targets.unwrap();
+        assert!((first[0] - 0.05).abs() < 1e-9, "{first:?}");
+        let second = arb.step(obs(1, [0.02, 0.0]), t0).targets.unwrap();
+        assert!(
+            (second[0] - 0.10).abs() < 1e-9,
+            "from the last target: {second:?}"
+        );
+        // A blocked arm (the target leads by more than MAX_LEAD_STEPS steps): from the arm.
+        let third = arb.step(obs(2, [-0.05, 0.0]), t0).targets.unwrap();
+        assert!(
+            third[0].abs() < 1e-9,
+            "from the measured position: {third:?}"
+        );
     }
 }

@@ -66,6 +66,11 @@ pub fn params() -> Vec<ParamSpec> {
             "lock-step sim only (never on a real arm or a real-time sim): hold the next step while a learner owes more updates than this (0: off)",
         ),
         ParamSpec::new(
+            "task_reward_topic",
+            "",
+            "std_msgs/Float64 task reward of the robot, stamped into every Transition as the reward of s' (empty: none; the goal classifier gives the forward reward)",
+        ),
+        ParamSpec::new(
             "forward_only",
             false,
             "naive baseline: no backward phase (forward phases follow each other, no reset)",

@@ -169,6 +169,19 @@ impl WorkspaceBox {
     pub fn contains(&self, p: &Point3<f64>) -> bool {
         (0..3).all(|i| p[i] >= self.min[i] && p[i] <= self.max[i])
     }
+
+    /// How far `p` is outside the box (m, Euclidean; 0 inside).
+    pub fn distance_outside(&self, p: &Point3<f64>) -> f64 {
+        (0..3)
+            .map(|i| {
+                (self.min[i] - p[i])
+                    .max(p[i] - self.max[i])
+                    .max(0.0)
+                    .powi(2)
+            })
+            .sum::<f64>()
+            .sqrt()
+    }
 }
 
 /// The workspace check: the chain's end effector must be inside the box.
@@ -185,6 +198,26 @@ impl Workspace {
         self.chain
             .end_effector(q)
             .is_some_and(|p| self.bounds.contains(&p))
+    }
+
+    /// How far the end effector of `q` is outside the box (0 inside; `None` for malformed `q`).
+    pub fn distance_outside(&self, q: &[f64]) -> Option<f64> {
+        self.chain
+            .end_effector(q)
+            .map(|p| self.bounds.distance_outside(&p))
+    }
+
+    /// May the arm go from `from` to `to`? Yes when `to`'s end effector is in the box, or when
+    /// the arm is already outside (the dynamics can carry it a little past a target on the
+    /// boundary) and `to` brings it no farther out: the way back in is never refused.
+    pub fn permits(&self, from: &[f64], to: &[f64]) -> bool {
+        match self.distance_outside(to) {
+            Some(0.0) => true,
+            Some(d) => self
+                .distance_outside(from)
+                .is_some_and(|current| d <= current),
+            None => false,
+        }
     }
 }
 

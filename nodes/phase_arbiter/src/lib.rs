@@ -1,5 +1,5 @@
 //! The phase arbiter's logic, testable without ROS: phases ([`phases`]), joint limits and
-//! clamping ([`limits`]), the end-effector workspace box checked by forward kinematics
+//! clamping ([`limits`]), the robot's task reward in transitions ([`task_reward`]), the end-effector workspace box checked by forward kinematics
 //! ([`kinematics`]), and the per-step decision ([`arbiter`]) of what the arm is commanded.
 
 pub mod arbiter;
@@ -9,3 +9,4 @@ pub mod limits;
 pub mod pacing;
 pub mod phase_log;
 pub mod phases;
+pub mod task_reward;

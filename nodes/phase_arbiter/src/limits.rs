@@ -7,6 +7,10 @@
 
 use thiserror::Error;
 
+/// How many full-scale steps a target may lead the measured position before the next step
+/// starts from the measured position instead of the last target ([`JointLimits::step_origin`]).
+pub const MAX_LEAD_STEPS: f64 = 2.0;
+
 #[derive(Debug, Error, PartialEq)]
 pub enum LimitsError {
     #[error("robot profile: {what} has {got} values for {joints} joints")]
@@ -105,6 +109,27 @@ impl JointLimits {
         }
     }
 
+    /// Where the next step starts: the last target, as the demonstrations' actions assume
+    /// (`target = last_target + action · max_step`; demo import normalises them so), because
+    /// a position-controlled arm lags its targets: the sim's expert leads the arm by 1.5–2
+    /// steps, and stepping from the measured position made the same actions move the arm half
+    /// as fast. When the last target leads the measured position by more than
+    /// [`MAX_LEAD_STEPS`] steps on some joint (a blocked or pushed arm), or there is none, the
+    /// measured position: targets never run away from the arm.
+    pub fn step_origin(&self, measured: &[f64], last_target: Option<&[f64]>) -> Vec<f64> {
+        match last_target {
+            Some(last)
+                if last.len() == measured.len()
+                    && (0..measured.len().min(self.joints())).all(|j| {
+                        (last[j] - measured[j]).abs() <= MAX_LEAD_STEPS * self.max_step[j] + 1e-9
+                    }) =>
+            {
+                last.to_vec()
+            }
+            _ => measured.to_vec(),
+        }
+    }
+
     /// The command for `action` from `last_target`, one control period `period_s` later.
     /// Returns the targets and whether anything was clamped.
     pub fn command(&self, last_target: &[f64], action: &[f32], period_s: f64) -> Command {
@@ -132,12 +157,16 @@ impl JointLimits {
         Command { targets, clamped }
     }
 
-    /// Normalised action that the executed targets correspond to (for the recorded Transition).
-    pub fn executed_action(&self, last_target: &[f64], targets: &[f64]) -> Vec<f32> {
+    /// The policy's action as the learners record it (in the `Transition`): each joint's value
+    /// in [-1, 1], a missing or non-finite value as 0. The request, not the executed step (that
+    /// is `commanded_position`): a learner that only ever saw the executed step never saw what
+    /// its own clamped or refused actions did, its critic extrapolated over them, and its policy
+    /// kept pushing into joint limits and the workspace boundary.
+    pub fn requested_action(&self, action: &[f32]) -> Vec<f32> {
         (0..self.joints())
-            .map(|j| {
-                let last = self.clamp_position(j, last_target.get(j).copied().unwrap_or(f64::NAN));
-                (((targets[j] - last) / self.max_step[j]).clamp(-1.0, 1.0)) as f32
+            .map(|j| match action.get(j) {
+                Some(a) if a.is_finite() => a.clamp(-1.0, 1.0),
+                _ => 0.0,
             })
             .collect()
     }

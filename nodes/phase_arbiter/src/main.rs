@@ -16,15 +16,16 @@ use mbarl_msgs::msg::{
 };
 use mbarl_msgs::sensor_msgs::JointState;
 use mbarl_msgs::srv::{Resume, ResumeResponse, SetPhase, SetPhaseResponse};
-use mbarl_msgs::std_msgs::{Bool, Float64MultiArray, Header};
+use mbarl_msgs::std_msgs::{Bool, Float64, Float64MultiArray, Header};
 use mbarl_msgs::trajectory_msgs::{JointTrajectory, JointTrajectoryPoint};
 use mbarl_ros::counters::RateLimitedWarn;
-use mbarl_ros::{NodeBuilder, Publisher, Qos, RosArgs, RosNode};
+use mbarl_ros::{NodeBuilder, Publisher, Qos, RosArgs, RosNode, Subscriber};
 use phase_arbiter::arbiter::{Arbiter, JointOrder, StepOutput};
 use phase_arbiter::config::{limits_from, params, phase_config_from, workspace_from};
 use phase_arbiter::pacing::Pacing;
 use phase_arbiter::phase_log::PhaseLog;
 use phase_arbiter::phases::{Phase, PhaseMachine, Switch};
+use phase_arbiter::task_reward::{Labelled, TaskReward};
 
 enum CommandOut {
     Positions(Publisher<Float64MultiArray>),
@@ -61,6 +62,8 @@ struct Outputs {
     help: Publisher<HelpRequest>,
     /// `<run_dir>/metrics/phases.csv` when a run directory is given.
     phase_log: Option<PhaseLog>,
+    /// The robot's task reward for the transitions, when `task_reward_topic` is set.
+    task_reward: Option<std::cell::RefCell<TaskReward>>,
 }
 
 /// Publishes transitions in order, retrying while a reader lags; nothing is dropped.
@@ -141,7 +144,7 @@ fn apply(
             tracing::warn!(
                 total,
                 suppressed,
-                "command refused ({}): the arm stays at its last safe position",
+                "command refused ({}): only the joints whose step is safe move",
                 refusal.as_str()
             );
         }
@@ -154,8 +157,21 @@ fn apply(
     {
         tracing::error!("cannot send the arm command: {e}");
     }
-    if let Some(t) = step.transition
-        && let Err(e) = out.transition.send(t)
+    if let Some(mut t) = step.transition
+        && let Err(e) = {
+            match out
+                .task_reward
+                .as_ref()
+                .map(|r| r.borrow_mut().label(&mut t))
+            {
+                Some(Labelled::Stale) => node.counters().counter("task_reward.stale").increment(),
+                Some(Labelled::Missing) => {
+                    node.counters().counter("task_reward.missing").increment()
+                }
+                _ => 0,
+            };
+            out.transition.send(t)
+        }
     {
         node.counters()
             .counter("transition_publish_failed")
@@ -211,7 +227,7 @@ async fn main() -> Result<()> {
         ),
         other => bail!("command_interface must be position_array or joint_trajectory, got {other}"),
     };
-    let out = Outputs {
+    let mut out = Outputs {
         command,
         phase: node.publisher("/mbarl/phase", Qos::Latched)?,
         transition: {
@@ -227,6 +243,15 @@ async fn main() -> Result<()> {
             "" => None,
             dir => Some(PhaseLog::open(std::path::Path::new(dir))?),
         },
+        task_reward: None,
+    };
+    let task_reward_topic: String = node.param("task_reward_topic")?;
+    let task_rewards = if task_reward_topic.is_empty() {
+        None
+    } else {
+        tracing::info!(topic = %task_reward_topic, "transitions carry the robot's task reward");
+        out.task_reward = Some(Default::default());
+        Some(node.subscriber::<Float64>(&task_reward_topic, Qos::Reliable { depth: 5 })?)
     };
     let observations =
         node.subscriber::<Observation>("/mbarl/observation", Qos::Reliable { depth: 5 })?;
@@ -339,6 +364,16 @@ async fn main() -> Result<()> {
                 }
             }
             Some(s) = scores.recv() => arb.on_score(s),
+            Some(r) = Subscriber::recv_optional(&task_rewards) => {
+                if let Some(reward) = &out.task_reward
+                    && let Err(e) = reward.borrow_mut().offer(r.data)
+                {
+                    let total = node.counters().counter("rejected.task_reward").increment();
+                    if let Some(suppressed) = warn.check() {
+                        tracing::warn!(total, suppressed, "ignoring a task reward: {e}");
+                    }
+                }
+            }
             Some(js) = joint_states.recv() => match joint_order.positions(&js) {
                 Ok(p) => arb.on_joint_positions(&p),
                 Err(e) => {

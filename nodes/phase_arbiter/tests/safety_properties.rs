@@ -181,11 +181,19 @@ impl Checker {
         );
         if !self.ws.allows(targets) {
             prop_assert!(!in_box_required, "left the box: {targets:?}");
+            // Outside the box only by repeating a command, holding where the arm is, or on
+            // the way back in: no farther out than the arm already is (measured, or the last
+            // command when the measurement is far outside the limits).
             let repeats = self.previous.as_deref() == Some(targets);
             let holds_here = self.measured.as_deref() == Some(targets);
+            let out = |q: &[f64]| self.ws.distance_outside(q).unwrap_or(f64::INFINITY);
+            let way_back_in = [self.measured.as_deref(), self.previous.as_deref()]
+                .into_iter()
+                .flatten()
+                .any(|from| out(targets) <= out(from));
             prop_assert!(
-                repeats || holds_here,
-                "moved outside the box: {targets:?} after {:?}, arm at {:?}",
+                repeats || holds_here || way_back_in,
+                "moved farther outside the box: {targets:?} after {:?}, arm at {:?}",
                 self.previous,
                 self.measured
             );

@@ -251,7 +251,7 @@ impl EvalArm {
                     }
                     return Ok(obs);
                 }
-                Some(img) = async { match &self.images { Some(s) => s.recv().await, None => std::future::pending().await } } => {
+                Some(img) = Subscriber::recv_optional(&self.images) => {
                     match crate::deployed_eval::frame(&img, &self.pre) {
                         Ok(f) => self.last_image = Some((stamp_ns(&img.header), f)),
                         Err(e) => tracing::warn!("camera frame refused: {e}"),
@@ -290,11 +290,15 @@ impl EvalArm {
         tokio::time::sleep(Duration::from_millis(20)).await;
         self.drain_success();
         let mut score = EpisodeScore::default();
+        let mut last_targets: Option<Vec<f64>> = None;
         while score.steps < max_steps && score.solved_at.is_none() {
             let action = acting.act(&obs, true)?;
-            let cmd = self
+            // as the arbiter steps: from the last target unless it leads the arm too far
+            let from = self
                 .limits
-                .command(&obs.joint_position, &action, self.period_s);
+                .step_origin(&obs.joint_position, last_targets.as_deref());
+            let cmd = self.limits.command(&from, &action, self.period_s);
+            last_targets = Some(cmd.targets.clone());
             self.command.publish(Float64MultiArray {
                 data: cmd.targets,
                 ..Default::default()

@@ -240,12 +240,6 @@ pub async fn run(default_role: Role) -> Result<()> {
     let mut phase: Option<u8> = None;
     let mut task_reward: Option<f32> = None;
     let started = Instant::now();
-    async fn maybe<M: mbarl_msgs::RosMessage>(s: &Option<Subscriber<M>>) -> Option<M> {
-        match s {
-            Some(s) => s.recv().await,
-            None => std::future::pending().await,
-        }
-    }
     loop {
         tokio::select! {
             biased;
@@ -309,7 +303,7 @@ pub async fn run(default_role: Role) -> Result<()> {
                     if cmd_tx.send(Cmd::Record(Box::new(t), r)).is_err() { bail!("the training thread stopped"); }
                 }
             }
-            Some(r) = maybe(&task_sub) => {
+            Some(r) = Subscriber::recv_optional(&task_sub) => {
                 if r.data.is_finite() { task_reward = Some(r.data as f32); } else { reject("task_reward", &"non-finite"); }
             }
             _ = tokio::signal::ctrl_c() => {

@@ -66,6 +66,9 @@ pub struct PolicyTrainer {
     goal_clf: ClassifierTrainer,
     pub replay: ReplayBuffer,
     pub demos: ReplayBuffer,
+    /// Every demo transition carries a task reward (demos recorded from a robot without one,
+    /// or with ground truth kept out, do not: the reward head labels them).
+    demos_have_task_reward: bool,
     model_buf: LatentBuffer,
     store: Option<CheckpointStore>,
     pub world_version: u32,
@@ -96,8 +99,10 @@ impl PolicyTrainer {
         };
         let mut demos_buf = ReplayBuffer::in_memory(spec, cfg.replay.capacity);
         let mut rejected = 0;
+        let mut demos_have_task_reward = true;
         if let Some(d) = run_dir {
             for t in demos::load_role(d, role.name())? {
+                demos_have_task_reward &= t.has_task_reward;
                 if let Err(e) = convert::transition(&t, &cfg, convert::task_reward(&t), true)
                     .and_then(|r| Ok(demos_buf.append(&r)?))
                 {
@@ -135,6 +140,7 @@ impl PolicyTrainer {
             device,
             replay,
             demos: demos_buf,
+            demos_have_task_reward,
             store,
             world_version: 0,
             classifier_version: 0,
@@ -224,7 +230,15 @@ impl PolicyTrainer {
         let demo_part = match n_demo {
             0 => None,
             k => match sample(&self.demos, k, &mut self.rng)? {
-                Some(b) => Some(self.world.latent_transitions(&b)?),
+                Some(b) => {
+                    let mut d = self.world.latent_transitions(&b)?;
+                    if self.reward == RewardChoice::Task && !self.demos_have_task_reward {
+                        // Demos without a task reward: the reward head's estimate, not 0
+                        // (0 is the best -distance reward: every demo step would look perfect).
+                        d.reward = tch::no_grad(|| self.world.reward.forward(&d.z, &d.action));
+                    }
+                    Some(d)
+                }
                 None => return Ok(None),
             },
         };

@@ -43,6 +43,8 @@ pub struct WorldTrainer {
     pub replay: ReplayBuffer,
     /// Demo transitions of both roles (in memory; the datasets are the persistent copy).
     pub demos: ReplayBuffer,
+    /// Every demo transition carries a task reward (else demo batches do not train the reward head).
+    demos_have_task_reward: bool,
     store: Option<CheckpointStore>,
     pub updates: u64,
     /// Version of the last checkpoint made (restored from the store on restart).
@@ -77,9 +79,11 @@ impl WorldTrainer {
             ),
         };
         let mut rejected = 0;
+        let mut demos_have_task_reward = true;
         if let Some(dir) = run_dir {
             for role in ["forward", "backward"] {
                 for t in demos::load_role(dir, role)? {
+                    demos_have_task_reward &= t.has_task_reward;
                     match convert::transition(&t, &cfg, convert::task_reward(&t), true)
                         .and_then(|r| Ok(demos_buf.append(&r)?))
                     {
@@ -108,6 +112,7 @@ impl WorldTrainer {
             world,
             replay,
             demos: demos_buf,
+            demos_have_task_reward,
             store,
             updates: 0,
             version,
@@ -154,7 +159,9 @@ impl WorldTrainer {
         };
         let (model_loss, kl) = self.world.update_model(&seq, None)?;
         let lt = self.world.latent_transitions(&seq.transition(0))?;
-        let (reward_loss, classifier_loss) = self.world.update_heads(&lt)?;
+        // Demos without a task reward teach the reward head nothing (0 is not their reward).
+        let train_reward = !from_demos || self.demos_have_task_reward;
+        let (reward_loss, classifier_loss) = self.world.update_heads(&lt, train_reward)?;
         self.world.update_target();
         self.updates += 1;
         Ok(Some(WorldStats {

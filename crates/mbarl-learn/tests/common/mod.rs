@@ -3,10 +3,16 @@
 use mbarl_learn::LearnConfig;
 use std::time::Instant;
 
-/// One intra-op thread (CI has 2 cores and runs two tests at once), seeded libtorch.
-pub fn init(seed: i64) {
+/// One intra-op thread (CI has 2 cores and runs two tests at once), seeded libtorch. libtorch's
+/// generator is global: the returned guard keeps the tests of one binary from drawing from it
+/// at the same time, so each test sees the same random numbers on every run (interleaved
+/// draws made the pixel test's reward-loss check fail about 1 run in 6).
+pub fn init(seed: i64) -> std::sync::MutexGuard<'static, ()> {
+    static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let guard = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
     tch::set_num_threads(1);
     tch::manual_seed(seed);
+    guard
 }
 
 /// A small state-mode config: every network 64×64, latent 8, 2-member ensemble.
