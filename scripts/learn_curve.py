@@ -211,11 +211,17 @@ def main():
     demo_dir = (args.out / f"demos_{args.task}").resolve()
     record_demos(args.task, demo_dir, args.domain + 2)
     runs, summaries = [], []
-    for agent in args.agents.split(","):
-        for seed in [int(s) for s in args.seeds.split(",")]:
+    # seed-major: a budget cut short still leaves every agent with its first seeds
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        for agent in args.agents.split(","):
             run_dir, s = one_run(args, args.task, agent, seed, demo_dir, len(runs))
             runs.append(run_dir)
             summaries.append(s)
+            write_results(args, runs, summaries)
+
+
+def write_results(args, runs, summaries):
+    """`mbarl eval` over the runs so far (CSV, PNG) and results.md (rewritten after each run)."""
     labels = [s["run"] for s in summaries]
     out = subprocess.run([str(TARGET / "mbarl"), "eval", *map(str, runs), "--out", str(args.out),
                           "--labels", *labels, "--threshold", str(args.threshold)],
@@ -239,8 +245,7 @@ def main():
                      f"{switches} | {helps} | {s['sim_resets']} | {s['wall_s'] / 60:.1f} min |")
     lines.append(f"\nMachine: {machine}. Command: `scripts/learn_curve.sh {' '.join(sys.argv[1:])}`")
     (args.out / "results.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-
+    print("\n".join(lines), flush=True)
 
 if __name__ == "__main__":
     main()

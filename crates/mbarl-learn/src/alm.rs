@@ -144,11 +144,10 @@ pub(crate) fn finite(t: &Tensor, what: &'static str) -> Result<f64> {
     }
 }
 
-/// Global-norm gradient clipping over `params` (no-op for max ≤ 0 or no gradients).
-pub(crate) fn clip_grad_norm(params: &[Tensor], max: f64) {
-    if max <= 0.0 {
-        return;
-    }
+/// Global-norm gradient clipping over `params` (no clipping for max ≤ 0). A non-finite gradient
+/// norm zeroes the gradients and is an error, so the caller's optimiser step is skipped: one
+/// bad batch never writes NaN into the weights (where every later update would be NaN too).
+pub(crate) fn clip_grad_norm(params: &[Tensor], max: f64, what: &'static str) -> Result<()> {
     tch::no_grad(|| {
         let grads: Vec<Tensor> = params
             .iter()
@@ -156,17 +155,25 @@ pub(crate) fn clip_grad_norm(params: &[Tensor], max: f64) {
             .filter(|g| g.defined())
             .collect();
         if grads.is_empty() {
-            return;
+            return Ok(());
         }
         let norms: Vec<Tensor> = grads.iter().map(|g| g.norm()).collect();
         let total = Tensor::stack(&norms, 0).norm();
-        // Scale by min(1, max / (norm + 1e-6)) without a host round-trip.
-        let coef = (total + 1e-6).reciprocal().g_mul_scalar(max).clamp_max(1.0);
-        for g in &grads {
-            let mut g = g.shallow_clone();
-            let _ = g.g_mul_(&coef);
+        let value = total.f_double_value(&[])?;
+        if !value.is_finite() {
+            for g in &grads {
+                let _ = g.shallow_clone().zero_();
+            }
+            return Err(LearnError::NonFinite { what, value });
         }
-    });
+        if max > 0.0 && value > max {
+            let coef = max / (value + 1e-6);
+            for g in &grads {
+                let _ = g.shallow_clone().g_mul_scalar_(coef);
+            }
+        }
+        Ok(())
+    })
 }
 
 fn adam(vs: &nn::VarStore, lr: f64) -> Result<Adam> {
@@ -366,8 +373,8 @@ impl WorldModel {
         self.model_opt.zero_grad();
         loss.backward();
         let clip = self.cfg.alm.grad_clip_norm;
-        clip_grad_norm(&self.encoder_params, clip);
-        clip_grad_norm(&self.model_params, clip);
+        clip_grad_norm(&self.encoder_params, clip, "encoder gradient")?;
+        clip_grad_norm(&self.model_params, clip, "model gradient")?;
         self.encoder_opt.step();
         self.model_opt.step();
         Ok((lv, kl.double_value(&[])))
@@ -420,11 +427,11 @@ impl WorldModel {
             clf_loss.backward();
         }
         let clip = self.cfg.alm.grad_clip_norm;
-        clip_grad_norm(&self.classifier_params, clip);
+        clip_grad_norm(&self.classifier_params, clip, "latent classifier gradient")?;
         self.classifier_opt.step();
         if train_reward {
             // (Adam moves parameters on a zero gradient too: no step at all without a target.)
-            clip_grad_norm(&self.reward_params, clip);
+            clip_grad_norm(&self.reward_params, clip, "reward head gradient")?;
             self.reward_opt.step();
         }
         Ok((rv, cv))
@@ -441,7 +448,11 @@ impl WorldModel {
         let v = finite(&loss, "model nll")?;
         self.model_opt.zero_grad();
         loss.backward();
-        clip_grad_norm(&self.model_params, self.cfg.alm.grad_clip_norm);
+        clip_grad_norm(
+            &self.model_params,
+            self.cfg.alm.grad_clip_norm,
+            "model gradient",
+        )?;
         self.model_opt.step();
         Ok(v)
     }
@@ -593,7 +604,7 @@ impl Policy {
         let q_mean = q.detach().mean(Kind::Float).double_value(&[]);
         self.critic_opt.zero_grad();
         critic_loss.backward();
-        clip_grad_norm(&self.critic_params, cfg.grad_clip_norm);
+        clip_grad_norm(&self.critic_params, cfg.grad_clip_norm, "critic gradient")?;
         self.critic_opt.step();
 
         // --- actor through imagined latent rollouts ---
@@ -651,7 +662,7 @@ impl Policy {
         let al = finite(&actor_loss, "actor loss")?;
         self.actor_opt.zero_grad();
         actor_loss.backward();
-        clip_grad_norm(&self.actor_params, cfg.grad_clip_norm);
+        clip_grad_norm(&self.actor_params, cfg.grad_clip_norm, "actor gradient")?;
         self.actor_opt.step();
 
         // --- temperature ---

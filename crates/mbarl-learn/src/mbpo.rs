@@ -160,8 +160,7 @@ impl LatentBuffer {
 
     /// Appends transitions, overwriting the oldest when full.
     pub fn push(&mut self, t: &LatentTransitions) -> Result<()> {
-        let n = t.len();
-        if n == 0 {
+        if t.is_empty() {
             return Ok(());
         }
         if t.z.size()[1..] != self.z.size()[1..] || t.action.size()[1..] != self.action.size()[1..]
@@ -169,6 +168,33 @@ impl LatentBuffer {
             return Err(LearnError::Input(
                 "latent buffer: transition shapes differ".into(),
             ));
+        }
+        // Imagined transitions with a non-finite value (an early model can overflow) are left
+        // out: one NaN row would make every later batch that samples it NaN.
+        let t = &tch::no_grad(|| {
+            let row_finite = |x: &Tensor| {
+                let x = x.reshape([x.size()[0], -1]);
+                x.isfinite().all_dim(1, false)
+            };
+            let keep = row_finite(&t.z)
+                .logical_and(&row_finite(&t.action))
+                .logical_and(&row_finite(&t.reward))
+                .logical_and(&row_finite(&t.z_next))
+                .logical_and(&row_finite(&t.done))
+                .nonzero()
+                .squeeze_dim(1);
+            let pick = |x: &Tensor| x.index_select(0, &keep.to_device(x.device()));
+            LatentTransitions {
+                z: pick(&t.z),
+                action: pick(&t.action),
+                reward: pick(&t.reward),
+                z_next: pick(&t.z_next),
+                done: pick(&t.done),
+            }
+        });
+        let n = t.len();
+        if n == 0 {
+            return Ok(());
         }
         tch::no_grad(|| {
             let device = self.z.device();

@@ -97,7 +97,7 @@ impl ClassifierTrainer {
         let v = finite(&loss, "classifier loss")?;
         self.opt.zero_grad();
         loss.backward();
-        clip_grad_norm(&self.params, 100.0);
+        clip_grad_norm(&self.params, 100.0, "classifier gradient")?;
         self.opt.step();
         Ok(v)
     }

@@ -175,3 +175,26 @@ fn mbpo_rollouts_stop_at_the_disagreement_threshold() {
     assert_eq!(buf.sample(64, &mut rng).unwrap().len(), 64);
     common::elapsed("mbpo", t0);
 }
+
+#[test]
+fn imagined_transitions_with_non_finite_values_never_enter_the_model_buffer() {
+    use mbarl_learn::alm::LatentTransitions;
+    let mut buf = LatentBuffer::new(100, 4, 2, Device::Cpu);
+    let z = Tensor::zeros([5, 4], OPTS);
+    let _ = z.get(1).get(2).fill_(f64::NAN);
+    let reward = Tensor::zeros([5], OPTS);
+    let _ = reward.get(3).fill_(f64::INFINITY);
+    buf.push(&LatentTransitions {
+        z,
+        action: Tensor::zeros([5, 2], OPTS),
+        reward,
+        z_next: Tensor::zeros([5, 4], OPTS),
+        done: Tensor::zeros([5], OPTS),
+    })
+    .unwrap();
+    assert_eq!(
+        buf.len(),
+        3,
+        "rows 1 (NaN latent) and 3 (infinite reward) are left out"
+    );
+}

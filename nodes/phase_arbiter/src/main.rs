@@ -321,7 +321,7 @@ async fn main() -> Result<()> {
             Some(obs) = observations.recv() => {
                 tracing::debug!(seq = obs.seq, "observation");
                 last_observation = Instant::now();
-                if pacing.behind() {
+                if pacing.behind(Instant::now()) {
                     // lock-step: no command, so the sim waits for the learners
                     if paced.replace(obs).is_none() {
                         node.counters().counter("paced").increment();
@@ -331,8 +331,8 @@ async fn main() -> Result<()> {
                 on_observation!(obs);
             }
             Some(s) = training_stats.recv() => {
-                pacing.update(&s);
-                if !pacing.behind() && let Some(obs) = paced.take() {
+                pacing.update(&s, Instant::now());
+                if !pacing.behind(Instant::now()) && let Some(obs) = paced.take() {
                     // sim time stood still while waiting: the actions for it are still fresh
                     arb.refresh_actions(Instant::now());
                     last_observation = Instant::now();
