@@ -12,6 +12,21 @@ pub fn normalize_type_name(name: &str) -> String {
     }
 }
 
+/// Whether `name` (`pkg/msg/Name` or `pkg/Name`) is `M`'s type: `normalize_type_name(name) ==
+/// M::type_name()`, without allocating (it is checked for every message decoded).
+pub(crate) fn is_type<M: RosMessage>(name: &str) -> bool {
+    let mut parts = name.split('/');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(pkg), Some(ty), None, None) => {
+            pkg == M::PACKAGE && M::NAMESPACE == "msg" && ty == M::NAME
+        }
+        (Some(pkg), Some(ns), Some(ty), None) => {
+            pkg == M::PACKAGE && ns == M::NAMESPACE && ty == M::NAME
+        }
+        _ => false,
+    }
+}
+
 /// Whether mbarl can decode this message type (`pkg/msg/Name` or `pkg/Name`).
 pub fn is_known_type(type_name: &str) -> bool {
     mbarl_msgs::message_definition(&normalize_type_name(type_name)).is_some()
@@ -59,4 +74,37 @@ pub fn to_json(
     };
     mbarl_msgs::visit_all_messages(&mut v);
     v.out.transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mbarl_msgs::sensor_msgs::Image;
+    use mbarl_msgs::std_srvs::TriggerRequest;
+
+    #[test]
+    fn is_type_is_normalized_equality() {
+        for name in [
+            "sensor_msgs/msg/Image",
+            "sensor_msgs/Image",
+            "sensor_msgs/srv/Image",
+            "sensor_msgs/msg/Image/x",
+            "sensor_msgs/msg/CameraInfo",
+            "Image",
+            "",
+            "std_srvs/srv/Trigger_Request",
+            "std_srvs/Trigger_Request",
+        ] {
+            assert_eq!(
+                is_type::<Image>(name),
+                normalize_type_name(name) == Image::type_name(),
+                "{name}"
+            );
+            assert_eq!(
+                is_type::<TriggerRequest>(name),
+                normalize_type_name(name) == TriggerRequest::type_name(),
+                "{name}"
+            );
+        }
+    }
 }

@@ -2,21 +2,31 @@
 //! chunk), never the file. Records are framed here (so every error knows its byte offset) and
 //! parsed with the `mcap` crate's record parser; chunks are decompressed with zstd or lz4 and
 //! their CRC is checked.
+//!
+//! In a plain (not whole-file compressed) file, large records (chunks) are not copied: each is
+//! mapped read-only where it lies in the page cache, and unmapped when the last message that
+//! refers to it is dropped. Like every reader of memory-mapped files, this assumes the file is
+//! not truncated while it is read (a bag still being recorded is appended to, which is fine).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
 use mcap::records::Record;
 
 use crate::error::{BagError, Location, Topics};
+use crate::payload::{Buf, Payload, reusable};
 use crate::reader::{RawMessage, TopicInfo, TopicTable};
 
 const MAGIC: &[u8; 8] = b"\x89MCAP0\r\n";
 /// Largest record or decompressed chunk accepted (a corrupt length must not allocate wildly).
 const MAX_RECORD: u64 = 1 << 31;
+/// Records at least this large are mapped in place rather than read.
+const MAP_MIN: usize = 256 * 1024;
 
 const OP_HEADER: u8 = 0x01;
 const OP_FOOTER: u8 = 0x02;
@@ -134,25 +144,36 @@ fn check_crc(records: &[u8], stored: u32) -> Result<(), String> {
     Ok(())
 }
 
+/// Where an MCAP file's bytes come from.
+enum Source {
+    /// A whole-file zstd stream, read in order.
+    Stream(Box<dyn Read + Send>),
+    /// A plain file: small records are read at their offset, large ones mapped in place.
+    File(File),
+}
+
 /// A message-yielding reader over one MCAP file.
 pub(crate) struct McapFile {
     path: Arc<Path>,
-    src: Box<dyn Read + Send>,
+    src: Source,
     file_len: Option<u64>,
     /// Offset of the next unread byte.
     pos: u64,
-    body: Vec<u8>,
-    chunk: Vec<u8>,
+    /// The last record read. Messages of an uncompressed chunk are windows into it.
+    body: Arc<Buf>,
+    /// The last decompressed chunk's records. Its messages are windows into it.
+    chunk: Arc<Buf>,
     zstd: Option<zstd::bulk::Decompressor<'static>>,
     schemas: HashMap<u16, SchemaInfo>,
-    channels: HashMap<u16, Arc<TopicInfo>>,
+    /// Each channel's topic, and whether its messages are wanted (the topic filter).
+    channels: HashMap<u16, (Arc<TopicInfo>, bool)>,
     /// Topic names from the summary, for errors about chunks whose channels were never read.
     summary_names: HashMap<u16, String>,
     table: Arc<TopicTable>,
     filter: Option<Arc<HashSet<String>>>,
     pending: VecDeque<RawMessage>,
     /// A record read while looking past a corrupt chunk for its message indexes.
-    lookahead: Option<(u8, u64, Vec<u8>)>,
+    lookahead: Option<(u8, u64, Arc<Buf>)>,
     /// An error to report once the messages read before it are out; true if reading stops.
     deferred: Option<(BagError, bool)>,
     started: bool,
@@ -170,13 +191,12 @@ impl McapFile {
         filter: Option<Arc<HashSet<String>>>,
     ) -> Result<Self, BagError> {
         let file = File::open(path).map_err(|e| BagError::io(path, e))?;
-        let (src, file_len): (Box<dyn Read + Send>, Option<u64>) = if file_zstd {
+        let (src, file_len) = if file_zstd {
             let dec = zstd::stream::read::Decoder::new(file).map_err(|e| BagError::io(path, e))?;
-            (Box::new(dec), None)
+            (Source::Stream(Box::new(dec)), None)
         } else {
             let len = file.metadata().map_err(|e| BagError::io(path, e))?.len();
-            // Small buffer: records larger than it (chunks) are read straight into place.
-            (Box::new(BufReader::with_capacity(1 << 16, file)), Some(len))
+            (Source::File(file), Some(len))
         };
         let summary_names = if file_zstd {
             HashMap::new()
@@ -190,8 +210,8 @@ impl McapFile {
             src,
             file_len,
             pos: 0,
-            body: Vec::new(),
-            chunk: Vec::new(),
+            body: Arc::default(),
+            chunk: Arc::default(),
             zstd: None,
             schemas: HashMap::new(),
             channels: HashMap::new(),
@@ -218,7 +238,7 @@ impl McapFile {
             .filter_map(|id| {
                 self.channels
                     .get(id)
-                    .map(|c| c.name.clone())
+                    .map(|(c, _)| c.name.clone())
                     .or_else(|| self.summary_names.get(id).cloned())
             })
             .collect();
@@ -297,7 +317,11 @@ impl McapFile {
         if names.is_empty() {
             // Nothing of the cut chunk decodes (a compressed block is incomplete): the topics
             // recorded so far are the ones whose messages it held.
-            names = self.channels.values().map(|c| c.name.clone()).collect();
+            names = self
+                .channels
+                .values()
+                .map(|(c, _)| c.name.clone())
+                .collect();
             names.extend(self.summary_names.values().cloned());
         }
         names.sort();
@@ -323,15 +347,61 @@ impl McapFile {
         }
     }
 
-    /// Reads up to `buf.len()` bytes; fewer only at the end of the file.
+    /// Reads the next `len` bytes into `self.body`; fewer only at the end of the file.
     fn read_full(&mut self, len: usize) -> Result<usize, BagError> {
-        let mut buf = std::mem::take(&mut self.body);
-        buf.clear();
-        buf.reserve(len);
-        // read_to_end on a `take` fills without zeroing first; it retries on Interrupted.
-        let r = (&mut self.src).take(len as u64).read_to_end(&mut buf);
-        let got = buf.len();
-        self.body = buf;
+        let (got, r) = match &mut self.src {
+            Source::File(f) => {
+                let rest = self.file_len.unwrap_or(0).saturating_sub(self.pos);
+                let n = len.min(usize::try_from(rest).unwrap_or(usize::MAX));
+                if n >= MAP_MIN {
+                    // SAFETY: a read-only mapping of a file that is not truncated while read
+                    // (module doc); it is only read through `Buf`.
+                    let map = unsafe {
+                        memmap2::MmapOptions::new()
+                            .offset(self.pos)
+                            .len(n)
+                            .populate()
+                            .map(&*f)
+                    };
+                    match map {
+                        Ok(m) => {
+                            self.body = Arc::new(Buf::Map(m));
+                            (n, Ok(()))
+                        }
+                        Err(e) => (0, Err(e)),
+                    }
+                } else {
+                    // A buffer that messages handed out still share is left to them.
+                    let buf = reusable(&mut self.body);
+                    buf.clear();
+                    buf.resize(n, 0);
+                    let mut got = 0;
+                    let mut r = Ok(());
+                    while got < n {
+                        match f.read_at(&mut buf[got..], self.pos + got as u64) {
+                            Ok(0) => break,
+                            Ok(k) => got += k,
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                            Err(e) => {
+                                r = Err(e);
+                                break;
+                            }
+                        }
+                    }
+                    buf.truncate(got);
+                    (got, r)
+                }
+            }
+            Source::Stream(src) => {
+                // A buffer that messages handed out still share is left to them.
+                let buf = reusable(&mut self.body);
+                buf.clear();
+                buf.reserve(len);
+                // read_to_end on a `take` fills without zeroing first; it retries on Interrupted.
+                let r = src.take(len as u64).read_to_end(buf).map(|_| ());
+                (buf.len(), r)
+            }
+        };
         if let Err(e) = r {
             return Err(self.corrupt(
                 Location::Byte(self.pos + got as u64),
@@ -467,19 +537,18 @@ impl McapFile {
                 Ok(())
             }
             OP_SCHEMA | OP_CHANNEL | OP_MESSAGE => {
-                let body = std::mem::take(&mut self.body);
-                let r = self.handle_record(op, &body, Location::Byte(offset));
-                self.body = body;
-                r.map_err(|e| (e, false))
+                let body = self.body.clone();
+                self.handle_record(op, &body, 0..body.len(), Location::Byte(offset))
+                    .map_err(|e| (e, false))
             }
             _ => Ok(()),
         }
     }
 
     fn read_chunk(&mut self, offset: u64) -> Result<(), (BagError, bool)> {
-        let body = std::mem::take(&mut self.body);
+        let body = self.body.clone();
         let result = self.decompress_chunk(&body, offset);
-        self.body = body;
+        drop(body);
         if let Err(reason) = &result {
             let reason = reason.clone();
             // Name the chunk's topics from the message indexes that follow it.
@@ -492,7 +561,7 @@ impl McapFile {
                         }
                     }
                     Ok(Some((op, off))) => {
-                        self.lookahead = Some((op, off, std::mem::take(&mut self.body)));
+                        self.lookahead = Some((op, off, self.body.clone()));
                         break;
                     }
                     Ok(None) | Err(_) => break,
@@ -502,16 +571,11 @@ impl McapFile {
             return Err((self.corrupt(Location::Byte(offset), topics, reason), false));
         }
         // An uncompressed chunk's records are read where they are, in the record body.
-        let uncompressed = matches!(result, Ok(Some(_)));
-        let buf = if uncompressed {
-            std::mem::take(&mut self.body)
-        } else {
-            std::mem::take(&mut self.chunk)
+        let (buf, range) = match result {
+            Ok(Some(r)) => (self.body.clone(), r),
+            _ => (self.chunk.clone(), 0..self.chunk.len()),
         };
-        let range = match result {
-            Ok(Some(r)) => r,
-            _ => 0..buf.len(),
-        };
+        let base = range.start;
         let chunk = &buf[range];
         let mut pos = 0usize;
         let mut result = Ok(());
@@ -539,16 +603,12 @@ impl McapFile {
                 ));
                 break;
             }
-            if let Err(e) = self.handle_record(op, &chunk[pos + 9..end as usize], at) {
+            let record = base + pos + 9..base + end as usize;
+            if let Err(e) = self.handle_record(op, &buf, record, at) {
                 result = Err(e);
                 break;
             }
             pos = end as usize;
-        }
-        if uncompressed {
-            self.body = buf;
-        } else {
-            self.chunk = buf;
         }
         result.map_err(|e| (e, false))
     }
@@ -559,7 +619,7 @@ impl McapFile {
         &mut self,
         body: &[u8],
         _offset: u64,
-    ) -> Result<Option<std::ops::Range<usize>>, String> {
+    ) -> Result<Option<Range<usize>>, String> {
         let (header, data) = match mcap::parse_record(OP_CHUNK, body) {
             Ok(Record::Chunk { header, data }) => (header, data),
             Ok(_) => return Err("not a chunk".into()),
@@ -581,8 +641,9 @@ impl McapFile {
             if start + size == body.len() {
                 return Ok(Some(start..body.len()));
             }
-            self.chunk.clear();
-            self.chunk.extend_from_slice(&data);
+            let chunk = reusable(&mut self.chunk);
+            chunk.clear();
+            chunk.extend_from_slice(&data);
             return Ok(None);
         }
         if header.uncompressed_size > MAX_RECORD {
@@ -592,7 +653,8 @@ impl McapFile {
             ));
         }
         let size = header.uncompressed_size as usize;
-        self.chunk.clear();
+        let chunk = reusable(&mut self.chunk);
+        chunk.clear();
         match header.compression.as_str() {
             "zstd" => {
                 if self.zstd.is_none() {
@@ -604,32 +666,40 @@ impl McapFile {
                 let Some(dec) = self.zstd.as_mut() else {
                     return Err("zstd decompressor unavailable".into());
                 };
-                self.chunk.reserve(size);
-                dec.decompress_to_buffer(&data[..], &mut self.chunk)
+                chunk.reserve(size);
+                dec.decompress_to_buffer(&data[..], chunk)
                     .map_err(|e| format!("zstd decompression failed: {e}"))?;
             }
             "lz4" => {
                 let mut dec =
                     lz4::Decoder::new(&data[..]).map_err(|e| format!("lz4 decoder: {e}"))?;
-                self.chunk.reserve(size);
+                chunk.reserve(size);
                 (&mut dec)
                     .take(size as u64 + 1)
-                    .read_to_end(&mut self.chunk)
+                    .read_to_end(chunk)
                     .map_err(|e| format!("lz4 decompression failed: {e}"))?;
             }
             other => return Err(format!("unsupported chunk compression `{other}`")),
         }
-        if self.chunk.len() != size {
+        if chunk.len() != size {
             return Err(format!(
                 "chunk decompresses to {} bytes, its header says {size}",
-                self.chunk.len()
+                chunk.len()
             ));
         }
-        check_crc(&self.chunk, header.uncompressed_crc)?;
+        check_crc(chunk, header.uncompressed_crc)?;
         Ok(None)
     }
 
-    fn handle_record(&mut self, op: u8, body: &[u8], at: Location) -> Result<(), BagError> {
+    /// Handles the record whose body is `buf[range]`; a message's payload shares `buf`.
+    fn handle_record(
+        &mut self,
+        op: u8,
+        buf: &Arc<Buf>,
+        range: Range<usize>,
+        at: Location,
+    ) -> Result<(), BagError> {
+        let body = &buf[range.clone()];
         match op {
             OP_MESSAGE => {
                 if body.len() < 22 {
@@ -640,32 +710,31 @@ impl McapFile {
                     ));
                 }
                 let channel_id = u16::from_le_bytes([body[0], body[1]]);
-                let Some(topic) = self.channels.get(&channel_id).cloned() else {
-                    return Err(self.corrupt(
-                        at,
-                        self.topic_names(&[channel_id]),
-                        format!("message on channel {channel_id}, which was never defined"),
-                    ));
+                let topic = match self.channels.get(&channel_id) {
+                    Some((_, false)) => return Ok(()),
+                    Some((topic, true)) => topic.clone(),
+                    None => {
+                        return Err(self.corrupt(
+                            at,
+                            self.topic_names(&[channel_id]),
+                            format!("message on channel {channel_id}, which was never defined"),
+                        ));
+                    }
                 };
-                if let Some(f) = &self.filter
-                    && !f.contains(&topic.name)
-                {
-                    return Ok(());
-                }
                 let le64 =
                     |i: usize| u64::from_le_bytes(body[i..i + 8].try_into().unwrap_or([0; 8]));
                 let log_time = le64(6);
                 let publish_time = le64(14);
                 let data = if self.message_zstd {
-                    zstd::stream::decode_all(&body[22..]).map_err(|e| {
+                    Payload::from(zstd::stream::decode_all(&body[22..]).map_err(|e| {
                         self.corrupt(
                             at,
                             Topics(vec![topic.name.clone()]),
                             format!("zstd message decompression failed: {e}"),
                         )
-                    })?
+                    })?)
                 } else {
-                    body[22..].to_vec()
+                    Payload::slice(buf, range.start + 22..range.end)
                 };
                 self.pending.push_back(RawMessage {
                     topic,
@@ -719,7 +788,8 @@ impl McapFile {
                         schema.map(|s| s.data.as_str()),
                         c.metadata.get("offered_qos_profiles").map(String::as_str),
                     );
-                    self.channels.insert(c.id, info);
+                    let wanted = self.filter.as_ref().is_none_or(|f| f.contains(&info.name));
+                    self.channels.insert(c.id, (info, wanted));
                 }
                 Ok(_) => {}
                 Err(e) => {

@@ -29,6 +29,7 @@ use std::io::Cursor;
 use fast_image_resize::images::{Image as FirImage, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use mbarl_msgs::sensor_msgs::{CompressedImage, Image};
+use mbarl_msgs::view::{CompressedImageView, ImageView};
 use serde::{Deserialize, Serialize};
 
 pub mod capture;
@@ -120,6 +121,27 @@ impl<'a> From<&'a Image> for ImageInput<'a> {
             encoding: &m.encoding,
             step: m.step,
             data: &m.data,
+        }
+    }
+}
+
+impl<'a> From<&'a ImageView<'a>> for ImageInput<'a> {
+    fn from(m: &'a ImageView<'a>) -> Self {
+        ImageInput::Raw {
+            width: m.width,
+            height: m.height,
+            encoding: &m.encoding,
+            step: m.step,
+            data: m.data,
+        }
+    }
+}
+
+impl<'a> From<&'a CompressedImageView<'a>> for ImageInput<'a> {
+    fn from(m: &'a CompressedImageView<'a>) -> Self {
+        ImageInput::Compressed {
+            format: &m.format,
+            data: m.data,
         }
     }
 }
@@ -218,10 +240,22 @@ pub struct Rgb {
 
 /// Decodes, crops and resizes one frame exactly as the camera encoder does.
 pub fn preprocess(input: &ImageInput, cfg: &PreprocessConfig) -> Result<Frame, VisionError> {
+    let mut frame = Frame::default();
+    preprocess_into(input, cfg, &mut frame)?;
+    Ok(frame)
+}
+
+/// [`preprocess`] into a frame whose buffer is reused (no allocation once it is large enough):
+/// the same pixels, bit for bit. On error `frame` is left as it was.
+pub fn preprocess_into(
+    input: &ImageInput,
+    cfg: &PreprocessConfig,
+    frame: &mut Frame,
+) -> Result<(), VisionError> {
     if cfg.size == 0 || cfg.size > MAX_OUTPUT_SIZE {
         return Err(VisionError::BadOutputSize(cfg.size));
     }
-    match *input {
+    let rgb = match *input {
         ImageInput::Raw {
             width,
             height,
@@ -231,8 +265,13 @@ pub fn preprocess(input: &ImageInput, cfg: &PreprocessConfig) -> Result<Frame, V
         } => {
             let layout = RawLayout::check(width, height, encoding, step, data)?;
             let roi = crop_box(cfg.crop, width, height)?;
-            let rgb = layout.to_rgb(data, roi);
-            resize(rgb, cfg.size)
+            if (roi.2, roi.3) == (cfg.size, cfg.size) {
+                // The crop is already the output size: it is the frame (as `resize` keeps it).
+                layout.to_rgb_into(data, roi, &mut frame.data);
+                (frame.width, frame.height) = (cfg.size, cfg.size);
+                return Ok(());
+            }
+            layout.to_rgb(data, roi)
         }
         ImageInput::Compressed { .. } => {
             let full = decode(input)?;
@@ -247,9 +286,11 @@ pub fn preprocess(input: &ImageInput, cfg: &PreprocessConfig) -> Result<Frame, V
                 };
                 layout.to_rgb(&full.data, roi)
             };
-            resize(rgb, cfg.size)
+            rgb
         }
-    }
+    };
+    *frame = resize(rgb, cfg.size)?;
+    Ok(())
 }
 
 /// Decodes a frame to full-size rgb8 without cropping or resizing (contact sheets, tools).
@@ -343,11 +384,28 @@ impl RawLayout {
 
     /// The pixels of `roi` = (x, y, w, h) as packed rgb8.
     fn to_rgb(&self, data: &[u8], roi: (u32, u32, u32, u32)) -> Rgb {
+        let mut out = Vec::new();
+        self.to_rgb_into(data, roi, &mut out);
+        Rgb {
+            width: roi.2,
+            height: roi.3,
+            data: out,
+        }
+    }
+
+    /// [`RawLayout::to_rgb`] into `out` (cleared first).
+    fn to_rgb_into(&self, data: &[u8], roi: (u32, u32, u32, u32), out: &mut Vec<u8>) {
         let (x0, y0, w, h) = roi;
         let (x0, y0, w, h) = (x0 as usize, y0 as usize, w as usize, h as usize);
         debug_assert!(x0 + w <= self.width as usize);
         let bpp = self.channels.bytes();
-        let mut out = Vec::with_capacity(w * h * 3);
+        out.clear();
+        out.reserve(w * h * 3);
+        if matches!(self.channels, Channels::Rgb) && x0 == 0 && self.step == w * 3 {
+            // Whole packed rows: one block (`check` made sure the rows are there).
+            out.extend_from_slice(&data[y0 * self.step..(y0 + h) * self.step]);
+            return;
+        }
         for row in y0..y0 + h {
             let start = row * self.step + x0 * bpp;
             let src = &data[start..start + w * bpp];
@@ -374,11 +432,6 @@ impl RawLayout {
                     }
                 }
             }
-        }
-        Rgb {
-            width: w as u32,
-            height: h as u32,
-            data: out,
         }
     }
 }

@@ -409,3 +409,66 @@ fn contact_sheet_and_png() {
     .unwrap();
     assert_eq!(back, sheet);
 }
+
+#[test]
+fn preprocess_into_a_reused_frame_is_preprocess() {
+    let rgb = pattern(40, 30);
+    let padded: Vec<u8> = rgb
+        .chunks(120)
+        .flat_map(|row| row.iter().copied().chain([9u8; 8]))
+        .collect();
+    let mono = pattern(40, 10);
+    let png = encode(image::ImageFormat::Png, 40, 30, &rgb);
+    let inputs = [
+        raw(40, 30, "rgb8", 120, &rgb),
+        raw(40, 30, "rgb8", 128, &padded),
+        raw(40, 30, "bgr8", 120, &rgb),
+        raw(30, 40, "rgb8", 90, &rgb),
+        raw(40, 30, "mono8", 40, &mono),
+        ImageInput::Compressed {
+            format: "png",
+            data: &png,
+        },
+    ];
+    let configs = [
+        PreprocessConfig::default(),
+        PreprocessConfig {
+            size: 30,
+            crop: Crop::CenterSquare,
+        },
+        same_size(40),
+        PreprocessConfig {
+            size: 8,
+            crop: Crop::Roi {
+                x: 2,
+                y: 3,
+                width: 8,
+                height: 8,
+            },
+        },
+    ];
+    // A dirty buffer, larger than any frame, reused for every case.
+    let mut frame = Frame {
+        width: 1,
+        height: 1,
+        data: vec![0xAB; 64 * 64 * 3 + 100],
+    };
+    for input in &inputs {
+        for cfg in &configs {
+            let want = preprocess(input, cfg);
+            let got = preprocess_into(input, cfg, &mut frame).map(|()| frame.clone());
+            assert_eq!(got, want, "{input:?} {cfg:?}");
+        }
+    }
+    // An error leaves the frame as it was.
+    let before = frame.clone();
+    assert!(
+        preprocess_into(
+            &raw(40, 30, "rgb8", 120, &rgb[..100]),
+            &configs[0],
+            &mut frame
+        )
+        .is_err()
+    );
+    assert_eq!(frame, before);
+}

@@ -37,8 +37,9 @@ use mbarl_msgs::RosMessage;
 use mbarl_msgs::builtin_interfaces::Time;
 use mbarl_msgs::msg::{Observation, Phase, Transition};
 use mbarl_msgs::sensor_msgs::{CompressedImage, Image, JointState};
-use mbarl_msgs::std_msgs::{Float64MultiArray, Header};
+use mbarl_msgs::std_msgs::Float64MultiArray;
 use mbarl_msgs::trajectory_msgs::JointTrajectory;
+use mbarl_msgs::view::{CompressedImageView, ImageView};
 use mbarl_vision::{Frame, ImageInput, PreprocessConfig};
 use serde::Serialize;
 
@@ -194,33 +195,84 @@ impl<T> Track<T> {
     }
 }
 
+/// Transitions per hand-over to the writer thread (one wake-up per batch, not per transition).
+const SINK_BATCH: usize = 16;
+/// Batches queued for the writer thread at most (memory stays bounded).
+const SINK_QUEUE: usize = 8;
+
+/// Spare frame buffers kept at most.
+const FRAME_POOL: usize = 32;
+
 /// Encodes and writes transitions on a thread of its own (the reading side keeps the other core).
+/// Written transitions come back to be refilled ([`DatasetSink::recycled`]): their buffers
+/// (frames included) are reused, so importing allocates little per transition.
 struct DatasetSink {
-    tx: Option<std::sync::mpsc::SyncSender<Transition>>,
+    tx: Option<std::sync::mpsc::SyncSender<Vec<Transition>>>,
+    back: std::sync::mpsc::Receiver<Vec<Transition>>,
+    batch: Vec<Transition>,
+    spare: Vec<Transition>,
+    spare_batches: Vec<Vec<Transition>>,
     thread: Option<std::thread::JoinHandle<Result<BagWriter>>>,
 }
 
 impl DatasetSink {
-    fn start(mut writer: BagWriter, topic: mbarl_bag::TopicId) -> Self {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Transition>(64);
-        let thread = std::thread::spawn(move || -> Result<BagWriter> {
-            let mut buf = Vec::new();
-            for tr in rx {
-                buf.clear();
-                mbarl_msgs::cdr::encode_into(&tr, &mut buf)?;
-                let t = stamp_ns(&tr.header.stamp).max(0) as u64;
-                writer.write_raw(topic, t, t, &buf)?;
-            }
-            Ok(writer)
-        });
-        Self {
+    fn start(mut writer: BagWriter, topic: mbarl_bag::TopicId) -> Result<Self> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Transition>>(SINK_QUEUE);
+        let (back_tx, back) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("dataset-writer".into())
+            .spawn(move || -> Result<BagWriter> {
+                for batch in rx {
+                    for tr in &batch {
+                        let t = stamp_ns(&tr.header.stamp).max(0) as u64;
+                        writer.write(topic, t, tr)?;
+                    }
+                    // The importer may have finished: then nobody takes them back.
+                    let _ = back_tx.send(batch);
+                }
+                Ok(writer)
+            })
+            .context("starting the dataset writer thread")?;
+        Ok(Self {
             tx: Some(tx),
+            back,
+            batch: Vec::with_capacity(SINK_BATCH),
+            spare: Vec::new(),
+            spare_batches: Vec::new(),
             thread: Some(thread),
+        })
+    }
+
+    /// A written transition to refill (every field is overwritten), or a new one.
+    fn recycled(&mut self) -> Transition {
+        if self.spare.is_empty() {
+            while let Ok(mut b) = self.back.try_recv() {
+                self.spare.append(&mut b);
+                self.spare_batches.push(b);
+            }
         }
+        self.spare.pop().unwrap_or_default()
     }
 
     fn send(&mut self, tr: Transition) -> Result<()> {
-        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(tr).is_ok());
+        self.batch.push(tr);
+        if self.batch.len() >= SINK_BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the transitions collected so far to the writer thread.
+    fn flush(&mut self) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let next = self
+            .spare_batches
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(SINK_BATCH));
+        let batch = std::mem::replace(&mut self.batch, next);
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(batch).is_ok());
         if !sent {
             // The writer thread stopped: its error says why.
             self.finish()?;
@@ -230,6 +282,9 @@ impl DatasetSink {
     }
 
     fn finish(&mut self) -> Result<BagWriter> {
+        if self.tx.is_some() {
+            self.flush()?;
+        }
         self.tx = None;
         match self.thread.take() {
             Some(t) => t
@@ -265,6 +320,8 @@ struct Importer<'a> {
     state_by_stamp: bool,
     has_state: bool,
     pending: VecDeque<PendingFrame>,
+    /// Frame buffers to reuse (from written transitions).
+    frame_pool: Vec<Vec<u8>>,
     commands: VecDeque<(u64, Vec<f64>)>,
     has_commands: bool,
     /// One command per frame: pair commands and steps in order.
@@ -331,13 +388,13 @@ impl<'a> Importer<'a> {
             Err(e) => return self.skip_or_fail(e),
         };
         self.report.joint_states += 1;
-        let names = self.joints.get_or_insert_with(|| js.name.clone()).clone();
+        let names: &[String] = self.joints.get_or_insert_with(|| js.name.clone());
         if self.max_step.len() == 1 && names.len() > 1 {
             self.max_step = vec![self.max_step[0]; names.len()];
         }
         let mut pos = Vec::with_capacity(names.len());
         let mut vel = Vec::with_capacity(names.len());
-        for n in &names {
+        for n in names {
             let Some(i) = js.name.iter().position(|x| x == n) else {
                 tracing::debug!("joint state without {n}; ignored");
                 return Ok(());
@@ -365,23 +422,29 @@ impl<'a> Importer<'a> {
     }
 
     fn on_camera(&mut self, m: &RawMessage, compressed: bool) -> Result<()> {
+        // The pixels are read where they lie in the bag's buffer, into a reused frame buffer.
+        let mut frame = Frame {
+            data: self.frame_pool.pop().unwrap_or_default(),
+            ..Default::default()
+        };
+        let cfg = &self.cfg.preprocess;
         let decoded = if compressed {
-            m.decode::<CompressedImage>().map(|c| {
-                let f = mbarl_vision::preprocess(&ImageInput::from(&c), &self.cfg.preprocess);
-                (c.header, f)
+            m.decode_view::<CompressedImageView>().map(|c| {
+                let r = mbarl_vision::preprocess_into(&ImageInput::from(&c), cfg, &mut frame);
+                (c.header, r)
             })
         } else {
-            m.decode::<Image>().map(|i| {
-                let f = mbarl_vision::preprocess(&ImageInput::from(&i), &self.cfg.preprocess);
-                (i.header, f)
+            m.decode_view::<ImageView>().map(|i| {
+                let r = mbarl_vision::preprocess_into(&ImageInput::from(&i), cfg, &mut frame);
+                (i.header, r)
             })
         };
-        let (header, frame) = match decoded {
+        let (header, done) = match decoded {
             Ok(x) => x,
             Err(e) => return self.skip_or_fail(e),
         };
-        let frame = match frame {
-            Ok(f) => f,
+        match done {
+            Ok(()) => {}
             Err(e) => {
                 let msg = format!(
                     "frame on {} in {} at {}: {e}",
@@ -395,11 +458,12 @@ impl<'a> Importer<'a> {
                 }
                 bail!(msg);
             }
-        };
+        }
         let stamp = self.time(&header.stamp, m.log_time);
         // A lock-step sim re-sends its latest frame while idle, with the same stamp.
         if self.last_frame_stamp.is_some_and(|last| stamp <= last) {
             self.report.duplicate_frames += 1;
+            self.frame_pool.push(frame.data);
             return Ok(());
         }
         self.last_frame_stamp = Some(stamp);
@@ -498,6 +562,7 @@ impl<'a> Importer<'a> {
             };
             let Some((pos, vel)) = self.js.nearest(f.stamp, tol).cloned() else {
                 self.report.unmatched_frames += 1;
+                self.pool_frame(f.frame.data);
                 continue;
             };
             let state = self
@@ -570,23 +635,45 @@ impl<'a> Importer<'a> {
         Ok(())
     }
 
-    fn observation(&self, s: &Step, frame: Vec<u8>) -> Observation {
-        Observation {
-            header: Header {
-                stamp: time_of(s.stamp),
-                frame_id: s.frame_id.clone(),
-            },
-            seq: s.seq,
-            latent: Vec::new(),
-            encoder_version: 0,
-            joint_names: self.joints.clone().unwrap_or_default(),
-            joint_position: s.position.clone(),
-            joint_velocity: s.velocity.clone(),
-            state: s.state.clone(),
-            frame_width: s.frame.width as u16,
-            frame_height: s.frame.height as u16,
-            frame,
+    /// Keeps a frame buffer for the next camera frame (up to a few: memory stays bounded).
+    fn pool_frame(&mut self, buf: Vec<u8>) {
+        if buf.capacity() > 0 && self.frame_pool.len() < FRAME_POOL {
+            self.frame_pool.push(buf);
         }
+    }
+
+    /// Fills `o` (a recycled observation: every field is set, its buffers reused) from step
+    /// `s`, with `frame` as its frame; returns the frame buffer `o` had.
+    fn fill_observation(&self, o: &mut Observation, s: &Step, frame: Vec<u8>) -> Vec<u8> {
+        // Exhaustive: a field added to Observation must be set here.
+        let Observation {
+            header,
+            seq,
+            latent,
+            encoder_version,
+            joint_names,
+            joint_position,
+            joint_velocity,
+            state,
+            frame_width,
+            frame_height,
+            frame: o_frame,
+        } = o;
+        header.stamp = time_of(s.stamp);
+        header.frame_id.clone_from(&s.frame_id);
+        *seq = s.seq;
+        latent.clear();
+        *encoder_version = 0;
+        match &self.joints {
+            Some(j) => joint_names.clone_from(j),
+            None => joint_names.clear(),
+        }
+        joint_position.clone_from(&s.position);
+        joint_velocity.clone_from(&s.velocity);
+        state.clone_from(&s.state);
+        *frame_width = s.frame.width as u16;
+        *frame_height = s.frame.height as u16;
+        std::mem::replace(o_frame, frame)
     }
 
     /// The transition prev → next. `prev` is consumed: its frame moves into the observation.
@@ -630,53 +717,62 @@ impl<'a> Importer<'a> {
                 next.position.clone()
             }
         };
-        let mut clamped = false;
+        let mut tr = self.sink.recycled();
+        // Exhaustive: a field added to Transition must be set here.
+        let Transition {
+            header,
+            step,
+            phase,
+            cycle,
+            observation,
+            action,
+            commanded_position,
+            clamped,
+            task_reward,
+            has_task_reward,
+            next_observation,
+            phase_end,
+        } = &mut tr;
+        *clamped = false;
         let reference = self
             .last_target
             .take()
             .filter(|l| l.len() == target.len())
             .unwrap_or_else(|| prev.position.clone());
-        let action: Vec<f32> = target
-            .iter()
-            .zip(&reference)
-            .enumerate()
-            .map(|(j, (t, q))| {
-                let scale = self
-                    .max_step
-                    .get(j)
-                    .or(self.max_step.last())
-                    .copied()
-                    .unwrap_or(1.0);
-                let raw = (t - q) / scale;
-                if !(-1.0..=1.0).contains(&raw) {
-                    clamped = true;
-                }
-                raw.clamp(-1.0, 1.0) as f32
-            })
-            .collect();
-        if clamped {
+        action.clear();
+        for (j, (t, q)) in target.iter().zip(&reference).enumerate() {
+            let scale = self
+                .max_step
+                .get(j)
+                .or(self.max_step.last())
+                .copied()
+                .unwrap_or(1.0);
+            let raw = (t - q) / scale;
+            if !(-1.0..=1.0).contains(&raw) {
+                *clamped = true;
+            }
+            action.push(raw.clamp(-1.0, 1.0) as f32);
+        }
+        if *clamped {
             self.report.clamped_actions += 1;
         }
-        self.last_target = Some(target.clone());
+        commanded_position.clone_from(&target);
+        self.last_target = Some(target);
         self.step_counter += 1;
+        header.stamp = time_of(prev.stamp);
+        header.frame_id.clear();
+        *step = self.step_counter - 1;
+        *phase = self.cfg.role.phase();
+        *cycle = self.report.episodes as u32;
+        *task_reward = 0.0;
+        *has_task_reward = false;
+        *phase_end = false;
         let prev_frame = std::mem::take(&mut prev.frame.data);
-        Transition {
-            header: Header {
-                stamp: time_of(prev.stamp),
-                frame_id: String::new(),
-            },
-            step: self.step_counter - 1,
-            phase: self.cfg.role.phase(),
-            cycle: self.report.episodes as u32,
-            observation: self.observation(&prev, prev_frame),
-            action,
-            commanded_position: target,
-            clamped,
-            task_reward: 0.0,
-            has_task_reward: false,
-            next_observation: self.observation(next, Vec::new()),
-            phase_end: false,
-        }
+        let old = self.fill_observation(observation, &prev, prev_frame);
+        self.pool_frame(old);
+        let old = self.fill_observation(next_observation, next, Vec::new());
+        self.pool_frame(old);
+        tr
     }
 }
 
@@ -723,7 +819,7 @@ pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<Import
         writer.add_topic::<Transition>(TRANSITIONS_TOPIC, &[QosProfile::new(true, false, 100)])?;
     let mut imp = Importer {
         cfg,
-        sink: DatasetSink::start(writer, topic),
+        sink: DatasetSink::start(writer, topic)?,
         joints: cfg.joints.clone(),
         max_step: cfg.max_step.clone(),
         report: ImportReport::default(),
@@ -735,6 +831,7 @@ pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<Import
         state_by_stamp: false,
         has_state: false,
         pending: VecDeque::new(),
+        frame_pool: Vec::new(),
         commands: VecDeque::new(),
         has_commands: false,
         paired_commands: false,
