@@ -34,6 +34,7 @@ pub mod decode;
 pub mod demo;
 pub mod error;
 mod mcap_reader;
+mod mcap_writer;
 pub mod metadata;
 mod payload;
 pub mod qos;
