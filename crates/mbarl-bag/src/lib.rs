@@ -5,9 +5,13 @@
 //! storage (chunks uncompressed, zstd or lz4; CRCs checked) and sqlite3 storage (schema
 //! versions 1–4). Messages stream in file order with bounded memory (one chunk or one batch of
 //! rows at a time). [`RawMessage::decode`] decodes the standard types the suite uses and the
-//! `mbarl_msgs` types; [`RawMessage::to_json`] decodes any of them to JSON.
+//! `mbarl_msgs` types; [`RawMessage::to_json`] decodes any of them to JSON. MCAP messages are
+//! not copied: a message's [`Payload`] is a window into its chunk, which is mapped in place
+//! when uncompressed, and [`RawMessage::decode_view`] decodes images borrowing their pixels.
 //!
 //! **Write** ([`BagWriter`]): MCAP bag directories as ROS 2 Jazzy's rosbag2 writes them.
+//! Messages are serialized straight into the chunk being written; with
+//! [`WriterOptions::io_thread`] the file is written by a thread of the writer's own.
 //!
 //! **Demo datasets** ([`demo::Transitions`]): the transitions of a `mbarl demo import` dataset,
 //! with the next-observation frames a compact dataset shares restored.
@@ -33,6 +37,7 @@
 pub mod decode;
 pub mod demo;
 pub mod error;
+mod file_sink;
 mod mcap_reader;
 mod mcap_writer;
 pub mod metadata;

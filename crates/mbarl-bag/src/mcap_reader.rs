@@ -144,6 +144,39 @@ fn check_crc(records: &[u8], stored: u32) -> Result<(), String> {
     Ok(())
 }
 
+/// The records of the chunk being read, parsed one at a time as messages are asked for (a
+/// message's record is read just before it is used, while it is in the cache).
+struct ChunkCursor {
+    buf: Arc<Buf>,
+    /// The chunk's records are `buf[base..end]`.
+    base: usize,
+    end: usize,
+    /// The next record, from `base`.
+    pos: usize,
+    /// The chunk record's file offset.
+    offset: u64,
+}
+
+/// Bytes after a record fetched into the cache while it is handled (the small records that
+/// follow a large one: their headers are read next).
+const PREFETCH: usize = 1024;
+
+/// Asks the CPU to fetch `bytes` into its cache: a hint, with no effect on what is read (and
+/// none at all elsewhere than on x86_64).
+fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in bytes.chunks(64) {
+        // SAFETY: a prefetch only hints the cache and never faults; SSE is part of x86_64.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                line.as_ptr().cast(),
+            )
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+}
+
 /// Where an MCAP file's bytes come from.
 enum Source {
     /// A whole-file zstd stream, read in order.
@@ -171,7 +204,9 @@ pub(crate) struct McapFile {
     summary_names: HashMap<u16, String>,
     table: Arc<TopicTable>,
     filter: Option<Arc<HashSet<String>>>,
+    /// Messages of records outside chunks.
     pending: VecDeque<RawMessage>,
+    cursor: Option<ChunkCursor>,
     /// A record read while looking past a corrupt chunk for its message indexes.
     lookahead: Option<(u8, u64, Arc<Buf>)>,
     /// An error to report once the messages read before it are out; true if reading stops.
@@ -219,6 +254,7 @@ impl McapFile {
             table,
             filter,
             pending: VecDeque::new(),
+            cursor: None,
             lookahead: None,
             deferred: None,
             started: false,
@@ -354,15 +390,12 @@ impl McapFile {
                 let rest = self.file_len.unwrap_or(0).saturating_sub(self.pos);
                 let n = len.min(usize::try_from(rest).unwrap_or(usize::MAX));
                 if n >= MAP_MIN {
+                    // Pages are faulted in as the records are read, one after another (no
+                    // populate: faster, each record is used right after its page arrives).
                     // SAFETY: a read-only mapping of a file that is not truncated while read
                     // (module doc); it is only read through `Buf`.
-                    let map = unsafe {
-                        memmap2::MmapOptions::new()
-                            .offset(self.pos)
-                            .len(n)
-                            .populate()
-                            .map(&*f)
-                    };
+                    let map =
+                        unsafe { memmap2::MmapOptions::new().offset(self.pos).len(n).map(&*f) };
                     match map {
                         Ok(m) => {
                             self.body = Arc::new(Buf::Map(m));
@@ -479,6 +512,15 @@ impl McapFile {
             if let Some(m) = self.pending.pop_front() {
                 return Some(Ok(m));
             }
+            if self.cursor.is_some() {
+                match self.next_in_chunk() {
+                    Ok(Some(m)) => return Some(Ok(m)),
+                    Ok(None) => {}
+                    // Reading goes on after the chunk.
+                    Err(e) => self.deferred = Some((e, false)),
+                }
+                continue;
+            }
             if let Some((e, fatal)) = self.deferred.take() {
                 if fatal {
                     self.done = true;
@@ -538,8 +580,11 @@ impl McapFile {
             }
             OP_SCHEMA | OP_CHANNEL | OP_MESSAGE => {
                 let body = self.body.clone();
-                self.handle_record(op, &body, 0..body.len(), Location::Byte(offset))
-                    .map_err(|e| (e, false))
+                let m = self
+                    .handle_record(op, &body, 0..body.len(), Location::Byte(offset))
+                    .map_err(|e| (e, false))?;
+                self.pending.extend(m);
+                Ok(())
             }
             _ => Ok(()),
         }
@@ -575,42 +620,59 @@ impl McapFile {
             Ok(Some(r)) => (self.body.clone(), r),
             _ => (self.chunk.clone(), 0..self.chunk.len()),
         };
-        let base = range.start;
-        let chunk = &buf[range];
-        let mut pos = 0usize;
-        let mut result = Ok(());
-        while pos < chunk.len() {
+        self.cursor = Some(ChunkCursor {
+            buf,
+            base: range.start,
+            end: range.end,
+            pos: 0,
+            offset,
+        });
+        Ok(())
+    }
+
+    /// The next wanted message of the chunk being read; None at its end. After an error the
+    /// rest of the chunk is dropped.
+    fn next_in_chunk(&mut self) -> Result<Option<RawMessage>, BagError> {
+        let Some(mut c) = self.cursor.take() else {
+            return Ok(None);
+        };
+        loop {
+            let chunk = &c.buf[c.base..c.end];
+            let pos = c.pos;
+            if pos >= chunk.len() {
+                return Ok(None);
+            }
             let at = Location::InChunk {
-                chunk: offset,
+                chunk: c.offset,
                 offset: pos as u64,
             };
             if pos + 9 > chunk.len() {
-                result = Err(self.corrupt(
+                return Err(self.corrupt(
                     at,
                     Topics::default(),
                     "chunk ends inside a record header".into(),
                 ));
-                break;
             }
             let op = chunk[pos];
             let len = u64::from_le_bytes(chunk[pos + 1..pos + 9].try_into().unwrap_or([0; 8]));
             let end = (pos as u64 + 9).saturating_add(len);
             if end > chunk.len() as u64 {
-                result = Err(self.corrupt(
+                return Err(self.corrupt(
                     at,
                     Topics::default(),
                     format!("record in chunk declares {len} bytes, past the chunk's end"),
                 ));
-                break;
             }
-            let record = base + pos + 9..base + end as usize;
-            if let Err(e) = self.handle_record(op, &buf, record, at) {
-                result = Err(e);
-                break;
+            c.pos = end as usize;
+            // The records after this one are read next: have the CPU fetch them meanwhile.
+            let ahead = c.pos..(c.pos + PREFETCH).min(chunk.len());
+            prefetch(&chunk[ahead]);
+            let record = c.base + pos + 9..c.base + c.pos;
+            if let Some(m) = self.handle_record(op, &c.buf, record, at)? {
+                self.cursor = Some(c);
+                return Ok(Some(m));
             }
-            pos = end as usize;
         }
-        result.map_err(|e| (e, false))
     }
 
     /// Decompresses a chunk into `self.chunk` and checks its CRC; an uncompressed chunk is
@@ -691,14 +753,15 @@ impl McapFile {
         Ok(None)
     }
 
-    /// Handles the record whose body is `buf[range]`; a message's payload shares `buf`.
+    /// Handles the record whose body is `buf[range]`: a wanted message is returned (its
+    /// payload shares `buf`), schemas and channels are taken note of.
     fn handle_record(
         &mut self,
         op: u8,
         buf: &Arc<Buf>,
         range: Range<usize>,
         at: Location,
-    ) -> Result<(), BagError> {
+    ) -> Result<Option<RawMessage>, BagError> {
         let body = &buf[range.clone()];
         match op {
             OP_MESSAGE => {
@@ -711,7 +774,7 @@ impl McapFile {
                 }
                 let channel_id = u16::from_le_bytes([body[0], body[1]]);
                 let topic = match self.channels.get(&channel_id) {
-                    Some((_, false)) => return Ok(()),
+                    Some((_, false)) => return Ok(None),
                     Some((topic, true)) => topic.clone(),
                     None => {
                         return Err(self.corrupt(
@@ -736,14 +799,14 @@ impl McapFile {
                 } else {
                     Payload::slice(buf, range.start + 22..range.end)
                 };
-                self.pending.push_back(RawMessage {
+                return Ok(Some(RawMessage {
                     topic,
                     log_time,
                     publish_time,
                     data,
                     file: self.path.clone(),
                     location: at,
-                });
+                }));
             }
             OP_SCHEMA => match mcap::parse_record(op, body) {
                 Ok(Record::Schema { header, data }) => {
@@ -802,6 +865,6 @@ impl McapFile {
             },
             _ => {}
         }
-        Ok(())
+        Ok(None)
     }
 }

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 
+use crate::file_sink::FileSink;
+
 const MAGIC: &[u8; 8] = b"\x89MCAP0\r\n";
 
 const OP_HEADER: u8 = 0x01;
@@ -187,7 +189,7 @@ struct OpenChunk {
 
 /// Writes one MCAP file.
 pub(crate) struct McapWriter {
-    file: File,
+    sink: FileSink,
     /// Bytes written so far: the offset of the next record.
     pos: u64,
     compression: ChunkCompression,
@@ -209,14 +211,14 @@ pub(crate) struct McapWriter {
 impl McapWriter {
     /// Starts a file: magic and header record.
     pub(crate) fn new(
-        file: File,
+        sink: FileSink,
         profile: &str,
         library: &str,
         compression: ChunkCompression,
         chunk_size: u64,
     ) -> Result<Self> {
         let mut w = Self {
-            file,
+            sink,
             pos: 0,
             compression,
             chunk_size: usize::try_from(chunk_size).unwrap_or(usize::MAX),
@@ -242,7 +244,7 @@ impl McapWriter {
     }
 
     fn write_out(&mut self, bytes: &[u8]) -> Result<()> {
-        self.file.write_all(bytes)?;
+        self.sink.write_all(bytes)?;
         self.pos += bytes.len() as u64;
         Ok(())
     }
@@ -415,7 +417,8 @@ impl McapWriter {
                 // The header goes into the room left for it: one write for chunk and indexes.
                 chunk.buf[..prefix].copy_from_slice(&h);
                 chunk.buf.extend_from_slice(&tail);
-                self.write_out(&chunk.buf)?;
+                self.pos += chunk.buf.len() as u64;
+                chunk.buf = self.sink.write_vec(std::mem::take(&mut chunk.buf))?;
             }
             Some(c) => {
                 h.extend_from_slice(c);
@@ -439,7 +442,7 @@ impl McapWriter {
     /// Ends the open chunk and flushes it to the file.
     pub(crate) fn flush(&mut self) -> Result<()> {
         self.finish_chunk()?;
-        self.file.flush()?;
+        self.sink.flush()?;
         Ok(())
     }
 
@@ -553,8 +556,7 @@ impl McapWriter {
         put_u32(&mut b, crc);
         b.extend_from_slice(MAGIC);
         self.write_out(&b)?;
-        self.file.flush()?;
-        Ok(self.file)
+        Ok(self.sink.finish()?)
     }
 }
 

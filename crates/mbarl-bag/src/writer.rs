@@ -18,6 +18,7 @@ use mbarl_msgs::RosMessage;
 use serde::Serialize;
 
 use crate::error::{BagError, Result};
+use crate::file_sink::FileSink;
 use crate::mcap_writer::{ChunkCompression, McapWriter, WriteError};
 use crate::metadata::{BagMetadata, FileInformation, TopicMetadata, VERSION};
 use crate::qos::{self, QosProfile};
@@ -50,6 +51,9 @@ pub struct WriterOptions {
     pub chunk_size: u64,
     /// `custom_data` in metadata.yaml.
     pub custom_data: BTreeMap<String, String>,
+    /// Writes the file from a thread of the writer's own: the caller's thread only fills
+    /// chunks (for writers that have a core to spare, e.g. `mbarl demo import`).
+    pub io_thread: bool,
 }
 
 impl Default for WriterOptions {
@@ -58,6 +62,7 @@ impl Default for WriterOptions {
             compression: Compression::Zstd,
             chunk_size: 1 << 20,
             custom_data: BTreeMap::new(),
+            io_thread: false,
         }
     }
 }
@@ -121,8 +126,9 @@ impl BagWriter {
         };
         // Chunk CRCs are kept (readers check them); a second CRC pass over the whole data
         // section adds nothing a reader uses.
+        let sink = FileSink::new(file, options.io_thread).map_err(|e| BagError::io(&path, e))?;
         let mcap = McapWriter::new(
-            file,
+            sink,
             "ros2",
             &format!("mbarl-bag/{}", env!("CARGO_PKG_VERSION")),
             compression,

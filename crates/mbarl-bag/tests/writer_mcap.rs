@@ -1,13 +1,17 @@
 //! The MCAP files BagWriter writes, checked with the `mcap` crate's reader (independent of
 //! mbarl's): every message in order, chunk CRCs, message indexes, chunk indexes, statistics,
-//! the metadata record and the summary CRC, for each chunk compression.
+//! the metadata record and the summary CRC, for each chunk compression, written directly and
+//! from the writer's own thread.
 
 use mbarl_bag::{BagWriter, Compression, WriterOptions};
 use mbarl_msgs::sensor_msgs::{Image, JointState};
 
 #[test]
 fn written_files_read_back_with_the_mcap_crate() {
-    for compression in [Compression::None, Compression::Zstd, Compression::Lz4] {
+    let cases = [Compression::None, Compression::Zstd, Compression::Lz4]
+        .into_iter()
+        .flat_map(|c| [(c, false), (c, true)]);
+    for (compression, io_thread) in cases {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("bag");
         let mut w = BagWriter::create(
@@ -15,6 +19,7 @@ fn written_files_read_back_with_the_mcap_crate() {
             WriterOptions {
                 compression,
                 chunk_size: 64 * 1024,
+                io_thread,
                 ..Default::default()
             },
         )

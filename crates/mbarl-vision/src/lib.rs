@@ -276,7 +276,7 @@ pub fn preprocess_into(
         ImageInput::Compressed { .. } => {
             let full = decode(input)?;
             let roi = crop_box(cfg.crop, full.width, full.height)?;
-            let rgb = if roi == (0, 0, full.width, full.height) {
+            if roi == (0, 0, full.width, full.height) {
                 full
             } else {
                 let layout = RawLayout {
@@ -285,12 +285,39 @@ pub fn preprocess_into(
                     channels: Channels::Rgb,
                 };
                 layout.to_rgb(&full.data, roi)
-            };
-            rgb
+            }
         }
     };
     *frame = resize(rgb, cfg.size)?;
     Ok(())
+}
+
+/// When preprocessing leaves the pixels as they are (rgb8 rows that already are the output
+/// frame: no crop, conversion or resize), the bytes of the image's data that are the frame:
+/// `preprocess` returns exactly `data[range]` (a `size × size` frame), so a caller may use
+/// them in place. `Ok(None)` when preprocessing changes the pixels; errors are `preprocess`'s.
+pub fn unchanged_pixels(
+    input: &ImageInput,
+    cfg: &PreprocessConfig,
+) -> Result<Option<std::ops::Range<usize>>, VisionError> {
+    if cfg.size == 0 || cfg.size > MAX_OUTPUT_SIZE {
+        return Err(VisionError::BadOutputSize(cfg.size));
+    }
+    let ImageInput::Raw {
+        width,
+        height,
+        encoding,
+        step,
+        data,
+    } = *input
+    else {
+        return Ok(None);
+    };
+    let layout = RawLayout::check(width, height, encoding, step, data)?;
+    let (x0, y0, w, h) = crop_box(cfg.crop, width, height)?;
+    Ok(layout
+        .packed_rgb_rows((x0, y0, w, h))
+        .filter(|_| (w, h) == (cfg.size, cfg.size)))
 }
 
 /// Decodes a frame to full-size rgb8 without cropping or resizing (contact sheets, tools).
@@ -393,19 +420,28 @@ impl RawLayout {
         }
     }
 
+    /// When the pixels of `roi` are whole packed rgb8 rows, their bytes in the data: they
+    /// are the rgb8 image of `roi` as it is (`check` made sure the rows are there).
+    fn packed_rgb_rows(&self, roi: (u32, u32, u32, u32)) -> Option<std::ops::Range<usize>> {
+        let (x0, y0, w, h) = roi;
+        let (y0, w, h) = (y0 as usize, w as usize, h as usize);
+        (matches!(self.channels, Channels::Rgb) && x0 == 0 && self.step == w * 3)
+            .then(|| y0 * self.step..(y0 + h) * self.step)
+    }
+
     /// [`RawLayout::to_rgb`] into `out` (cleared first).
     fn to_rgb_into(&self, data: &[u8], roi: (u32, u32, u32, u32), out: &mut Vec<u8>) {
+        out.clear();
+        if let Some(rows) = self.packed_rgb_rows(roi) {
+            // Whole packed rows: one block.
+            out.extend_from_slice(&data[rows]);
+            return;
+        }
         let (x0, y0, w, h) = roi;
         let (x0, y0, w, h) = (x0 as usize, y0 as usize, w as usize, h as usize);
         debug_assert!(x0 + w <= self.width as usize);
         let bpp = self.channels.bytes();
-        out.clear();
         out.reserve(w * h * 3);
-        if matches!(self.channels, Channels::Rgb) && x0 == 0 && self.step == w * 3 {
-            // Whole packed rows: one block (`check` made sure the rows are there).
-            out.extend_from_slice(&data[y0 * self.step..(y0 + h) * self.step]);
-            return;
-        }
         for row in y0..y0 + h {
             let start = row * self.step + x0 * bpp;
             let src = &data[start..start + w * bpp];
