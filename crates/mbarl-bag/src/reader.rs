@@ -64,7 +64,7 @@ impl RawMessage {
     }
 
     /// Decodes a borrowing view ([`mbarl_msgs::view`]), checking the topic's type as
-    /// [`RawMessage::decode`] does: the large byte buffer is not copied.
+    /// [`RawMessage::decode`] does: what the message carries is not copied.
     pub fn decode_view<'a, V: MessageView<'a>>(&'a self) -> Result<V> {
         if !decode::is_type::<V::Owned>(&self.topic.type_name) {
             return Err(BagError::WrongType {
@@ -73,7 +73,7 @@ impl RawMessage {
                 found: self.topic.type_name.clone(),
             });
         }
-        mbarl_msgs::cdr::decode_view::<V>(&self.data).map_err(|e| self.decode_error(e))
+        V::decode(&self.data).map_err(|e| self.decode_error(e))
     }
 
     fn decode_error(&self, source: mbarl_msgs::CdrError) -> BagError {

@@ -46,7 +46,7 @@ use mbarl_msgs::msg::{Observation, Phase, Transition};
 use mbarl_msgs::sensor_msgs::{CompressedImage, Image, JointState};
 use mbarl_msgs::std_msgs::Float64MultiArray;
 use mbarl_msgs::trajectory_msgs::JointTrajectory;
-use mbarl_msgs::view::{CompressedImageView, ImageView};
+use mbarl_msgs::view::{CompressedImageView, ImageView, JointStateView};
 use mbarl_vision::{Frame, ImageInput, PreprocessConfig};
 use serde::Serialize;
 
@@ -290,12 +290,15 @@ impl<'a> Importer<'a> {
     }
 
     fn on_joint_state(&mut self, m: &RawMessage) -> Result<()> {
-        let js: JointState = match m.decode() {
+        // Read in place: names and values are not copied out of the bag.
+        let js: JointStateView = match m.decode_view() {
             Ok(js) => js,
             Err(e) => return self.skip_or_fail(e),
         };
         self.report.joint_states += 1;
-        let names: &[String] = self.joints.get_or_insert_with(|| js.name.clone());
+        let names: &[String] = self
+            .joints
+            .get_or_insert_with(|| js.name.iter().map(str::to_string).collect());
         if self.max_step.len() == 1 && names.len() > 1 {
             self.max_step = vec![self.max_step[0]; names.len()];
         }
@@ -309,15 +312,15 @@ impl<'a> Importer<'a> {
             let Some(p) = js.position.get(i) else {
                 return Ok(());
             };
-            pos.push(*p);
+            pos.push(p);
             if let Some(v) = js.velocity.get(i) {
-                vel.push(*v);
+                vel.push(v);
             }
         }
         if vel.len() != pos.len() {
             vel.clear();
         }
-        let t = self.time(&js.header.stamp, m.log_time);
+        let t = self.time(&js.stamp, m.log_time);
         if let Some(last) = self.last_js_stamp
             && t - last > self.cfg.episode_gap_ns
         {
