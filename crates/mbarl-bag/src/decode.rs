@@ -15,16 +15,18 @@ pub fn normalize_type_name(name: &str) -> String {
 /// Whether `name` (`pkg/msg/Name` or `pkg/Name`) is `M`'s type: `normalize_type_name(name) ==
 /// M::type_name()`, without allocating (it is checked for every message decoded).
 pub(crate) fn is_type<M: RosMessage>(name: &str) -> bool {
-    let mut parts = name.split('/');
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(pkg), Some(ty), None, None) => {
-            pkg == M::PACKAGE && M::NAMESPACE == "msg" && ty == M::NAME
-        }
-        (Some(pkg), Some(ns), Some(ty), None) => {
-            pkg == M::PACKAGE && ns == M::NAMESPACE && ty == M::NAME
-        }
-        _ => false,
-    }
+    // `M::NAME` has no '/': the rest is `Name` or `ns/Name`.
+    let Some(rest) = name
+        .strip_prefix(M::PACKAGE)
+        .and_then(|r| r.strip_prefix('/'))
+    else {
+        return false;
+    };
+    (rest == M::NAME && M::NAMESPACE == "msg")
+        || rest
+            .strip_prefix(M::NAMESPACE)
+            .and_then(|r| r.strip_prefix('/'))
+            == Some(M::NAME)
 }
 
 /// Whether mbarl can decode this message type (`pkg/msg/Name` or `pkg/Name`).
@@ -90,6 +92,11 @@ mod tests {
             "sensor_msgs/srv/Image",
             "sensor_msgs/msg/Image/x",
             "sensor_msgs/msg/CameraInfo",
+            "sensor_msgs/msg/Imagex",
+            "sensor_msgs/msgs/Image",
+            "sensor_msgs/msg/msg/Image",
+            "sensor_msgs//Image",
+            "sensor_msgsx/msg/Image",
             "Image",
             "",
             "std_srvs/srv/Trigger_Request",

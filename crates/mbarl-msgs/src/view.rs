@@ -96,13 +96,23 @@ impl<'a> Strings<'a> {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
-        let mut r = Reader {
+        let mut r = self.reader();
+        // Checked when decoded: these reads succeed.
+        (0..self.len).map_while(move |_| r.string().ok())
+    }
+
+    /// The strings' bytes (UTF-8, checked when decoded), for comparisons.
+    pub fn iter_bytes(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let mut r = self.reader();
+        (0..self.len).map_while(move |_| r.string_bytes().ok())
+    }
+
+    fn reader(&self) -> Reader<'a> {
+        Reader {
             body: self.body,
             pos: self.start,
             big_endian: self.big_endian,
-        };
-        // Checked when decoded: these reads succeed.
-        (0..self.len).map_while(move |_| r.string().ok())
+        }
     }
 }
 
@@ -162,12 +172,16 @@ impl<'a> Reader<'a> {
     }
 
     fn string(&mut self) -> Result<&'a str, String> {
+        std::str::from_utf8(self.string_bytes()?).map_err(|e| e.to_string())
+    }
+
+    /// A string's bytes, not checked for UTF-8.
+    fn string_bytes(&mut self) -> Result<&'a [u8], String> {
         let n = self.u32()? as usize;
         let b = self.take(n, 1)?;
         // The length counts the terminating NUL: the last byte is dropped whatever it is (a
         // zero length is an empty string), as the serde decoder does.
-        let b = b.split_last().map_or(b, |(_, s)| s);
-        std::str::from_utf8(b).map_err(|e| e.to_string())
+        Ok(b.split_last().map_or(b, |(_, s)| s))
     }
 
     fn doubles(&mut self) -> Result<Doubles<'a>, String> {
@@ -329,6 +343,8 @@ mod tests {
                     (m.header.stamp, m.header.frame_id.as_str())
                 );
                 assert_eq!(v.name.iter().collect::<Vec<_>>(), m.name);
+                let bytes_of: Vec<&[u8]> = m.name.iter().map(|n| n.as_bytes()).collect();
+                assert_eq!(v.name.iter_bytes().collect::<Vec<_>>(), bytes_of);
                 assert_eq!(v.name.len(), m.name.len());
                 assert_eq!(v.position.iter().collect::<Vec<_>>(), m.position);
                 assert_eq!(v.velocity.iter().collect::<Vec<_>>(), m.velocity);

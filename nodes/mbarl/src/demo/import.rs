@@ -304,8 +304,9 @@ impl<'a> Importer<'a> {
         }
         let mut pos = Vec::with_capacity(names.len());
         let mut vel = Vec::with_capacity(names.len());
+        let js_names: Vec<&[u8]> = js.name.iter_bytes().collect();
         for n in names {
-            let Some(i) = js.name.iter().position(|x| x == n) else {
+            let Some(i) = js_names.iter().position(|x| *x == n.as_bytes()) else {
                 tracing::debug!("joint state without {n}; ignored");
                 return Ok(());
             };
