@@ -256,6 +256,21 @@ impl BagWriter {
         })
     }
 
+    /// Writes one message that `encode` serializes (encapsulation header + CDR), appending it
+    /// to the buffer it is given: straight into the chunk being written.
+    pub fn write_encoded(
+        &mut self,
+        topic: TopicId,
+        log_time_ns: u64,
+        publish_time_ns: u64,
+        encode: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<()> {
+        self.write_with(topic, log_time_ns, publish_time_ns, |buf| {
+            encode(buf);
+            Ok(())
+        })
+    }
+
     /// Writes one message whose serialized bytes `data` appends to the chunk buffer.
     fn write_with(
         &mut self,

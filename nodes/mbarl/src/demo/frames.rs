@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use mbarl_bag::Payload;
 use mbarl_msgs::msg::{Observation, Transition};
-use serde::ser::{Serialize, SerializeStruct, Serializer};
+use mbarl_msgs::std_msgs::Header;
 
 /// A step's preprocessed frame (rgb8, `width × height × 3` bytes).
 #[derive(Debug)]
@@ -74,19 +74,16 @@ pub struct WithFrames<'a> {
     pub next_observation: &'a [u8],
 }
 
-struct ObservationWithFrame<'a>(&'a Observation, &'a [u8]);
-
-/// `uint8[]` as the generated types serialize it (`serde_bytes`).
-struct Bytes<'a>(&'a [u8]);
-
-impl Serialize for Bytes<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(self.0)
-    }
-}
-
-impl Serialize for WithFrames<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+impl WithFrames<'_> {
+    /// Appends the serialized message (encapsulation header + little-endian CDR) to `buf`.
+    /// Written field by field (this runs for every transition of an import); the test checks
+    /// it against the serde encoder.
+    pub fn encode_into(&self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(&mbarl_msgs::cdr::HEADER_CDR_LE);
+        let mut w = Cdr {
+            base: buf.len(),
+            buf,
+        };
         // Exhaustive, in the message's field order: a field added to Transition breaks this.
         let Transition {
             header,
@@ -102,31 +99,97 @@ impl Serialize for WithFrames<'_> {
             next_observation,
             phase_end,
         } = self.transition;
-        let mut st = s.serialize_struct("Transition", 12)?;
-        st.serialize_field("header", header)?;
-        st.serialize_field("step", step)?;
-        st.serialize_field("phase", phase)?;
-        st.serialize_field("cycle", cycle)?;
-        st.serialize_field(
-            "observation",
-            &ObservationWithFrame(observation, self.observation),
-        )?;
-        st.serialize_field("action", action)?;
-        st.serialize_field("commanded_position", commanded_position)?;
-        st.serialize_field("clamped", clamped)?;
-        st.serialize_field("task_reward", task_reward)?;
-        st.serialize_field("has_task_reward", has_task_reward)?;
-        st.serialize_field(
-            "next_observation",
-            &ObservationWithFrame(next_observation, self.next_observation),
-        )?;
-        st.serialize_field("phase_end", phase_end)?;
-        st.end()
+        w.header(header);
+        w.u64(*step);
+        w.u8(*phase);
+        w.u32(*cycle);
+        w.observation(observation, self.observation);
+        w.f32s(action);
+        w.f64s(commanded_position);
+        w.u8(u8::from(*clamped));
+        w.f32(*task_reward);
+        w.u8(u8::from(*has_task_reward));
+        w.observation(next_observation, self.next_observation);
+        w.u8(u8::from(*phase_end));
     }
 }
 
-impl Serialize for ObservationWithFrame<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+/// Little-endian CDR (XCDR1) into a buffer: each value aligned to its size from `base` (the
+/// body's start), padding written as zeros.
+struct Cdr<'a> {
+    buf: &'a mut Vec<u8>,
+    base: usize,
+}
+
+impl Cdr<'_> {
+    fn align(&mut self, n: usize) {
+        let pad = (n - (self.buf.len() - self.base) % n) % n;
+        self.buf.resize(self.buf.len() + pad, 0);
+    }
+
+    fn u8(&mut self, v: u8) {
+        self.buf.push(v);
+    }
+
+    fn u16(&mut self, v: u16) {
+        self.align(2);
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+
+    fn u32(&mut self, v: u32) {
+        self.align(4);
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+
+    fn u64(&mut self, v: u64) {
+        self.align(8);
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+
+    fn f32(&mut self, v: f32) {
+        self.u32(v.to_bits());
+    }
+
+    /// A sequence's length (CDR lengths are u32: longer sequences cannot be messages).
+    fn len(&mut self, n: usize) {
+        self.u32(n as u32);
+    }
+
+    fn string(&mut self, s: &str) {
+        self.len(s.len() + 1);
+        self.buf.extend_from_slice(s.as_bytes());
+        self.buf.push(0);
+    }
+
+    fn bytes(&mut self, b: &[u8]) {
+        self.len(b.len());
+        self.buf.extend_from_slice(b);
+    }
+
+    fn f32s(&mut self, v: &[f32]) {
+        self.len(v.len());
+        for x in v {
+            self.buf.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+
+    fn f64s(&mut self, v: &[f64]) {
+        self.len(v.len());
+        if !v.is_empty() {
+            self.align(8);
+        }
+        for x in v {
+            self.buf.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+
+    fn header(&mut self, h: &Header) {
+        self.u32(h.stamp.sec as u32);
+        self.u32(h.stamp.nanosec);
+        self.string(&h.frame_id);
+    }
+
+    fn observation(&mut self, o: &Observation, frame: &[u8]) {
         let Observation {
             header,
             seq,
@@ -139,20 +202,21 @@ impl Serialize for ObservationWithFrame<'_> {
             frame_width,
             frame_height,
             frame: _,
-        } = self.0;
-        let mut st = s.serialize_struct("Observation", 11)?;
-        st.serialize_field("header", header)?;
-        st.serialize_field("seq", seq)?;
-        st.serialize_field("latent", latent)?;
-        st.serialize_field("encoder_version", encoder_version)?;
-        st.serialize_field("joint_names", joint_names)?;
-        st.serialize_field("joint_position", joint_position)?;
-        st.serialize_field("joint_velocity", joint_velocity)?;
-        st.serialize_field("state", state)?;
-        st.serialize_field("frame_width", frame_width)?;
-        st.serialize_field("frame_height", frame_height)?;
-        st.serialize_field("frame", &Bytes(self.1))?;
-        st.end()
+        } = o;
+        self.header(header);
+        self.u64(*seq);
+        self.f32s(latent);
+        self.u32(*encoder_version);
+        self.len(joint_names.len());
+        for n in joint_names {
+            self.string(n);
+        }
+        self.f64s(joint_position);
+        self.f64s(joint_velocity);
+        self.f32s(state);
+        self.u16(*frame_width);
+        self.u16(*frame_height);
+        self.bytes(frame);
     }
 }
 
@@ -162,20 +226,20 @@ mod tests {
     use mbarl_msgs::builtin_interfaces::Time;
     use mbarl_msgs::std_msgs::Header;
 
-    fn observation(seed: u8) -> Observation {
+    fn observation(seed: usize) -> Observation {
         Observation {
             header: Header {
-                stamp: Time::new(3, 5 + seed as u32),
-                frame_id: "cam".into(),
+                stamp: Time::new(3 - seed as i32, 5 + seed as u32),
+                frame_id: "c".repeat(seed % 5),
             },
             seq: 7 + seed as u64,
-            latent: vec![0.5; seed as usize % 3],
-            encoder_version: 2,
-            joint_names: vec!["a".into(), "bb".into()],
-            joint_position: vec![0.1, -0.2],
-            joint_velocity: vec![1.5],
-            state: vec![3.0; 3],
-            frame_width: 2,
+            latent: vec![0.5; seed % 3],
+            encoder_version: seed as u32,
+            joint_names: (0..seed % 4).map(|j| "j".repeat(j + seed % 3)).collect(),
+            joint_position: vec![0.1; seed % 3],
+            joint_velocity: vec![1.5; seed % 2],
+            state: vec![3.0; seed % 4],
+            frame_width: seed as u16,
             frame_height: 1,
             frame: Vec::new(),
         }
@@ -183,37 +247,39 @@ mod tests {
 
     #[test]
     fn with_frames_is_the_transition_with_its_frames() {
-        for (obs, next) in [
-            (&[1u8, 2, 3, 4, 5, 6][..], &[][..]),
-            (&[9u8; 7][..], &[8u8; 5][..]),
-            (&[][..], &[][..]),
-        ] {
+        // Lengths that put every field at every alignment.
+        for seed in 0..96usize {
+            let obs: Vec<u8> = (0..seed % 7).map(|i| i as u8).collect();
+            let next = vec![8u8; seed % 5];
             let tr = Transition {
                 header: Header {
                     stamp: Time::new(1, 2),
-                    frame_id: "x".into(),
+                    frame_id: "x".repeat(seed % 3),
                 },
-                step: 11,
+                step: seed as u64,
                 phase: 2,
                 cycle: 3,
-                observation: observation(1),
-                action: vec![0.25, -1.0, 1.0],
-                commanded_position: vec![0.3, 0.4],
-                clamped: true,
+                observation: observation(seed),
+                action: vec![0.25; seed % 5],
+                commanded_position: vec![0.3; (seed / 2) % 3],
+                clamped: seed % 2 == 0,
                 task_reward: 0.75,
-                has_task_reward: true,
-                next_observation: observation(2),
-                phase_end: true,
+                has_task_reward: seed % 3 == 0,
+                next_observation: observation(seed / 3),
+                phase_end: seed % 4 == 0,
             };
             let mut full = tr.clone();
-            full.observation.frame = obs.to_vec();
-            full.next_observation.frame = next.to_vec();
-            let got = mbarl_msgs::cdr::encode(&WithFrames {
+            full.observation.frame = obs.clone();
+            full.next_observation.frame = next.clone();
+            let mut got = vec![0xEE; 3]; // appends after what the buffer holds
+            WithFrames {
                 transition: &tr,
-                observation: obs,
-                next_observation: next,
-            });
-            assert_eq!(got, mbarl_msgs::cdr::encode(&full));
+                observation: &obs,
+                next_observation: &next,
+            }
+            .encode_into(&mut got);
+            let got = got.split_off(3);
+            assert_eq!(got, mbarl_msgs::cdr::encode(&full), "seed {seed}");
             assert_eq!(mbarl_msgs::cdr::decode::<Transition>(&got).unwrap(), full);
         }
     }

@@ -27,12 +27,13 @@
 //!    `/sim/reset_count`). The last transition of an episode has `phase_end = true`; `cycle` is
 //!    the episode index, `phase` FORWARD or BACKWARD by role.
 //!
-//! Throughput (`mbarl bench bag-import`): the bag's chunks are mapped, not read; images are
-//! decoded borrowing their pixels; a frame that preprocessing leaves unchanged (rgb8 at the
-//! output size) stays where it is in the bag and is copied once, straight into the dataset's
-//! chunk, when its transition is serialized (`frames::WithFrames`); other frames are
-//! preprocessed into reused buffers. Transitions are refilled in place, not allocated. With a
-//! core to spare ([`spare_core`]) the dataset file is written by the writer's own thread.
+//! Throughput (`mbarl bench bag-import`): the bag's chunks are mapped, not read; images and
+//! joint states are decoded in place (`mbarl_msgs::view`); a frame that preprocessing leaves
+//! unchanged (rgb8 at the output size) stays where it is in the bag and is copied once,
+//! straight into the dataset's chunk, when its transition is serialized (`frames::WithFrames`,
+//! written field by field); other frames are preprocessed into reused buffers. Transitions
+//! are refilled in place, not allocated. With a core to spare ([`spare_core`]) the dataset
+//! file is written by the writer's own thread.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -575,7 +576,8 @@ impl<'a> Importer<'a> {
             observation: frame.bytes(),
             next_observation: next.map_or(&[][..], StepFrame::bytes),
         };
-        self.writer.write(self.topic, t, &full)?;
+        self.writer
+            .write_encoded(self.topic, t, t, |buf| full.encode_into(buf))?;
         self.pool_frame(frame);
         self.spare_tr = Some(tr);
         self.report.transitions += 1;
