@@ -12,6 +12,23 @@ pub fn normalize_type_name(name: &str) -> String {
     }
 }
 
+/// Whether `name` (`pkg/msg/Name` or `pkg/Name`) is `M`'s type: `normalize_type_name(name) ==
+/// M::type_name()`, without allocating (it is checked for every message decoded).
+pub(crate) fn is_type<M: RosMessage>(name: &str) -> bool {
+    // `M::NAME` has no '/': the rest is `Name` or `ns/Name`.
+    let Some(rest) = name
+        .strip_prefix(M::PACKAGE)
+        .and_then(|r| r.strip_prefix('/'))
+    else {
+        return false;
+    };
+    (rest == M::NAME && M::NAMESPACE == "msg")
+        || rest
+            .strip_prefix(M::NAMESPACE)
+            .and_then(|r| r.strip_prefix('/'))
+            == Some(M::NAME)
+}
+
 /// Whether mbarl can decode this message type (`pkg/msg/Name` or `pkg/Name`).
 pub fn is_known_type(type_name: &str) -> bool {
     mbarl_msgs::message_definition(&normalize_type_name(type_name)).is_some()
@@ -59,4 +76,42 @@ pub fn to_json(
     };
     mbarl_msgs::visit_all_messages(&mut v);
     v.out.transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mbarl_msgs::sensor_msgs::Image;
+    use mbarl_msgs::std_srvs::TriggerRequest;
+
+    #[test]
+    fn is_type_is_normalized_equality() {
+        for name in [
+            "sensor_msgs/msg/Image",
+            "sensor_msgs/Image",
+            "sensor_msgs/srv/Image",
+            "sensor_msgs/msg/Image/x",
+            "sensor_msgs/msg/CameraInfo",
+            "sensor_msgs/msg/Imagex",
+            "sensor_msgs/msgs/Image",
+            "sensor_msgs/msg/msg/Image",
+            "sensor_msgs//Image",
+            "sensor_msgsx/msg/Image",
+            "Image",
+            "",
+            "std_srvs/srv/Trigger_Request",
+            "std_srvs/Trigger_Request",
+        ] {
+            assert_eq!(
+                is_type::<Image>(name),
+                normalize_type_name(name) == Image::type_name(),
+                "{name}"
+            );
+            assert_eq!(
+                is_type::<TriggerRequest>(name),
+                normalize_type_name(name) == TriggerRequest::type_name(),
+                "{name}"
+            );
+        }
+    }
 }

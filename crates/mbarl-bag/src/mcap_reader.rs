@@ -2,21 +2,31 @@
 //! chunk), never the file. Records are framed here (so every error knows its byte offset) and
 //! parsed with the `mcap` crate's record parser; chunks are decompressed with zstd or lz4 and
 //! their CRC is checked.
+//!
+//! In a plain (not whole-file compressed) file, large records (chunks) are not copied: each is
+//! mapped read-only where it lies in the page cache, and unmapped when the last message that
+//! refers to it is dropped. Like every reader of memory-mapped files, this assumes the file is
+//! not truncated while it is read (a bag still being recorded is appended to, which is fine).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
 use mcap::records::Record;
 
 use crate::error::{BagError, Location, Topics};
+use crate::payload::{Buf, Payload, reusable};
 use crate::reader::{RawMessage, TopicInfo, TopicTable};
 
 const MAGIC: &[u8; 8] = b"\x89MCAP0\r\n";
 /// Largest record or decompressed chunk accepted (a corrupt length must not allocate wildly).
 const MAX_RECORD: u64 = 1 << 31;
+/// Records at least this large are mapped in place rather than read.
+const MAP_MIN: usize = 256 * 1024;
 
 const OP_HEADER: u8 = 0x01;
 const OP_FOOTER: u8 = 0x02;
@@ -134,25 +144,71 @@ fn check_crc(records: &[u8], stored: u32) -> Result<(), String> {
     Ok(())
 }
 
+/// The records of the chunk being read, parsed one at a time as messages are asked for (a
+/// message's record is read just before it is used, while it is in the cache).
+struct ChunkCursor {
+    buf: Arc<Buf>,
+    /// The chunk's records are `buf[base..end]`.
+    base: usize,
+    end: usize,
+    /// The next record, from `base`.
+    pos: usize,
+    /// The chunk record's file offset.
+    offset: u64,
+}
+
+/// Bytes after a record fetched into the cache while it is handled (the small records that
+/// follow a large one: their headers are read next).
+const PREFETCH: usize = 1024;
+
+/// Asks the CPU to fetch `bytes` into its cache: a hint, with no effect on what is read (and
+/// none at all elsewhere than on x86_64).
+fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in bytes.chunks(64) {
+        // SAFETY: a prefetch only hints the cache and never faults; SSE is part of x86_64.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                line.as_ptr().cast(),
+            )
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+}
+
+/// Where an MCAP file's bytes come from.
+enum Source {
+    /// A whole-file zstd stream, read in order.
+    Stream(Box<dyn Read + Send>),
+    /// A plain file: small records are read at their offset, large ones mapped in place.
+    File(File),
+}
+
 /// A message-yielding reader over one MCAP file.
 pub(crate) struct McapFile {
     path: Arc<Path>,
-    src: Box<dyn Read + Send>,
+    src: Source,
     file_len: Option<u64>,
     /// Offset of the next unread byte.
     pos: u64,
-    body: Vec<u8>,
-    chunk: Vec<u8>,
+    /// The last record read. Messages of an uncompressed chunk are windows into it.
+    body: Arc<Buf>,
+    /// The last decompressed chunk's records. Its messages are windows into it.
+    chunk: Arc<Buf>,
     zstd: Option<zstd::bulk::Decompressor<'static>>,
     schemas: HashMap<u16, SchemaInfo>,
-    channels: HashMap<u16, Arc<TopicInfo>>,
+    /// Each channel's topic, and whether its messages are wanted (the topic filter).
+    channels: HashMap<u16, (Arc<TopicInfo>, bool)>,
     /// Topic names from the summary, for errors about chunks whose channels were never read.
     summary_names: HashMap<u16, String>,
     table: Arc<TopicTable>,
     filter: Option<Arc<HashSet<String>>>,
+    /// Messages of records outside chunks.
     pending: VecDeque<RawMessage>,
+    cursor: Option<ChunkCursor>,
     /// A record read while looking past a corrupt chunk for its message indexes.
-    lookahead: Option<(u8, u64, Vec<u8>)>,
+    lookahead: Option<(u8, u64, Arc<Buf>)>,
     /// An error to report once the messages read before it are out; true if reading stops.
     deferred: Option<(BagError, bool)>,
     started: bool,
@@ -170,13 +226,12 @@ impl McapFile {
         filter: Option<Arc<HashSet<String>>>,
     ) -> Result<Self, BagError> {
         let file = File::open(path).map_err(|e| BagError::io(path, e))?;
-        let (src, file_len): (Box<dyn Read + Send>, Option<u64>) = if file_zstd {
+        let (src, file_len) = if file_zstd {
             let dec = zstd::stream::read::Decoder::new(file).map_err(|e| BagError::io(path, e))?;
-            (Box::new(dec), None)
+            (Source::Stream(Box::new(dec)), None)
         } else {
             let len = file.metadata().map_err(|e| BagError::io(path, e))?.len();
-            // Small buffer: records larger than it (chunks) are read straight into place.
-            (Box::new(BufReader::with_capacity(1 << 16, file)), Some(len))
+            (Source::File(file), Some(len))
         };
         let summary_names = if file_zstd {
             HashMap::new()
@@ -190,8 +245,8 @@ impl McapFile {
             src,
             file_len,
             pos: 0,
-            body: Vec::new(),
-            chunk: Vec::new(),
+            body: Arc::default(),
+            chunk: Arc::default(),
             zstd: None,
             schemas: HashMap::new(),
             channels: HashMap::new(),
@@ -199,6 +254,7 @@ impl McapFile {
             table,
             filter,
             pending: VecDeque::new(),
+            cursor: None,
             lookahead: None,
             deferred: None,
             started: false,
@@ -218,7 +274,7 @@ impl McapFile {
             .filter_map(|id| {
                 self.channels
                     .get(id)
-                    .map(|c| c.name.clone())
+                    .map(|(c, _)| c.name.clone())
                     .or_else(|| self.summary_names.get(id).cloned())
             })
             .collect();
@@ -297,7 +353,11 @@ impl McapFile {
         if names.is_empty() {
             // Nothing of the cut chunk decodes (a compressed block is incomplete): the topics
             // recorded so far are the ones whose messages it held.
-            names = self.channels.values().map(|c| c.name.clone()).collect();
+            names = self
+                .channels
+                .values()
+                .map(|(c, _)| c.name.clone())
+                .collect();
             names.extend(self.summary_names.values().cloned());
         }
         names.sort();
@@ -323,15 +383,58 @@ impl McapFile {
         }
     }
 
-    /// Reads up to `buf.len()` bytes; fewer only at the end of the file.
+    /// Reads the next `len` bytes into `self.body`; fewer only at the end of the file.
     fn read_full(&mut self, len: usize) -> Result<usize, BagError> {
-        let mut buf = std::mem::take(&mut self.body);
-        buf.clear();
-        buf.reserve(len);
-        // read_to_end on a `take` fills without zeroing first; it retries on Interrupted.
-        let r = (&mut self.src).take(len as u64).read_to_end(&mut buf);
-        let got = buf.len();
-        self.body = buf;
+        let (got, r) = match &mut self.src {
+            Source::File(f) => {
+                let rest = self.file_len.unwrap_or(0).saturating_sub(self.pos);
+                let n = len.min(usize::try_from(rest).unwrap_or(usize::MAX));
+                if n >= MAP_MIN {
+                    // Pages are faulted in as the records are read, one after another (no
+                    // populate: faster, each record is used right after its page arrives).
+                    // SAFETY: a read-only mapping of a file that is not truncated while read
+                    // (module doc); it is only read through `Buf`.
+                    let map =
+                        unsafe { memmap2::MmapOptions::new().offset(self.pos).len(n).map(&*f) };
+                    match map {
+                        Ok(m) => {
+                            self.body = Arc::new(Buf::Map(m));
+                            (n, Ok(()))
+                        }
+                        Err(e) => (0, Err(e)),
+                    }
+                } else {
+                    // A buffer that messages handed out still share is left to them.
+                    let buf = reusable(&mut self.body);
+                    buf.clear();
+                    buf.resize(n, 0);
+                    let mut got = 0;
+                    let mut r = Ok(());
+                    while got < n {
+                        match f.read_at(&mut buf[got..], self.pos + got as u64) {
+                            Ok(0) => break,
+                            Ok(k) => got += k,
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                            Err(e) => {
+                                r = Err(e);
+                                break;
+                            }
+                        }
+                    }
+                    buf.truncate(got);
+                    (got, r)
+                }
+            }
+            Source::Stream(src) => {
+                // A buffer that messages handed out still share is left to them.
+                let buf = reusable(&mut self.body);
+                buf.clear();
+                buf.reserve(len);
+                // read_to_end on a `take` fills without zeroing first; it retries on Interrupted.
+                let r = src.take(len as u64).read_to_end(buf).map(|_| ());
+                (buf.len(), r)
+            }
+        };
         if let Err(e) = r {
             return Err(self.corrupt(
                 Location::Byte(self.pos + got as u64),
@@ -409,6 +512,15 @@ impl McapFile {
             if let Some(m) = self.pending.pop_front() {
                 return Some(Ok(m));
             }
+            if self.cursor.is_some() {
+                match self.next_in_chunk() {
+                    Ok(Some(m)) => return Some(Ok(m)),
+                    Ok(None) => {}
+                    // Reading goes on after the chunk.
+                    Err(e) => self.deferred = Some((e, false)),
+                }
+                continue;
+            }
             if let Some((e, fatal)) = self.deferred.take() {
                 if fatal {
                     self.done = true;
@@ -467,19 +579,21 @@ impl McapFile {
                 Ok(())
             }
             OP_SCHEMA | OP_CHANNEL | OP_MESSAGE => {
-                let body = std::mem::take(&mut self.body);
-                let r = self.handle_record(op, &body, Location::Byte(offset));
-                self.body = body;
-                r.map_err(|e| (e, false))
+                let body = self.body.clone();
+                let m = self
+                    .handle_record(op, &body, 0..body.len(), Location::Byte(offset))
+                    .map_err(|e| (e, false))?;
+                self.pending.extend(m);
+                Ok(())
             }
             _ => Ok(()),
         }
     }
 
     fn read_chunk(&mut self, offset: u64) -> Result<(), (BagError, bool)> {
-        let body = std::mem::take(&mut self.body);
+        let body = self.body.clone();
         let result = self.decompress_chunk(&body, offset);
-        self.body = body;
+        drop(body);
         if let Err(reason) = &result {
             let reason = reason.clone();
             // Name the chunk's topics from the message indexes that follow it.
@@ -492,7 +606,7 @@ impl McapFile {
                         }
                     }
                     Ok(Some((op, off))) => {
-                        self.lookahead = Some((op, off, std::mem::take(&mut self.body)));
+                        self.lookahead = Some((op, off, self.body.clone()));
                         break;
                     }
                     Ok(None) | Err(_) => break,
@@ -502,55 +616,63 @@ impl McapFile {
             return Err((self.corrupt(Location::Byte(offset), topics, reason), false));
         }
         // An uncompressed chunk's records are read where they are, in the record body.
-        let uncompressed = matches!(result, Ok(Some(_)));
-        let buf = if uncompressed {
-            std::mem::take(&mut self.body)
-        } else {
-            std::mem::take(&mut self.chunk)
+        let (buf, range) = match result {
+            Ok(Some(r)) => (self.body.clone(), r),
+            _ => (self.chunk.clone(), 0..self.chunk.len()),
         };
-        let range = match result {
-            Ok(Some(r)) => r,
-            _ => 0..buf.len(),
+        self.cursor = Some(ChunkCursor {
+            buf,
+            base: range.start,
+            end: range.end,
+            pos: 0,
+            offset,
+        });
+        Ok(())
+    }
+
+    /// The next wanted message of the chunk being read; None at its end. After an error the
+    /// rest of the chunk is dropped.
+    fn next_in_chunk(&mut self) -> Result<Option<RawMessage>, BagError> {
+        let Some(mut c) = self.cursor.take() else {
+            return Ok(None);
         };
-        let chunk = &buf[range];
-        let mut pos = 0usize;
-        let mut result = Ok(());
-        while pos < chunk.len() {
+        loop {
+            let chunk = &c.buf[c.base..c.end];
+            let pos = c.pos;
+            if pos >= chunk.len() {
+                return Ok(None);
+            }
             let at = Location::InChunk {
-                chunk: offset,
+                chunk: c.offset,
                 offset: pos as u64,
             };
             if pos + 9 > chunk.len() {
-                result = Err(self.corrupt(
+                return Err(self.corrupt(
                     at,
                     Topics::default(),
                     "chunk ends inside a record header".into(),
                 ));
-                break;
             }
             let op = chunk[pos];
             let len = u64::from_le_bytes(chunk[pos + 1..pos + 9].try_into().unwrap_or([0; 8]));
             let end = (pos as u64 + 9).saturating_add(len);
             if end > chunk.len() as u64 {
-                result = Err(self.corrupt(
+                return Err(self.corrupt(
                     at,
                     Topics::default(),
                     format!("record in chunk declares {len} bytes, past the chunk's end"),
                 ));
-                break;
             }
-            if let Err(e) = self.handle_record(op, &chunk[pos + 9..end as usize], at) {
-                result = Err(e);
-                break;
+            c.pos = end as usize;
+            // The records after this one are read next: have the CPU fetch them meanwhile.
+            let ahead = c.pos..(c.pos + PREFETCH).min(chunk.len());
+            prefetch(&chunk[ahead]);
+            let record = c.base + pos + 9..c.base + c.pos;
+            if let Some(m) = self.handle_record(op, &c.buf, record, at)? {
+                self.cursor = Some(c);
+                return Ok(Some(m));
             }
-            pos = end as usize;
         }
-        if uncompressed {
-            self.body = buf;
-        } else {
-            self.chunk = buf;
-        }
-        result.map_err(|e| (e, false))
     }
 
     /// Decompresses a chunk into `self.chunk` and checks its CRC; an uncompressed chunk is
@@ -559,7 +681,7 @@ impl McapFile {
         &mut self,
         body: &[u8],
         _offset: u64,
-    ) -> Result<Option<std::ops::Range<usize>>, String> {
+    ) -> Result<Option<Range<usize>>, String> {
         let (header, data) = match mcap::parse_record(OP_CHUNK, body) {
             Ok(Record::Chunk { header, data }) => (header, data),
             Ok(_) => return Err("not a chunk".into()),
@@ -581,8 +703,9 @@ impl McapFile {
             if start + size == body.len() {
                 return Ok(Some(start..body.len()));
             }
-            self.chunk.clear();
-            self.chunk.extend_from_slice(&data);
+            let chunk = reusable(&mut self.chunk);
+            chunk.clear();
+            chunk.extend_from_slice(&data);
             return Ok(None);
         }
         if header.uncompressed_size > MAX_RECORD {
@@ -592,7 +715,8 @@ impl McapFile {
             ));
         }
         let size = header.uncompressed_size as usize;
-        self.chunk.clear();
+        let chunk = reusable(&mut self.chunk);
+        chunk.clear();
         match header.compression.as_str() {
             "zstd" => {
                 if self.zstd.is_none() {
@@ -604,32 +728,41 @@ impl McapFile {
                 let Some(dec) = self.zstd.as_mut() else {
                     return Err("zstd decompressor unavailable".into());
                 };
-                self.chunk.reserve(size);
-                dec.decompress_to_buffer(&data[..], &mut self.chunk)
+                chunk.reserve(size);
+                dec.decompress_to_buffer(&data[..], chunk)
                     .map_err(|e| format!("zstd decompression failed: {e}"))?;
             }
             "lz4" => {
                 let mut dec =
                     lz4::Decoder::new(&data[..]).map_err(|e| format!("lz4 decoder: {e}"))?;
-                self.chunk.reserve(size);
+                chunk.reserve(size);
                 (&mut dec)
                     .take(size as u64 + 1)
-                    .read_to_end(&mut self.chunk)
+                    .read_to_end(chunk)
                     .map_err(|e| format!("lz4 decompression failed: {e}"))?;
             }
             other => return Err(format!("unsupported chunk compression `{other}`")),
         }
-        if self.chunk.len() != size {
+        if chunk.len() != size {
             return Err(format!(
                 "chunk decompresses to {} bytes, its header says {size}",
-                self.chunk.len()
+                chunk.len()
             ));
         }
-        check_crc(&self.chunk, header.uncompressed_crc)?;
+        check_crc(chunk, header.uncompressed_crc)?;
         Ok(None)
     }
 
-    fn handle_record(&mut self, op: u8, body: &[u8], at: Location) -> Result<(), BagError> {
+    /// Handles the record whose body is `buf[range]`: a wanted message is returned (its
+    /// payload shares `buf`), schemas and channels are taken note of.
+    fn handle_record(
+        &mut self,
+        op: u8,
+        buf: &Arc<Buf>,
+        range: Range<usize>,
+        at: Location,
+    ) -> Result<Option<RawMessage>, BagError> {
+        let body = &buf[range.clone()];
         match op {
             OP_MESSAGE => {
                 if body.len() < 22 {
@@ -640,41 +773,40 @@ impl McapFile {
                     ));
                 }
                 let channel_id = u16::from_le_bytes([body[0], body[1]]);
-                let Some(topic) = self.channels.get(&channel_id).cloned() else {
-                    return Err(self.corrupt(
-                        at,
-                        self.topic_names(&[channel_id]),
-                        format!("message on channel {channel_id}, which was never defined"),
-                    ));
+                let topic = match self.channels.get(&channel_id) {
+                    Some((_, false)) => return Ok(None),
+                    Some((topic, true)) => topic.clone(),
+                    None => {
+                        return Err(self.corrupt(
+                            at,
+                            self.topic_names(&[channel_id]),
+                            format!("message on channel {channel_id}, which was never defined"),
+                        ));
+                    }
                 };
-                if let Some(f) = &self.filter
-                    && !f.contains(&topic.name)
-                {
-                    return Ok(());
-                }
                 let le64 =
                     |i: usize| u64::from_le_bytes(body[i..i + 8].try_into().unwrap_or([0; 8]));
                 let log_time = le64(6);
                 let publish_time = le64(14);
                 let data = if self.message_zstd {
-                    zstd::stream::decode_all(&body[22..]).map_err(|e| {
+                    Payload::from(zstd::stream::decode_all(&body[22..]).map_err(|e| {
                         self.corrupt(
                             at,
                             Topics(vec![topic.name.clone()]),
                             format!("zstd message decompression failed: {e}"),
                         )
-                    })?
+                    })?)
                 } else {
-                    body[22..].to_vec()
+                    Payload::slice(buf, range.start + 22..range.end)
                 };
-                self.pending.push_back(RawMessage {
+                return Ok(Some(RawMessage {
                     topic,
                     log_time,
                     publish_time,
                     data,
                     file: self.path.clone(),
                     location: at,
-                });
+                }));
             }
             OP_SCHEMA => match mcap::parse_record(op, body) {
                 Ok(Record::Schema { header, data }) => {
@@ -719,7 +851,8 @@ impl McapFile {
                         schema.map(|s| s.data.as_str()),
                         c.metadata.get("offered_qos_profiles").map(String::as_str),
                     );
-                    self.channels.insert(c.id, info);
+                    let wanted = self.filter.as_ref().is_none_or(|f| f.contains(&info.name));
+                    self.channels.insert(c.id, (info, wanted));
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -732,6 +865,6 @@ impl McapFile {
             },
             _ => {}
         }
-        Ok(())
+        Ok(None)
     }
 }

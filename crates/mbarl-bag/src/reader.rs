@@ -5,11 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use mbarl_msgs::RosMessage;
+use mbarl_msgs::view::MessageView;
 
-use crate::decode::{self, normalize_type_name};
+use crate::decode;
 use crate::error::{BagError, Location, Result};
 use crate::mcap_reader::{self, McapFile};
 use crate::metadata::{BagMetadata, TopicMetadata};
+use crate::payload::Payload;
 use crate::qos::{self, QosProfile};
 use crate::sqlite_reader::{self, SqliteFile};
 
@@ -36,8 +38,9 @@ pub struct RawMessage {
     pub log_time: u64,
     /// Publish time, ns (MCAP); equal to `log_time` for sqlite3 bags.
     pub publish_time: u64,
-    /// The serialized message (encapsulation header + CDR).
-    pub data: Vec<u8>,
+    /// The serialized message (encapsulation header + CDR), shared with the chunk it was read
+    /// from (holding it keeps that chunk's buffer alive).
+    pub data: Payload,
     pub file: Arc<Path>,
     pub location: Location,
 }
@@ -45,11 +48,10 @@ pub struct RawMessage {
 impl RawMessage {
     /// Decodes the message as `M`, checking the topic's type first.
     pub fn decode<M: RosMessage>(&self) -> Result<M> {
-        let expected = M::type_name();
-        if normalize_type_name(&self.topic.type_name) != expected {
+        if !decode::is_type::<M>(&self.topic.type_name) {
             return Err(BagError::WrongType {
                 topic: self.topic.name.clone(),
-                expected,
+                expected: M::type_name(),
                 found: self.topic.type_name.clone(),
             });
         }
@@ -58,13 +60,30 @@ impl RawMessage {
 
     /// Decodes as `M` without comparing type names (e.g. for a renamed package).
     pub fn decode_unchecked<M: RosMessage>(&self) -> Result<M> {
-        mbarl_msgs::cdr::decode::<M>(&self.data).map_err(|source| BagError::Decode {
+        mbarl_msgs::cdr::decode::<M>(&self.data).map_err(|e| self.decode_error(e))
+    }
+
+    /// Decodes a borrowing view ([`mbarl_msgs::view`]), checking the topic's type as
+    /// [`RawMessage::decode`] does: what the message carries is not copied.
+    pub fn decode_view<'a, V: MessageView<'a>>(&'a self) -> Result<V> {
+        if !decode::is_type::<V::Owned>(&self.topic.type_name) {
+            return Err(BagError::WrongType {
+                topic: self.topic.name.clone(),
+                expected: V::Owned::type_name(),
+                found: self.topic.type_name.clone(),
+            });
+        }
+        V::decode(&self.data).map_err(|e| self.decode_error(e))
+    }
+
+    fn decode_error(&self, source: mbarl_msgs::CdrError) -> BagError {
+        BagError::Decode {
             path: self.file.to_path_buf(),
             location: self.location,
             topic: self.topic.name.clone(),
             type_name: self.topic.type_name.clone(),
             source: Box::new(source),
-        })
+        }
     }
 
     /// Decodes any type mbarl knows to JSON; an unknown type is [`BagError::UnknownType`].

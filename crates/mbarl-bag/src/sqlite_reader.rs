@@ -376,7 +376,7 @@ impl SqliteFile {
                 topic,
                 log_time: ts as u64,
                 publish_time: ts as u64,
-                data,
+                data: data.into(),
                 file: path.clone(),
                 location: Location::Row(id),
             }));

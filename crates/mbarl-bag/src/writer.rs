@@ -12,13 +12,14 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use mbarl_msgs::RosMessage;
 use serde::Serialize;
 
 use crate::error::{BagError, Result};
+use crate::file_sink::FileSink;
+use crate::mcap_writer::{ChunkCompression, McapWriter, WriteError};
 use crate::metadata::{BagMetadata, FileInformation, TopicMetadata, VERSION};
 use crate::qos::{self, QosProfile};
 
@@ -50,6 +51,9 @@ pub struct WriterOptions {
     pub chunk_size: u64,
     /// `custom_data` in metadata.yaml.
     pub custom_data: BTreeMap<String, String>,
+    /// Writes the file from a thread of the writer's own: the caller's thread only fills
+    /// chunks (for writers that have a core to spare, e.g. `mbarl demo import`).
+    pub io_thread: bool,
 }
 
 impl Default for WriterOptions {
@@ -58,6 +62,7 @@ impl Default for WriterOptions {
             compression: Compression::Zstd,
             chunk_size: 1 << 20,
             custom_data: BTreeMap::new(),
+            io_thread: false,
         }
     }
 }
@@ -76,14 +81,13 @@ struct WTopic {
 pub struct BagWriter {
     dir: PathBuf,
     file_name: String,
-    mcap: Option<mcap::Writer<BufWriter<File>>>,
+    mcap: Option<McapWriter>,
     topics: Vec<WTopic>,
     schemas: BTreeMap<String, u16>,
     first_ns: u64,
     last_ns: u64,
     count: u64,
     bytes: u64,
-    buf: Vec<u8>,
     custom_data: BTreeMap<String, String>,
 }
 
@@ -116,21 +120,21 @@ impl BagWriter {
         let path = dir.join(&file_name);
         let file = File::create(&path).map_err(|e| BagError::io(&path, e))?;
         let compression = match options.compression {
-            Compression::None => None,
-            Compression::Zstd => Some(mcap::Compression::Zstd),
-            Compression::Lz4 => Some(mcap::Compression::Lz4),
+            Compression::None => ChunkCompression::None,
+            Compression::Zstd => ChunkCompression::Zstd,
+            Compression::Lz4 => ChunkCompression::Lz4,
         };
-        let mcap = mcap::WriteOptions::new()
-            .profile("ros2")
-            .library(format!("mbarl-bag/{}", env!("CARGO_PKG_VERSION")))
-            .compression(compression)
-            .compression_threads(0)
-            // Chunk CRCs are kept (readers check them); a second CRC pass over the whole data
-            // section adds nothing a reader uses.
-            .calculate_data_section_crc(false)
-            .chunk_size(Some(options.chunk_size.max(1024)))
-            .create(BufWriter::with_capacity(1 << 20, file))
-            .map_err(|e| werr(e.to_string()))?;
+        // Chunk CRCs are kept (readers check them); a second CRC pass over the whole data
+        // section adds nothing a reader uses.
+        let sink = FileSink::new(file, options.io_thread).map_err(|e| BagError::io(&path, e))?;
+        let mcap = McapWriter::new(
+            sink,
+            "ros2",
+            &format!("mbarl-bag/{}", env!("CARGO_PKG_VERSION")),
+            compression,
+            options.chunk_size.max(1024),
+        )
+        .map_err(|e| werr(e.to_string()))?;
         let writer = Self {
             dir,
             file_name,
@@ -141,7 +145,6 @@ impl BagWriter {
             last_ns: 0,
             count: 0,
             bytes: 0,
-            buf: Vec::new(),
             custom_data: options.custom_data,
         };
         writer.write_metadata()?;
@@ -231,15 +234,12 @@ impl BagWriter {
         }
     }
 
-    /// Serializes and writes one message received at `log_time_ns`.
+    /// Serializes and writes one message received at `log_time_ns` (straight into the chunk
+    /// being written: no copy in between).
     pub fn write<M: Serialize>(&mut self, topic: TopicId, log_time_ns: u64, msg: &M) -> Result<()> {
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
-        let r = mbarl_msgs::cdr::encode_into(msg, &mut buf)
-            .map_err(|e| self.werr(e.to_string()))
-            .and_then(|()| self.write_raw(topic, log_time_ns, log_time_ns, &buf));
-        self.buf = buf;
-        r
+        self.write_with(topic, log_time_ns, log_time_ns, |buf| {
+            mbarl_msgs::cdr::encode_into(msg, buf).map_err(|e| WriteError::Invalid(e.to_string()))
+        })
     }
 
     /// Writes one already serialized message (encapsulation header + CDR).
@@ -249,6 +249,35 @@ impl BagWriter {
         log_time_ns: u64,
         publish_time_ns: u64,
         data: &[u8],
+    ) -> Result<()> {
+        self.write_with(topic, log_time_ns, publish_time_ns, |buf| {
+            buf.extend_from_slice(data);
+            Ok(())
+        })
+    }
+
+    /// Writes one message that `encode` serializes (encapsulation header + CDR), appending it
+    /// to the buffer it is given: straight into the chunk being written.
+    pub fn write_encoded(
+        &mut self,
+        topic: TopicId,
+        log_time_ns: u64,
+        publish_time_ns: u64,
+        encode: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<()> {
+        self.write_with(topic, log_time_ns, publish_time_ns, |buf| {
+            encode(buf);
+            Ok(())
+        })
+    }
+
+    /// Writes one message whose serialized bytes `data` appends to the chunk buffer.
+    fn write_with(
+        &mut self,
+        topic: TopicId,
+        log_time_ns: u64,
+        publish_time_ns: u64,
+        data: impl FnOnce(&mut Vec<u8>) -> Result<(), WriteError>,
     ) -> Result<()> {
         let dir = self.dir.clone();
         let t = self
@@ -262,15 +291,13 @@ impl BagWriter {
             path: dir.clone(),
             reason: "the bag is finished".into(),
         })?;
-        mcap.write_to_known_channel(
-            &mcap::records::MessageHeader {
-                channel_id: t.channel,
-                sequence: t.sequence,
-                log_time: log_time_ns,
-                publish_time: publish_time_ns,
-            },
-            data,
-        )
+        let mut len = 0;
+        mcap.write_message(t.channel, t.sequence, log_time_ns, publish_time_ns, |buf| {
+            let start = buf.len();
+            data(buf)?;
+            len = buf.len() - start;
+            Ok(())
+        })
         .map_err(|e| BagError::Write {
             path: dir,
             reason: e.to_string(),
@@ -278,7 +305,7 @@ impl BagWriter {
         t.sequence = t.sequence.wrapping_add(1);
         t.meta.message_count += 1;
         self.count += 1;
-        self.bytes += data.len() as u64;
+        self.bytes += len as u64;
         self.first_ns = self.first_ns.min(log_time_ns);
         self.last_ns = self.last_ns.max(log_time_ns);
         Ok(())
@@ -357,20 +384,14 @@ impl BagWriter {
     fn finish_inner(&mut self) -> Result<BagMetadata> {
         let md = self.metadata();
         if let Some(mut mcap) = self.mcap.take() {
-            let werr = |e: mcap::McapError| BagError::Write {
+            let werr = |e: WriteError| BagError::Write {
                 path: self.dir.join(&self.file_name),
                 reason: e.to_string(),
             };
             let mut rec = BTreeMap::new();
             rec.insert("serialized_metadata".to_string(), md.info_yaml());
-            mcap.write_metadata(&mcap::records::Metadata {
-                name: "rosbag2".into(),
-                metadata: rec,
-            })
-            .map_err(werr)?;
+            mcap.write_metadata("rosbag2", &rec).map_err(werr)?;
             mcap.finish().map_err(werr)?;
-            let mut inner = mcap.into_inner();
-            std::io::Write::flush(&mut inner).map_err(|e| BagError::io(&self.dir, e))?;
         }
         self.write_metadata()?;
         Ok(md)

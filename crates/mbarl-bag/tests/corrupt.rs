@@ -377,3 +377,72 @@ fn not_a_bag() {
             .contains("version 12")
     );
 }
+
+/// Chunks large enough to be mapped in place (not read) are checked and named the same way.
+#[test]
+fn large_mapped_chunks_corrupt_and_truncated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("bag");
+    let mut w = BagWriter::create(
+        &dir,
+        WriterOptions {
+            compression: Compression::None,
+            chunk_size: 1 << 20,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let t = w.add_topic::<Image>("/camera/image_raw", &[]).unwrap();
+    for i in 0..100u64 {
+        let img = Image {
+            width: 128,
+            height: 128,
+            step: 384,
+            encoding: "rgb8".into(),
+            data: vec![i as u8; 128 * 128 * 3],
+            ..Default::default()
+        };
+        w.write(t, i * 1000, &img).unwrap();
+    }
+    w.finish().unwrap();
+    let file = mcap_file(&dir);
+    let clean = std::fs::read(&file).unwrap();
+    let chunks: Vec<_> = records(&clean)
+        .into_iter()
+        .filter(|r| r.0 == 0x06)
+        .collect();
+    assert!(chunks.len() >= 4 && chunks[1].2 > 512 * 1024, "{chunks:?}");
+
+    // A flipped pixel: CRC mismatch at the chunk's offset, skippable.
+    let (_, at, len) = chunks[1];
+    let mut bytes = clean.clone();
+    bytes[at + len / 2] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+    let (_, err, _) = read_all(&dir, false);
+    let text = err.expect("an error").to_string();
+    assert!(
+        text.contains("CRC mismatch")
+            && text.contains(&format!("offset {at}"))
+            && text.contains("topic /camera/image_raw"),
+        "{text}"
+    );
+    let (m, err, skipped) = read_all(&dir, true);
+    assert!(err.is_none() && skipped.len() == 1, "{err:?} {skipped:?}");
+    assert!((70..100).contains(&m), "{m}");
+
+    // Cut in the middle of the third chunk: truncated there, the chunks before it readable.
+    let (_, at, len) = chunks[2];
+    std::fs::write(&file, &clean[..at + len / 2]).unwrap();
+    let (n, err, _) = read_all(&dir, false);
+    let err = err.expect("truncation reported");
+    let text = err.to_string();
+    assert!(
+        matches!(err, BagError::Truncated { offset, .. } if offset == at as u64),
+        "{text}"
+    );
+    assert!(text.contains("/camera/image_raw"), "{text}");
+    let (m, err, skipped) = read_all(&dir, true);
+    assert!(err.is_none() && skipped.len() == 1, "{err:?} {skipped:?}");
+    assert_eq!(m, n);
+    assert!(n > 0 && n < 100, "{n}");
+}

@@ -13,7 +13,7 @@
 use byteorder::{BigEndian, ByteOrder, LittleEndian};
 use cdr_encoding::{CdrDeserializer, CdrSerializer};
 use serde::de::DeserializeOwned;
-use serde::{Serialize, ser};
+use serde::{Deserialize, Serialize, ser};
 
 /// The encapsulation header of little-endian plain CDR, as ROS 2 writes it.
 pub const HEADER_CDR_LE: [u8; 4] = [0x00, 0x01, 0x00, 0x00];
@@ -97,7 +97,24 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CdrError> {
     }
 }
 
-fn decode_body<T: DeserializeOwned, BO: ByteOrder>(body: &[u8], len: usize) -> Result<T, CdrError> {
+/// Deserializes a message borrowing from `bytes` (a [`crate::view`] type: large byte buffers
+/// are slices of `bytes`). Same checks and errors as [`decode`].
+pub fn decode_view<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, CdrError> {
+    if bytes.len() < 4 {
+        return Err(CdrError::TooShort { len: bytes.len() });
+    }
+    let body = &bytes[4..];
+    match (bytes[0], bytes[1]) {
+        (0x00, 0x01) => decode_body::<T, LittleEndian>(body, bytes.len()),
+        (0x00, 0x00) => decode_body::<T, BigEndian>(body, bytes.len()),
+        (a, b) => Err(CdrError::UnknownEncapsulation(a, b)),
+    }
+}
+
+fn decode_body<'a, T: Deserialize<'a>, BO: ByteOrder>(
+    body: &'a [u8],
+    len: usize,
+) -> Result<T, CdrError> {
     let mut de = CdrDeserializer::<BO>::new(body);
     T::deserialize(&mut de).map_err(|e| CdrError::Body {
         type_name: std::any::type_name::<T>(),

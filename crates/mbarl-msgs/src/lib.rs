@@ -21,6 +21,7 @@
 
 pub mod cdr;
 mod time;
+pub mod view;
 
 pub use cdr::{CdrError, decode, encode};
 

@@ -29,6 +29,7 @@ use std::io::Cursor;
 use fast_image_resize::images::{Image as FirImage, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use mbarl_msgs::sensor_msgs::{CompressedImage, Image};
+use mbarl_msgs::view::{CompressedImageView, ImageView};
 use serde::{Deserialize, Serialize};
 
 pub mod capture;
@@ -120,6 +121,27 @@ impl<'a> From<&'a Image> for ImageInput<'a> {
             encoding: &m.encoding,
             step: m.step,
             data: &m.data,
+        }
+    }
+}
+
+impl<'a> From<&'a ImageView<'a>> for ImageInput<'a> {
+    fn from(m: &'a ImageView<'a>) -> Self {
+        ImageInput::Raw {
+            width: m.width,
+            height: m.height,
+            encoding: &m.encoding,
+            step: m.step,
+            data: m.data,
+        }
+    }
+}
+
+impl<'a> From<&'a CompressedImageView<'a>> for ImageInput<'a> {
+    fn from(m: &'a CompressedImageView<'a>) -> Self {
+        ImageInput::Compressed {
+            format: &m.format,
+            data: m.data,
         }
     }
 }
@@ -218,10 +240,22 @@ pub struct Rgb {
 
 /// Decodes, crops and resizes one frame exactly as the camera encoder does.
 pub fn preprocess(input: &ImageInput, cfg: &PreprocessConfig) -> Result<Frame, VisionError> {
+    let mut frame = Frame::default();
+    preprocess_into(input, cfg, &mut frame)?;
+    Ok(frame)
+}
+
+/// [`preprocess`] into a frame whose buffer is reused (no allocation once it is large enough):
+/// the same pixels, bit for bit. On error `frame` is left as it was.
+pub fn preprocess_into(
+    input: &ImageInput,
+    cfg: &PreprocessConfig,
+    frame: &mut Frame,
+) -> Result<(), VisionError> {
     if cfg.size == 0 || cfg.size > MAX_OUTPUT_SIZE {
         return Err(VisionError::BadOutputSize(cfg.size));
     }
-    match *input {
+    let rgb = match *input {
         ImageInput::Raw {
             width,
             height,
@@ -231,13 +265,18 @@ pub fn preprocess(input: &ImageInput, cfg: &PreprocessConfig) -> Result<Frame, V
         } => {
             let layout = RawLayout::check(width, height, encoding, step, data)?;
             let roi = crop_box(cfg.crop, width, height)?;
-            let rgb = layout.to_rgb(data, roi);
-            resize(rgb, cfg.size)
+            if (roi.2, roi.3) == (cfg.size, cfg.size) {
+                // The crop is already the output size: it is the frame (as `resize` keeps it).
+                layout.to_rgb_into(data, roi, &mut frame.data);
+                (frame.width, frame.height) = (cfg.size, cfg.size);
+                return Ok(());
+            }
+            layout.to_rgb(data, roi)
         }
         ImageInput::Compressed { .. } => {
             let full = decode(input)?;
             let roi = crop_box(cfg.crop, full.width, full.height)?;
-            let rgb = if roi == (0, 0, full.width, full.height) {
+            if roi == (0, 0, full.width, full.height) {
                 full
             } else {
                 let layout = RawLayout {
@@ -246,10 +285,39 @@ pub fn preprocess(input: &ImageInput, cfg: &PreprocessConfig) -> Result<Frame, V
                     channels: Channels::Rgb,
                 };
                 layout.to_rgb(&full.data, roi)
-            };
-            resize(rgb, cfg.size)
+            }
         }
+    };
+    *frame = resize(rgb, cfg.size)?;
+    Ok(())
+}
+
+/// When preprocessing leaves the pixels as they are (rgb8 rows that already are the output
+/// frame: no crop, conversion or resize), the bytes of the image's data that are the frame:
+/// `preprocess` returns exactly `data[range]` (a `size × size` frame), so a caller may use
+/// them in place. `Ok(None)` when preprocessing changes the pixels; errors are `preprocess`'s.
+pub fn unchanged_pixels(
+    input: &ImageInput,
+    cfg: &PreprocessConfig,
+) -> Result<Option<std::ops::Range<usize>>, VisionError> {
+    if cfg.size == 0 || cfg.size > MAX_OUTPUT_SIZE {
+        return Err(VisionError::BadOutputSize(cfg.size));
     }
+    let ImageInput::Raw {
+        width,
+        height,
+        encoding,
+        step,
+        data,
+    } = *input
+    else {
+        return Ok(None);
+    };
+    let layout = RawLayout::check(width, height, encoding, step, data)?;
+    let (x0, y0, w, h) = crop_box(cfg.crop, width, height)?;
+    Ok(layout
+        .packed_rgb_rows((x0, y0, w, h))
+        .filter(|_| (w, h) == (cfg.size, cfg.size)))
 }
 
 /// Decodes a frame to full-size rgb8 without cropping or resizing (contact sheets, tools).
@@ -343,11 +411,37 @@ impl RawLayout {
 
     /// The pixels of `roi` = (x, y, w, h) as packed rgb8.
     fn to_rgb(&self, data: &[u8], roi: (u32, u32, u32, u32)) -> Rgb {
+        let mut out = Vec::new();
+        self.to_rgb_into(data, roi, &mut out);
+        Rgb {
+            width: roi.2,
+            height: roi.3,
+            data: out,
+        }
+    }
+
+    /// When the pixels of `roi` are whole packed rgb8 rows, their bytes in the data: they
+    /// are the rgb8 image of `roi` as it is (`check` made sure the rows are there).
+    fn packed_rgb_rows(&self, roi: (u32, u32, u32, u32)) -> Option<std::ops::Range<usize>> {
+        let (x0, y0, w, h) = roi;
+        let (y0, w, h) = (y0 as usize, w as usize, h as usize);
+        (matches!(self.channels, Channels::Rgb) && x0 == 0 && self.step == w * 3)
+            .then(|| y0 * self.step..(y0 + h) * self.step)
+    }
+
+    /// [`RawLayout::to_rgb`] into `out` (cleared first).
+    fn to_rgb_into(&self, data: &[u8], roi: (u32, u32, u32, u32), out: &mut Vec<u8>) {
+        out.clear();
+        if let Some(rows) = self.packed_rgb_rows(roi) {
+            // Whole packed rows: one block.
+            out.extend_from_slice(&data[rows]);
+            return;
+        }
         let (x0, y0, w, h) = roi;
         let (x0, y0, w, h) = (x0 as usize, y0 as usize, w as usize, h as usize);
         debug_assert!(x0 + w <= self.width as usize);
         let bpp = self.channels.bytes();
-        let mut out = Vec::with_capacity(w * h * 3);
+        out.reserve(w * h * 3);
         for row in y0..y0 + h {
             let start = row * self.step + x0 * bpp;
             let src = &data[start..start + w * bpp];
@@ -374,11 +468,6 @@ impl RawLayout {
                     }
                 }
             }
-        }
-        Rgb {
-            width: w as u32,
-            height: h as u32,
-            data: out,
         }
     }
 }

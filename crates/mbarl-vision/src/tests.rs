@@ -409,3 +409,122 @@ fn contact_sheet_and_png() {
     .unwrap();
     assert_eq!(back, sheet);
 }
+
+#[test]
+fn preprocess_into_a_reused_frame_is_preprocess() {
+    let rgb = pattern(40, 30);
+    let padded: Vec<u8> = rgb
+        .chunks(120)
+        .flat_map(|row| row.iter().copied().chain([9u8; 8]))
+        .collect();
+    let mono = pattern(40, 10);
+    let png = encode(image::ImageFormat::Png, 40, 30, &rgb);
+    let inputs = [
+        raw(40, 30, "rgb8", 120, &rgb),
+        raw(40, 30, "rgb8", 128, &padded),
+        raw(40, 30, "bgr8", 120, &rgb),
+        raw(30, 40, "rgb8", 90, &rgb),
+        raw(40, 30, "mono8", 40, &mono),
+        ImageInput::Compressed {
+            format: "png",
+            data: &png,
+        },
+    ];
+    let configs = [
+        PreprocessConfig::default(),
+        PreprocessConfig {
+            size: 30,
+            crop: Crop::CenterSquare,
+        },
+        same_size(40),
+        PreprocessConfig {
+            size: 8,
+            crop: Crop::Roi {
+                x: 2,
+                y: 3,
+                width: 8,
+                height: 8,
+            },
+        },
+    ];
+    // A dirty buffer, larger than any frame, reused for every case.
+    let mut frame = Frame {
+        width: 1,
+        height: 1,
+        data: vec![0xAB; 64 * 64 * 3 + 100],
+    };
+    for input in &inputs {
+        for cfg in &configs {
+            let want = preprocess(input, cfg);
+            let got = preprocess_into(input, cfg, &mut frame).map(|()| frame.clone());
+            assert_eq!(got, want, "{input:?} {cfg:?}");
+        }
+    }
+    // An error leaves the frame as it was.
+    let before = frame.clone();
+    assert!(
+        preprocess_into(
+            &raw(40, 30, "rgb8", 120, &rgb[..100]),
+            &configs[0],
+            &mut frame
+        )
+        .is_err()
+    );
+    assert_eq!(frame, before);
+}
+
+#[test]
+fn unchanged_pixels_are_what_preprocess_returns() {
+    let square = pattern(8, 8);
+    let tall = pattern(8, 12);
+    let padded: Vec<u8> = square
+        .chunks(24)
+        .flat_map(|row| row.iter().copied().chain([9u8; 4]))
+        .collect();
+    let cfg8 = PreprocessConfig {
+        size: 8,
+        crop: Crop::CenterSquare,
+    };
+    // Unchanged: rgb8 rows that are the output frame (also a centred crop of a tall image,
+    // which is whole rows).
+    for (input, cfg) in [
+        (raw(8, 8, "rgb8", 24, &square), cfg8),
+        (raw(8, 12, "rgb8", 24, &tall), cfg8),
+        (raw(8, 8, "rgb8", 24, &square), same_size(8)),
+    ] {
+        let range = unchanged_pixels(&input, &cfg).unwrap().expect("unchanged");
+        let ImageInput::Raw { data, .. } = input else {
+            unreachable!()
+        };
+        assert_eq!(data[range].to_vec(), preprocess(&input, &cfg).unwrap().data);
+    }
+    // Changed: padded rows, another encoding, a resize, a crop inside rows, compressed data.
+    let wide = pattern(12, 8);
+    let png = encode(image::ImageFormat::Png, 8, 8, &square);
+    for (input, cfg) in [
+        (raw(8, 8, "rgb8", 28, &padded), cfg8),
+        (raw(8, 8, "bgr8", 24, &square), cfg8),
+        (raw(8, 8, "rgb8", 24, &square), same_size(4)),
+        (raw(12, 8, "rgb8", 36, &wide), cfg8),
+        (
+            ImageInput::Compressed {
+                format: "png",
+                data: &png,
+            },
+            cfg8,
+        ),
+    ] {
+        assert_eq!(unchanged_pixels(&input, &cfg).unwrap(), None, "{input:?}");
+    }
+    // Errors are preprocess's.
+    for (input, cfg) in [
+        (raw(8, 8, "rgb8", 24, &square[..100]), cfg8),
+        (raw(8, 8, "yuv422", 24, &square), cfg8),
+        (raw(8, 8, "rgb8", 24, &square), same_size(0)),
+    ] {
+        assert_eq!(
+            unchanged_pixels(&input, &cfg).unwrap_err(),
+            preprocess(&input, &cfg).unwrap_err()
+        );
+    }
+}

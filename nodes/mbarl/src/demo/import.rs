@@ -26,6 +26,14 @@
 //!    `episode_gap`, and at every message on the episode-marker topics (`/mbarl/episode`,
 //!    `/sim/reset_count`). The last transition of an episode has `phase_end = true`; `cycle` is
 //!    the episode index, `phase` FORWARD or BACKWARD by role.
+//!
+//! Throughput (`mbarl bench bag-import`): the bag's chunks are mapped, not read; images and
+//! joint states are decoded in place (`mbarl_msgs::view`); a frame that preprocessing leaves
+//! unchanged (rgb8 at the output size) stays where it is in the bag and is copied once,
+//! straight into the dataset's chunk, when its transition is serialized (`frames::WithFrames`,
+//! written field by field); other frames are preprocessed into reused buffers. Transitions
+//! are refilled in place, not allocated. With a core to spare ([`spare_core`]) the dataset
+//! file is written by the writer's own thread.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -37,12 +45,14 @@ use mbarl_msgs::RosMessage;
 use mbarl_msgs::builtin_interfaces::Time;
 use mbarl_msgs::msg::{Observation, Phase, Transition};
 use mbarl_msgs::sensor_msgs::{CompressedImage, Image, JointState};
-use mbarl_msgs::std_msgs::{Float64MultiArray, Header};
+use mbarl_msgs::std_msgs::Float64MultiArray;
 use mbarl_msgs::trajectory_msgs::JointTrajectory;
+use mbarl_msgs::view::{CompressedImageView, ImageView, JointStateView};
 use mbarl_vision::{Frame, ImageInput, PreprocessConfig};
 use serde::Serialize;
 
 use super::config::RobotTopics;
+use super::frames::{self, StepFrame};
 
 pub use mbarl_bag::demo::TRANSITIONS_TOPIC;
 
@@ -132,14 +142,14 @@ pub struct ImportReport {
 }
 
 /// One matched camera frame with the robot state at its time.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Step {
     stamp: i64,
     log_time: u64,
     segment: u64,
     seq: u64,
     frame_id: String,
-    frame: Frame,
+    frame: StepFrame,
     position: Vec<f64>,
     velocity: Vec<f64>,
     state: Vec<f32>,
@@ -151,7 +161,7 @@ struct PendingFrame {
     log_time: u64,
     segment: u64,
     frame_id: String,
-    frame: Frame,
+    frame: StepFrame,
 }
 
 /// Time-keyed samples of one stream, for nearest-neighbour lookups.
@@ -194,66 +204,15 @@ impl<T> Track<T> {
     }
 }
 
-/// Encodes and writes transitions on a thread of its own (the reading side keeps the other core).
-struct DatasetSink {
-    tx: Option<std::sync::mpsc::SyncSender<Transition>>,
-    thread: Option<std::thread::JoinHandle<Result<BagWriter>>>,
-}
-
-impl DatasetSink {
-    fn start(mut writer: BagWriter, topic: mbarl_bag::TopicId) -> Self {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Transition>(64);
-        let thread = std::thread::spawn(move || -> Result<BagWriter> {
-            let mut buf = Vec::new();
-            for tr in rx {
-                buf.clear();
-                mbarl_msgs::cdr::encode_into(&tr, &mut buf)?;
-                let t = stamp_ns(&tr.header.stamp).max(0) as u64;
-                writer.write_raw(topic, t, t, &buf)?;
-            }
-            Ok(writer)
-        });
-        Self {
-            tx: Some(tx),
-            thread: Some(thread),
-        }
-    }
-
-    fn send(&mut self, tr: Transition) -> Result<()> {
-        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(tr).is_ok());
-        if !sent {
-            // The writer thread stopped: its error says why.
-            self.finish()?;
-            bail!("the dataset writer stopped");
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self) -> Result<BagWriter> {
-        self.tx = None;
-        match self.thread.take() {
-            Some(t) => t
-                .join()
-                .map_err(|_| anyhow::anyhow!("the dataset writer thread panicked"))?,
-            None => bail!("the dataset writer already finished"),
-        }
-    }
-}
-
-impl Drop for DatasetSink {
-    /// Waits for the writer thread, so that nothing writes to the dataset after the import
-    /// returned (e.g. while a failed import's directory is removed).
-    fn drop(&mut self) {
-        self.tx = None;
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
+/// Spare frame buffers kept at most.
+const FRAME_POOL: usize = 32;
 
 struct Importer<'a> {
     cfg: &'a ImportConfig,
-    sink: DatasetSink,
+    /// The dataset: transitions are serialized into its chunks here, and written to the file
+    /// by the writer's own thread.
+    writer: BagWriter,
+    topic: mbarl_bag::TopicId,
     joints: Option<Vec<String>>,
     max_step: Vec<f64>,
     report: ImportReport,
@@ -265,6 +224,8 @@ struct Importer<'a> {
     state_by_stamp: bool,
     has_state: bool,
     pending: VecDeque<PendingFrame>,
+    /// Frame buffers to reuse (of written transitions).
+    frame_pool: Vec<Vec<u8>>,
     commands: VecDeque<(u64, Vec<f64>)>,
     has_commands: bool,
     /// One command per frame: pair commands and steps in order.
@@ -276,7 +237,11 @@ struct Importer<'a> {
     prev: Option<Step>,
     /// The previous step's target in this episode (the arbiter's `last_target`).
     last_target: Option<Vec<f64>>,
-    pending_tr: Option<Transition>,
+    /// The last transition (its frames left out) and its observation frame, written once the
+    /// next one (or the episode's end) is known.
+    pending_tr: Option<(Transition, StepFrame)>,
+    /// A written transition, refilled for the next one (its buffers reused).
+    spare_tr: Option<Transition>,
     episode_transitions: u64,
 }
 
@@ -326,34 +291,38 @@ impl<'a> Importer<'a> {
     }
 
     fn on_joint_state(&mut self, m: &RawMessage) -> Result<()> {
-        let js: JointState = match m.decode() {
+        // Read in place: names and values are not copied out of the bag.
+        let js: JointStateView = match m.decode_view() {
             Ok(js) => js,
             Err(e) => return self.skip_or_fail(e),
         };
         self.report.joint_states += 1;
-        let names = self.joints.get_or_insert_with(|| js.name.clone()).clone();
+        let names: &[String] = self
+            .joints
+            .get_or_insert_with(|| js.name.iter().map(str::to_string).collect());
         if self.max_step.len() == 1 && names.len() > 1 {
             self.max_step = vec![self.max_step[0]; names.len()];
         }
         let mut pos = Vec::with_capacity(names.len());
         let mut vel = Vec::with_capacity(names.len());
-        for n in &names {
-            let Some(i) = js.name.iter().position(|x| x == n) else {
+        let js_names: Vec<&[u8]> = js.name.iter_bytes().collect();
+        for n in names {
+            let Some(i) = js_names.iter().position(|x| *x == n.as_bytes()) else {
                 tracing::debug!("joint state without {n}; ignored");
                 return Ok(());
             };
             let Some(p) = js.position.get(i) else {
                 return Ok(());
             };
-            pos.push(*p);
+            pos.push(p);
             if let Some(v) = js.velocity.get(i) {
-                vel.push(*v);
+                vel.push(v);
             }
         }
         if vel.len() != pos.len() {
             vel.clear();
         }
-        let t = self.time(&js.header.stamp, m.log_time);
+        let t = self.time(&js.stamp, m.log_time);
         if let Some(last) = self.last_js_stamp
             && t - last > self.cfg.episode_gap_ns
         {
@@ -364,16 +333,45 @@ impl<'a> Importer<'a> {
         Ok(())
     }
 
+    /// The preprocessed frame of an image whose data is `data` (borrowed from `m`): left in
+    /// the bag's buffer when preprocessing does not change the pixels, else preprocessed into
+    /// a reused buffer.
+    fn frame_of(
+        &mut self,
+        m: &RawMessage,
+        input: &ImageInput,
+        data: &[u8],
+    ) -> Result<StepFrame, mbarl_vision::VisionError> {
+        let cfg = &self.cfg.preprocess;
+        if let Some(r) = mbarl_vision::unchanged_pixels(input, cfg)?
+            && let Some(at) = frames::offset_in(&m.data, data)
+        {
+            return Ok(StepFrame::in_bag(
+                cfg.size,
+                cfg.size,
+                &m.data,
+                at + r.start..at + r.end,
+            ));
+        }
+        let mut frame = Frame {
+            data: self.frame_pool.pop().unwrap_or_default(),
+            ..Default::default()
+        };
+        mbarl_vision::preprocess_into(input, cfg, &mut frame)?;
+        Ok(StepFrame::owned(frame))
+    }
+
     fn on_camera(&mut self, m: &RawMessage, compressed: bool) -> Result<()> {
+        // The pixels are read where they lie in the bag's buffer.
         let decoded = if compressed {
-            m.decode::<CompressedImage>().map(|c| {
-                let f = mbarl_vision::preprocess(&ImageInput::from(&c), &self.cfg.preprocess);
-                (c.header, f)
+            m.decode_view::<CompressedImageView>().map(|c| {
+                let r = self.frame_of(m, &ImageInput::from(&c), c.data);
+                (c.header, r)
             })
         } else {
-            m.decode::<Image>().map(|i| {
-                let f = mbarl_vision::preprocess(&ImageInput::from(&i), &self.cfg.preprocess);
-                (i.header, f)
+            m.decode_view::<ImageView>().map(|i| {
+                let r = self.frame_of(m, &ImageInput::from(&i), i.data);
+                (i.header, r)
             })
         };
         let (header, frame) = match decoded {
@@ -400,6 +398,7 @@ impl<'a> Importer<'a> {
         // A lock-step sim re-sends its latest frame while idle, with the same stamp.
         if self.last_frame_stamp.is_some_and(|last| stamp <= last) {
             self.report.duplicate_frames += 1;
+            self.pool_frame(frame);
             return Ok(());
         }
         self.last_frame_stamp = Some(stamp);
@@ -498,6 +497,7 @@ impl<'a> Importer<'a> {
             };
             let Some((pos, vel)) = self.js.nearest(f.stamp, tol).cloned() else {
                 self.report.unmatched_frames += 1;
+                self.pool_frame(f.frame);
                 continue;
             };
             let state = self
@@ -533,9 +533,12 @@ impl<'a> Importer<'a> {
             self.end_episode()?;
         }
         if let Some(prev) = self.prev.take() {
-            let tr = self.transition(prev, &step);
-            if let Some(done) = self.pending_tr.replace(tr) {
-                self.write(done)?;
+            let mut tr = self.spare_tr.take().unwrap_or_default();
+            self.fill_transition(&mut tr, &prev, &step);
+            // The observation frame is the previous step's; the next one is left to the next
+            // transition (compact dataset).
+            if let Some((done, frame)) = self.pending_tr.replace((tr, prev.frame)) {
+                self.write(done, frame, None)?;
             }
         }
         self.prev = Some(step);
@@ -543,14 +546,15 @@ impl<'a> Importer<'a> {
     }
 
     fn end_episode(&mut self) -> Result<()> {
-        if let Some(mut last) = self.pending_tr.take() {
+        let prev = self.prev.take();
+        if let Some((mut last, frame)) = self.pending_tr.take() {
             last.phase_end = true;
             // The episode's last transition carries its next frame (no transition follows to
             // share it): `prev` is that step, and it is not used again.
-            if let Some(p) = self.prev.as_mut() {
-                last.next_observation.frame = std::mem::take(&mut p.frame.data);
-            }
-            self.write(last)?;
+            self.write(last, frame, prev.as_ref().map(|p| &p.frame))?;
+        }
+        if let Some(p) = prev {
+            self.pool_frame(p.frame);
         }
         if self.episode_transitions > 0 {
             self.report.episode_lengths.push(self.episode_transitions);
@@ -563,36 +567,72 @@ impl<'a> Importer<'a> {
         Ok(())
     }
 
-    fn write(&mut self, tr: Transition) -> Result<()> {
-        self.sink.send(tr)?;
+    /// Writes a transition with its observation frame (and next-observation frame at an
+    /// episode's end): the frames are copied once, into the dataset's chunk.
+    fn write(&mut self, tr: Transition, frame: StepFrame, next: Option<&StepFrame>) -> Result<()> {
+        let t = stamp_ns(&tr.header.stamp).max(0) as u64;
+        let full = frames::WithFrames {
+            transition: &tr,
+            observation: frame.bytes(),
+            next_observation: next.map_or(&[][..], StepFrame::bytes),
+        };
+        self.writer
+            .write_encoded(self.topic, t, t, |buf| full.encode_into(buf))?;
+        self.pool_frame(frame);
+        self.spare_tr = Some(tr);
         self.report.transitions += 1;
         self.episode_transitions += 1;
         Ok(())
     }
 
-    fn observation(&self, s: &Step, frame: Vec<u8>) -> Observation {
-        Observation {
-            header: Header {
-                stamp: time_of(s.stamp),
-                frame_id: s.frame_id.clone(),
-            },
-            seq: s.seq,
-            latent: Vec::new(),
-            encoder_version: 0,
-            joint_names: self.joints.clone().unwrap_or_default(),
-            joint_position: s.position.clone(),
-            joint_velocity: s.velocity.clone(),
-            state: s.state.clone(),
-            frame_width: s.frame.width as u16,
-            frame_height: s.frame.height as u16,
-            frame,
+    /// Keeps an owned frame's buffer for the next camera frame (up to a few: memory stays
+    /// bounded).
+    fn pool_frame(&mut self, frame: StepFrame) {
+        if let Some(buf) = frame.into_buffer()
+            && buf.capacity() > 0
+            && self.frame_pool.len() < FRAME_POOL
+        {
+            self.frame_pool.push(buf);
         }
     }
 
-    /// The transition prev → next. `prev` is consumed: its frame moves into the observation.
-    /// The next observation's frame is left empty (compact dataset): it is the next
-    /// transition's observation frame, or, at the episode's end, set by `end_episode`.
-    fn transition(&mut self, mut prev: Step, next: &Step) -> Transition {
+    /// Fills `o` (a reused observation: every field is set, its buffers reused) from step
+    /// `s`, without its frame (written from the step: [`frames::WithFrames`]).
+    fn fill_observation(&self, o: &mut Observation, s: &Step) {
+        // Exhaustive: a field added to Observation must be set here.
+        let Observation {
+            header,
+            seq,
+            latent,
+            encoder_version,
+            joint_names,
+            joint_position,
+            joint_velocity,
+            state,
+            frame_width,
+            frame_height,
+            frame: o_frame,
+        } = o;
+        header.stamp = time_of(s.stamp);
+        header.frame_id.clone_from(&s.frame_id);
+        *seq = s.seq;
+        latent.clear();
+        *encoder_version = 0;
+        match &self.joints {
+            Some(j) => joint_names.clone_from(j),
+            None => joint_names.clear(),
+        }
+        joint_position.clone_from(&s.position);
+        joint_velocity.clone_from(&s.velocity);
+        state.clone_from(&s.state);
+        *frame_width = s.frame.width as u16;
+        *frame_height = s.frame.height as u16;
+        o_frame.clear();
+    }
+
+    /// Fills `tr` (a reused transition: every field is set) with the transition prev → next,
+    /// frames left out: they are written from the steps (`write`).
+    fn fill_transition(&mut self, tr: &mut Transition, prev: &Step, next: &Step) {
         let command = if self.paired_commands {
             // The first unused command received after the frame before `prev`.
             let after = self.before_prev_log.unwrap_or(prev.log_time);
@@ -630,53 +670,57 @@ impl<'a> Importer<'a> {
                 next.position.clone()
             }
         };
-        let mut clamped = false;
+        // Exhaustive: a field added to Transition must be set here.
+        let Transition {
+            header,
+            step,
+            phase,
+            cycle,
+            observation,
+            action,
+            commanded_position,
+            clamped,
+            task_reward,
+            has_task_reward,
+            next_observation,
+            phase_end,
+        } = tr;
+        *clamped = false;
         let reference = self
             .last_target
             .take()
             .filter(|l| l.len() == target.len())
             .unwrap_or_else(|| prev.position.clone());
-        let action: Vec<f32> = target
-            .iter()
-            .zip(&reference)
-            .enumerate()
-            .map(|(j, (t, q))| {
-                let scale = self
-                    .max_step
-                    .get(j)
-                    .or(self.max_step.last())
-                    .copied()
-                    .unwrap_or(1.0);
-                let raw = (t - q) / scale;
-                if !(-1.0..=1.0).contains(&raw) {
-                    clamped = true;
-                }
-                raw.clamp(-1.0, 1.0) as f32
-            })
-            .collect();
-        if clamped {
+        action.clear();
+        for (j, (t, q)) in target.iter().zip(&reference).enumerate() {
+            let scale = self
+                .max_step
+                .get(j)
+                .or(self.max_step.last())
+                .copied()
+                .unwrap_or(1.0);
+            let raw = (t - q) / scale;
+            if !(-1.0..=1.0).contains(&raw) {
+                *clamped = true;
+            }
+            action.push(raw.clamp(-1.0, 1.0) as f32);
+        }
+        if *clamped {
             self.report.clamped_actions += 1;
         }
-        self.last_target = Some(target.clone());
+        commanded_position.clone_from(&target);
+        self.last_target = Some(target);
         self.step_counter += 1;
-        let prev_frame = std::mem::take(&mut prev.frame.data);
-        Transition {
-            header: Header {
-                stamp: time_of(prev.stamp),
-                frame_id: String::new(),
-            },
-            step: self.step_counter - 1,
-            phase: self.cfg.role.phase(),
-            cycle: self.report.episodes as u32,
-            observation: self.observation(&prev, prev_frame),
-            action,
-            commanded_position: target,
-            clamped,
-            task_reward: 0.0,
-            has_task_reward: false,
-            next_observation: self.observation(next, Vec::new()),
-            phase_end: false,
-        }
+        header.stamp = time_of(prev.stamp);
+        header.frame_id.clear();
+        *step = self.step_counter - 1;
+        *phase = self.cfg.role.phase();
+        *cycle = self.report.episodes as u32;
+        *task_reward = 0.0;
+        *has_task_reward = false;
+        *phase_end = false;
+        self.fill_observation(observation, prev);
+        self.fill_observation(next_observation, next);
     }
 }
 
@@ -711,6 +755,9 @@ pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<Import
             // Uncompressed: the dataset is local, and chunk compression would cost more than
             // the rest of the import (frames are stored once: next-observation frames are shared).
             compression: mbarl_bag::Compression::None,
+            // With a core to spare, the file is written by the writer's own thread while this
+            // one fills the chunks.
+            io_thread: spare_core(),
             custom_data: BTreeMap::from([
                 ("mbarl.dataset".to_string(), "demo".to_string()),
                 ("mbarl.role".to_string(), cfg.role.as_str().to_string()),
@@ -723,7 +770,8 @@ pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<Import
         writer.add_topic::<Transition>(TRANSITIONS_TOPIC, &[QosProfile::new(true, false, 100)])?;
     let mut imp = Importer {
         cfg,
-        sink: DatasetSink::start(writer, topic),
+        writer,
+        topic,
         joints: cfg.joints.clone(),
         max_step: cfg.max_step.clone(),
         report: ImportReport::default(),
@@ -735,6 +783,7 @@ pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<Import
         state_by_stamp: false,
         has_state: false,
         pending: VecDeque::new(),
+        frame_pool: Vec::new(),
         commands: VecDeque::new(),
         has_commands: false,
         paired_commands: false,
@@ -744,6 +793,7 @@ pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<Import
         prev: None,
         last_target: None,
         pending_tr: None,
+        spare_tr: None,
         episode_transitions: 0,
     };
     if cfg.max_step.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
@@ -864,8 +914,8 @@ pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<Import
         bar.set_position(done_bytes);
     }
     bar.finish_and_clear();
-    let writer = imp.sink.finish()?;
     let Importer {
+        writer,
         mut report,
         joints,
         max_step,
@@ -921,6 +971,24 @@ pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<Import
     std::fs::write(out.join("dataset.yaml"), yaml)
         .with_context(|| format!("writing {}", out.join("dataset.yaml").display()))?;
     Ok(report)
+}
+
+/// Whether a core is idle for the dataset writer's own thread: this process may use more than
+/// one CPU and fewer tasks are runnable on the machine than there are CPUs (`/proc/loadavg`,
+/// this thread included). On a busy machine a second thread only competes with the first:
+/// measured on 2 cores with one busy elsewhere, the benchmark bag imported in 18–20 ms on one
+/// thread and 21–23 ms on two; with both idle, two threads took 14 ms.
+fn spare_core() -> bool {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let runnable = std::fs::read_to_string("/proc/loadavg").ok().and_then(|s| {
+        s.split_whitespace()
+            .nth(3)?
+            .split('/')
+            .next()?
+            .parse::<usize>()
+            .ok()
+    });
+    matches!(runnable, Some(r) if cpus > 1 && r < cpus)
 }
 
 /// How a compact dataset stores next-observation frames (in `dataset.yaml`).

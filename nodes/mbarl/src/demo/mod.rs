@@ -8,6 +8,7 @@
 //! frame; read datasets with `mbarl_bag::demo::Transitions`, which restores it.
 
 pub mod config;
+mod frames;
 pub mod import;
 pub mod inspect;
 
