@@ -38,6 +38,7 @@ pub mod decode;
 pub mod demo;
 pub mod error;
 mod file_sink;
+mod mcap_format;
 mod mcap_reader;
 mod mcap_writer;
 pub mod metadata;

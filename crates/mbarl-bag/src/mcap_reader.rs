@@ -19,23 +19,17 @@ use std::sync::Arc;
 use mcap::records::Record;
 
 use crate::error::{BagError, Location, Topics};
+use crate::mcap_format::{
+    MAGIC, OP_CHANNEL, OP_CHUNK, OP_DATA_END, OP_FOOTER, OP_HEADER, OP_MESSAGE, OP_MESSAGE_INDEX,
+    OP_SCHEMA,
+};
 use crate::payload::{Buf, Payload, reusable};
 use crate::reader::{RawMessage, TopicInfo, TopicTable};
 
-const MAGIC: &[u8; 8] = b"\x89MCAP0\r\n";
 /// Largest record or decompressed chunk accepted (a corrupt length must not allocate wildly).
 const MAX_RECORD: u64 = 1 << 31;
 /// Records at least this large are mapped in place rather than read.
 const MAP_MIN: usize = 256 * 1024;
-
-const OP_HEADER: u8 = 0x01;
-const OP_FOOTER: u8 = 0x02;
-const OP_SCHEMA: u8 = 0x03;
-const OP_CHANNEL: u8 = 0x04;
-const OP_MESSAGE: u8 = 0x05;
-const OP_CHUNK: u8 = 0x06;
-const OP_MESSAGE_INDEX: u8 = 0x07;
-const OP_DATA_END: u8 = 0x0F;
 
 struct SchemaInfo {
     name: String,

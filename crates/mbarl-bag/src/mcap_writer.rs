@@ -12,22 +12,10 @@ use std::fs::File;
 use std::io::Write;
 
 use crate::file_sink::FileSink;
-
-const MAGIC: &[u8; 8] = b"\x89MCAP0\r\n";
-
-const OP_HEADER: u8 = 0x01;
-const OP_FOOTER: u8 = 0x02;
-const OP_SCHEMA: u8 = 0x03;
-const OP_CHANNEL: u8 = 0x04;
-const OP_MESSAGE: u8 = 0x05;
-const OP_CHUNK: u8 = 0x06;
-const OP_MESSAGE_INDEX: u8 = 0x07;
-const OP_CHUNK_INDEX: u8 = 0x08;
-const OP_STATISTICS: u8 = 0x0B;
-const OP_METADATA: u8 = 0x0C;
-const OP_METADATA_INDEX: u8 = 0x0D;
-const OP_SUMMARY_OFFSET: u8 = 0x0E;
-const OP_DATA_END: u8 = 0x0F;
+use crate::mcap_format::{
+    MAGIC, OP_CHANNEL, OP_CHUNK, OP_CHUNK_INDEX, OP_DATA_END, OP_FOOTER, OP_HEADER, OP_MESSAGE,
+    OP_MESSAGE_INDEX, OP_METADATA, OP_METADATA_INDEX, OP_SCHEMA, OP_STATISTICS, OP_SUMMARY_OFFSET,
+};
 
 /// Chunk compression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
