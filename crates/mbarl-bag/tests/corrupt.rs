@@ -174,14 +174,7 @@ fn crc_mismatch_in_an_mbarl_bag() {
         .add_topic::<Image>("/camera/image_raw", &[QosProfile::new(false, false, 5)])
         .unwrap();
     for i in 0..40u64 {
-        let img = Image {
-            width: 64,
-            height: 64,
-            step: 192,
-            encoding: "rgb8".into(),
-            data: vec![i as u8; 64 * 64 * 3],
-            ..Default::default()
-        };
+        let img = common::rgb8(64, i as u8);
         w.write(t, i * 1000, &img).unwrap();
     }
     w.finish().unwrap();
@@ -394,14 +387,7 @@ fn large_mapped_chunks_corrupt_and_truncated() {
     .unwrap();
     let t = w.add_topic::<Image>("/camera/image_raw", &[]).unwrap();
     for i in 0..100u64 {
-        let img = Image {
-            width: 128,
-            height: 128,
-            step: 384,
-            encoding: "rgb8".into(),
-            data: vec![i as u8; 128 * 128 * 3],
-            ..Default::default()
-        };
+        let img = common::rgb8(128, i as u8);
         w.write(t, i * 1000, &img).unwrap();
     }
     w.finish().unwrap();

@@ -3,6 +3,8 @@
 //! the metadata record and the summary CRC, for each chunk compression, written directly and
 //! from the writer's own thread.
 
+mod common;
+
 use mbarl_bag::{BagWriter, Compression, WriterOptions};
 use mbarl_msgs::sensor_msgs::{Image, JointState};
 
@@ -28,14 +30,7 @@ fn written_files_read_back_with_the_mcap_crate() {
         let js = w.add_topic::<JointState>("/joint_states", &[]).unwrap();
         let mut want = Vec::new();
         for i in 0..60u64 {
-            let image = Image {
-                width: 32,
-                height: 32,
-                step: 96,
-                encoding: "rgb8".into(),
-                data: vec![i as u8; 32 * 32 * 3],
-                ..Default::default()
-            };
+            let image = common::rgb8(32, i as u8);
             w.write(img, 1000 + i * 10, &image).unwrap();
             want.push((
                 "/camera/image_raw",

@@ -106,3 +106,15 @@ pub fn assert_json_eq(a: &Value, b: &Value, at: &str) {
         _ => assert_eq!(a, b, "{at}"),
     }
 }
+
+/// A `side`×`side` rgb8 image with every byte `fill`.
+pub fn rgb8(side: u32, fill: u8) -> mbarl_msgs::sensor_msgs::Image {
+    mbarl_msgs::sensor_msgs::Image {
+        width: side,
+        height: side,
+        step: side * 3,
+        encoding: "rgb8".into(),
+        data: vec![fill; (side * side * 3) as usize],
+        ..Default::default()
+    }
+}
