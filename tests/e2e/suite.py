@@ -5,6 +5,7 @@ The release binaries come from $MBARL_BIN_DIR when set (e.g. a build of a branch
 target dir), else $CARGO_TARGET_DIR/release (scripts/test.sh builds them).
 """
 import csv
+import io
 import os
 import re
 import signal
@@ -102,13 +103,14 @@ def launched_pids(out_path):
 
 
 def csv_rows(path):
-    with open(path) as f:
-        return list(csv.DictReader(f))
+    """Complete rows only: a row still being written (no newline yet) is left for later."""
+    text = path.read_text()
+    complete = text[: text.rfind("\n") + 1]
+    return list(csv.DictReader(io.StringIO(complete)))
 
 
 def phase_switches(run_dir):
-    with open(run_dir / "metrics/phases.csv") as f:
-        return [(r["from"], r["to"]) for r in csv.DictReader(f)]
+    return [(r["from"], r["to"]) for r in csv_rows(run_dir / "metrics/phases.csv")]
 
 
 class Probe:

@@ -312,7 +312,7 @@ async fn pump(
         if let Ok(mut guard) = log.lock()
             && let Some(f) = guard.as_mut()
         {
-            let _ = writeln!(f, "{line}");
+            let _ = f.write_all(format!("{line}\n").as_bytes());
         }
         sink.emit(SupervisorEvent::Line {
             name: name.clone(),

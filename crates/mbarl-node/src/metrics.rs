@@ -34,10 +34,13 @@ impl CsvMetrics {
     ) {
         let Some(f) = self.file.as_mut() else { return };
         if self.header.as_deref() != Some(names) {
-            let _ = writeln!(f, "time_s,updates,replay_size,{}", names.join(","));
+            let header = format!("time_s,updates,replay_size,{}\n", names.join(","));
+            let _ = f.write_all(header.as_bytes());
             self.header = Some(names.to_vec());
         }
         let vals: Vec<String> = values.iter().map(|v| v.to_string()).collect();
-        let _ = writeln!(f, "{time_s:.3},{updates},{replay},{}", vals.join(","));
+        // one write per line: a reader following the file never sees half a row
+        let line = format!("{time_s:.3},{updates},{replay},{}\n", vals.join(","));
+        let _ = f.write_all(line.as_bytes());
     }
 }

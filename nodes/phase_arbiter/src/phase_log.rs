@@ -36,7 +36,8 @@ impl PhaseLog {
             .unwrap_or(0.0);
         let reason = reason.replace(['"', '\n'], " ");
         let mut f = std::fs::OpenOptions::new().append(true).open(&self.path)?;
-        writeln!(f, "{t:.3},{cycle},{total_steps},{from},{to},\"{reason}\"")
+        // one write per row: a reader following the file never sees half a row
+        f.write_all(format!("{t:.3},{cycle},{total_steps},{from},{to},\"{reason}\"\n").as_bytes())
     }
 }
 

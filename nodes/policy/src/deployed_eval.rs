@@ -95,16 +95,18 @@ pub fn append_csv(run_dir: &Path, r: &EvalRound) -> std::io::Result<PathBuf> {
         .create(true)
         .append(true)
         .open(&path)?;
-    if new {
-        writeln!(f, "{CSV_HEADER}")?;
-    }
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
-    writeln!(
-        f,
-        "{t:.3},{},{},{},{},{},{:.4},{:.2}",
+    // header and row in one write: a reader following the file never sees half a row
+    let header = if new {
+        format!("{CSV_HEADER}\n")
+    } else {
+        String::new()
+    };
+    let text = format!(
+        "{header}{t:.3},{},{},{},{},{},{:.4},{:.2}\n",
         phase_arbiter::phase_log::total_steps(run_dir),
         r.world_version,
         r.policy_version,
@@ -112,7 +114,8 @@ pub fn append_csv(run_dir: &Path, r: &EvalRound) -> std::io::Result<PathBuf> {
         r.solved,
         r.success_rate(),
         r.mean_steps_to_success
-    )?;
+    );
+    f.write_all(text.as_bytes())?;
     Ok(path)
 }
 
