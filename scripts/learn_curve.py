@@ -38,6 +38,18 @@ PY = os.environ.get("MBARL_ROS_PYTHON", sys.executable)
 ROUND = re.compile(r"deployed success (\d+)/(\d+) .*after (\d+) env steps")
 # per task: phase budget (steps) and deployed-episode length
 TASKS = {"reach": (80, 100), "push": (200, 200), "door": (200, 200)}
+# Fully observed state (EARL's state observations): the sim's low-dim task state (end effector,
+# objects, goal; `sim_time` in front pairs it by stamp) joins the joint positions and
+# velocities. On by default where joints alone cannot show the task (push, door).
+STATE_TOPIC = "/sim/task_state"
+TASK_STATE_DEFAULT = {"reach": False, "push": True, "door": True}
+JOINT_STATE_DIM = 8   # 4 joint positions + 4 joint velocities
+
+
+def task_state_dim(task):
+    sys.path.insert(0, str(ROOT / "sim"))
+    from mbarl_sim.tasks import TASKS as SIM_TASKS
+    return len(SIM_TASKS[task].state_names)
 
 
 def env(domain):
@@ -58,17 +70,20 @@ def stop(proc, timeout=30):
             proc.wait()
 
 
-def record_demos(task, demo_dir, domain):
+def record_demos(task, demo_dir, domain, state_topic):
     if (demo_dir / "demos" / "forward" / task / "dataset.yaml").exists():
         return
     subprocess.run(["bash", str(ROOT / "sim/record_demos.sh"), "--task", task, "--episodes", "10",
                     "--run-dir", str(demo_dir), "--domain", str(domain),
-                    "--mbarl", str(TARGET / "mbarl")], env=env(domain), check=True)
+                    "--mbarl", str(TARGET / "mbarl"), "--state-topic", state_topic],
+                   env=env(domain), check=True)
 
 
-def write_launch(run_dir, task, obs, agent, seed, domain, phase_steps):
+def write_launch(run_dir, task, obs, agent, seed, domain, phase_steps, state_topic):
     preset = yaml.safe_load((ROOT / f"config/presets/{obs}.yaml").read_text())
     preset["seed"] = seed
+    if state_topic:
+        preset["obs"]["state_dim"] = JOINT_STATE_DIM + task_state_dim(task)
     (run_dir / "preset.yaml").write_text(yaml.safe_dump(preset, sort_keys=False))
     launch = yaml.safe_load((ROOT / "config/launch/sim_reach_state.yaml").read_text())
     launch["run_dir"] = str(run_dir)
@@ -80,6 +95,8 @@ def write_launch(run_dir, task, obs, agent, seed, domain, phase_steps):
         params = p.setdefault("params", {})
         if p["name"] == "sim_bridge":
             params["task"] = task
+        if p["name"] == "camera_encoder" and state_topic:
+            params["state_topic"] = state_topic
         if p["name"] == "phase_arbiter":
             params.update(forward_steps=phase_steps, backward_steps=phase_steps,
                           forward_only=agent == "naive")
@@ -139,7 +156,8 @@ def one_run(args, task, agent, seed, demo_dir, i):
     run_dir.mkdir(parents=True)
     shutil.copytree(demo_dir / "demos", run_dir / "demos")
     train_domain, eval_domain = args.domain, args.domain + 1
-    launch = write_launch(run_dir, task, args.obs, agent, seed, train_domain, phase_steps)
+    launch = write_launch(run_dir, task, args.obs, agent, seed, train_domain, phase_steps,
+                          args.state_topic)
     log = open(run_dir / "launch.out", "w")
     started = time.monotonic()
     suite = subprocess.Popen([str(TARGET / "mbarl"), "launch", str(launch), "--base", str(ROOT),
@@ -152,7 +170,8 @@ def one_run(args, task, agent, seed, demo_dir, i):
         [str(TARGET / "deployed_eval"), "--ros-args", "--params-file",
          str(ROOT / "config/robots/sim_arm.yaml"), "-p", f"learn_config:={run_dir / 'preset.yaml'}",
          "-p", f"run_dir:={run_dir}", "-p", f"episodes:={args.episodes}",
-         "-p", f"max_steps:={episode_steps}", "-p", "watch_period_s:=5.0"],
+         "-p", f"max_steps:={episode_steps}", "-p", "watch_period_s:=5.0"]
+        + (["-p", f"state_topic:={args.state_topic}"] if args.state_topic else []),
         env=env(eval_domain), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     os.set_blocking(watcher.stdout.fileno(), False)
     probe = TrainingProbe(train_domain)
@@ -200,6 +219,8 @@ def main():
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--max-steps", type=int, default=100_000, help="env-step budget per run")
     ap.add_argument("--max-wall-s", type=float, default=3600, help="wall-time budget per run")
+    ap.add_argument("--task-state", action=argparse.BooleanOptionalAction, default=None,
+                    help=f"state mode: observe the sim's {STATE_TOPIC} too (default: push, door)")
     ap.add_argument("--threshold", type=float, default=0.8)
     ap.add_argument("--stop-after", type=int, default=3,
                     help="stop a run after this many consecutive rounds at or above the threshold")
@@ -208,8 +229,10 @@ def main():
     ap.add_argument("--domain", type=int, default=36, help="training domain (evaluation: +1)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    demo_dir = (args.out / f"demos_{args.task}").resolve()
-    record_demos(args.task, demo_dir, args.domain + 2)
+    use_state = args.task_state if args.task_state is not None else TASK_STATE_DEFAULT[args.task]
+    args.state_topic = STATE_TOPIC if use_state and args.obs == "state" else ""
+    demo_dir = (args.out / f"demos_{args.task}{'_taskstate' if args.state_topic else ''}").resolve()
+    record_demos(args.task, demo_dir, args.domain + 2, args.state_topic)
     runs, summaries = [], []
     # seed-major: a budget cut short still leaves every agent with its first seeds
     for seed in [int(s) for s in args.seeds.split(",")]:

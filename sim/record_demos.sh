@@ -4,18 +4,21 @@
 #
 #   sim/record_demos.sh [--task push] [--episodes 10] [--run-dir run] [--bags DIR]
 #                       [--roles forward,backward] [--domain 57] [--mbarl PATH]
+#                       [--state-topic /sim/task_state]
 #
 # For each role it starts the bridge in lock-step mode (64x64 camera), `mbarl record` on the
 # robot topics plus the sim's task state and reset counter (episode markers), runs the expert
 # (`--direction forward` for the forward role, `reverse` for backward) for N episodes, stops the
 # recorder with Ctrl-C (SIGINT), and imports the bag into <run-dir>/demos/<role>/<task>/.
 # Bags are kept in --bags (default <run-dir>/bags). Exits non-zero if a step fails or the
-# expert solved fewer than 95% of its episodes.
+# expert solved fewer than 95% of its episodes. --state-topic records a low-dimensional state
+# topic too and imports it as the observations' `state` (fully observed state experiments:
+# the nodes then read the same topic, camera_encoder's `state_topic`).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
 
-TASK=push EPISODES=10 RUN_DIR=run BAGS="" ROLES=forward,backward DOMAIN=${ROS_DOMAIN_ID:-57} MBARL=""
+TASK=push EPISODES=10 RUN_DIR=run BAGS="" ROLES=forward,backward DOMAIN=${ROS_DOMAIN_ID:-57} MBARL="" STATE_TOPIC=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --task) TASK=$2; shift 2 ;;
@@ -25,7 +28,8 @@ while [ $# -gt 0 ]; do
     --roles) ROLES=$2; shift 2 ;;
     --domain) DOMAIN=$2; shift 2 ;;
     --mbarl) MBARL=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --state-topic) STATE_TOPIC=$2; shift 2 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -45,7 +49,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 # Robot topics (what the nodes see) + the sim's reset counter (an episode marker only; the sim's
-# ground-truth task state is never recorded into demonstrations: it is not a training input).
+# ground-truth task state is recorded only with --state-topic, as an observation).
 TOPICS=(
   /camera/image_raw:sensor_msgs/msg/Image
   /camera/camera_info:sensor_msgs/msg/CameraInfo
@@ -53,6 +57,7 @@ TOPICS=(
   /arm_controller/commands:std_msgs/msg/Float64MultiArray
   /sim/reset_count:std_msgs/msg/UInt64
 )
+if [ -n "$STATE_TOPIC" ]; then TOPICS+=("$STATE_TOPIC:std_msgs/msg/Float64MultiArray"); fi
 
 IFS=, read -r -a roles <<<"$ROLES"
 for role in "${roles[@]}"; do
@@ -82,7 +87,7 @@ for role in "${roles[@]}"; do
     exit "$status"
   fi
   "$MBARL" demo import "$bag" --role "$role" --run-dir "$RUN_DIR" --name "$TASK" --force \
-      --profile "$ROOT/config/robots/sim_arm.yaml" --no-progress
+      --profile "$ROOT/config/robots/sim_arm.yaml" --no-progress --state-topic "$STATE_TOPIC"
   "$MBARL" demo inspect "$RUN_DIR/demos/$role/$TASK" --frames 16 | tail -n 4
 done
 mbarl_log "demo datasets: $(ls -d "$RUN_DIR"/demos/*/"$TASK" | tr '\n' ' ')"

@@ -20,6 +20,7 @@
 //! ```
 
 pub mod cdr;
+pub mod task_state;
 mod time;
 pub mod view;
 

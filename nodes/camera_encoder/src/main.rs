@@ -14,10 +14,12 @@ use camera_encoder::capture::{self, CapturedFrame};
 use camera_encoder::encoder::LatentEncoder;
 use camera_encoder::observe::{self, Joints};
 use camera_encoder::pairing::{Pairer, PairingConfig};
+use camera_encoder::task_states::{Found, TaskStates};
 use mbarl_learn::ObsMode;
 use mbarl_msgs::msg::{ModelCheckpoint, Observation};
 use mbarl_msgs::sensor_msgs::{CompressedImage, Image, JointState};
 use mbarl_msgs::std_msgs::{Float64MultiArray, Header};
+use mbarl_msgs::task_state::TaskState;
 use mbarl_ros::counters::RateLimitedWarn;
 use mbarl_ros::{NodeBuilder, ParamKind, ParamSpec, Qos, RosArgs, RosNode, Subscriber};
 use mbarl_vision::{Crop, Frame, PreprocessConfig};
@@ -78,7 +80,7 @@ fn params() -> Vec<ParamSpec> {
         ParamSpec::new(
             "state_topic",
             "",
-            "optional std_msgs/Float64MultiArray low-dimensional task state",
+            "optional std_msgs/Float64MultiArray low-dimensional task state (a `sim_time` first element, as the sim's /sim/task_state has, pairs it by stamp)",
         ),
     ]);
     p
@@ -203,7 +205,9 @@ async fn main() -> Result<()> {
     } else {
         Some(node.subscriber::<Float64MultiArray>(&state_topic, Qos::SensorData)?)
     };
-    let mut latest_state: Vec<f32> = Vec::new();
+    let tolerance_ns = (node.param::<f64>("frame_tolerance_s")?.max(0.0) * 1e9) as i64;
+    // a stamped state at most two control periods older than its joint state stands in (stale)
+    let mut task_states = TaskStates::new(tolerance_ns, 2 * period.as_nanos() as i64);
     let mut frame_id = String::new();
     let mut seq: u64 = 0;
     let received_js = node.counters().counter("received./joint_states");
@@ -229,6 +233,17 @@ async fn main() -> Result<()> {
             .deadline()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         let ready = tokio::select! {
+            // in order: a step's task state and frame are in before its joint state is taken
+            biased;
+            Some(s) = Subscriber::recv_optional(&states) => {
+                let state = TaskState::of(&s);
+                if state.is_finite() {
+                    task_states.push(state.stamp_ns, state.to_f32());
+                } else {
+                    ctx.reject("non_finite", &"task state has non-finite values");
+                }
+                None
+            }
             Some(js) = joint_states.recv() => {
                 received_js.increment();
                 let stamp = stamp_ns(&js.header);
@@ -265,14 +280,6 @@ async fn main() -> Result<()> {
                 frame_id = CAPTURE_FRAME_ID.to_string();
                 pairer.on_frame(node.now().to_nanos().saturating_sub(age_ns), f)
             }
-            Some(s) = Subscriber::recv_optional(&states) => {
-                if s.data.iter().all(|v| v.is_finite()) {
-                    latest_state = s.data.iter().map(|&v| v as f32).collect();
-                } else {
-                    ctx.reject("non_finite", &"task state has non-finite values");
-                }
-                None
-            }
             Some(ck) = checkpoints.recv() => {
                 match encoder.offer(&ck) {
                     Ok(true) => tracing::info!(version = ck.version, "encoder weights swapped"),
@@ -295,6 +302,18 @@ async fn main() -> Result<()> {
         };
         let Some(r) = ready else { continue };
         let (js, joints) = r.joints;
+        let state = match task_states.for_stamp(r.stamp_ns) {
+            Found::Matched(s) => s.to_vec(),
+            Found::Older(s) => {
+                node.counters().counter("task_state.stale").increment();
+                s.to_vec()
+            }
+            Found::None if states.is_some() => {
+                ctx.reject("no_task_state", &"no recent task state on state_topic");
+                continue;
+            }
+            Found::None => Vec::new(),
+        };
         let mut obs = Observation {
             header: Header {
                 stamp: js.header.stamp,
@@ -304,7 +323,7 @@ async fn main() -> Result<()> {
             joint_names: joints.names,
             joint_position: joints.position,
             joint_velocity: joints.velocity,
-            state: latest_state.clone(),
+            state,
             ..Default::default()
         };
         if let Some(f) = r.frame {

@@ -19,6 +19,7 @@ use mbarl_msgs::msg::Observation;
 use mbarl_msgs::sensor_msgs::{Image, JointState};
 use mbarl_msgs::std_msgs::{Bool, Float64MultiArray};
 use mbarl_msgs::std_srvs::{Trigger, TriggerRequest};
+use mbarl_msgs::task_state::TaskState;
 use mbarl_node::store::CheckpointStore;
 use mbarl_node::{bundle, common};
 use mbarl_ros::{NodeBuilder, ParamSpec, Qos, RosArgs, Subscriber};
@@ -179,6 +180,11 @@ fn params() -> Vec<ParamSpec> {
             "camera topic (pixel observations)",
         ),
         ParamSpec::new(
+            "state_topic",
+            "",
+            "optional std_msgs/Float64MultiArray task state, as the camera encoder's state_topic",
+        ),
+        ParamSpec::new(
             "reset_service",
             "/sim/eval_reset",
             "std_srvs/Trigger resetting the evaluation arm to the forward initial states",
@@ -195,6 +201,7 @@ fn params() -> Vec<ParamSpec> {
 struct EvalArm {
     joint_states: Subscriber<JointState>,
     images: Option<Subscriber<Image>>,
+    states: Option<Subscriber<Float64MultiArray>>,
     success: Subscriber<Bool>,
     command: mbarl_ros::Publisher<Float64MultiArray>,
     reset: mbarl_ros::ServiceClient<Trigger>,
@@ -203,6 +210,7 @@ struct EvalArm {
     period_s: f64,
     pre: mbarl_vision::PreprocessConfig,
     last_image: Option<(i64, mbarl_vision::Frame)>,
+    last_state: Option<(Option<i64>, Vec<f32>)>,
 }
 
 fn stamp_ns(h: &mbarl_msgs::std_msgs::Header) -> i64 {
@@ -222,37 +230,27 @@ fn reply_sim_time_ns(message: &str) -> Option<i64> {
 const WAIT: Duration = Duration::from_secs(10);
 
 impl EvalArm {
-    /// The next joint state stamped after `after_ns` (with its camera frame in pixel mode).
+    /// The next joint state stamped after `after_ns`, with its camera frame in pixel mode and
+    /// its task state when `state_topic` is set (both of the same stamp: the lock-step sim
+    /// publishes them before the joint state; a joint state waits for them).
     async fn next_observation(&mut self, after_ns: i64, pixels: bool) -> Result<Observation> {
         let deadline = tokio::time::Instant::now() + WAIT;
+        let mut pending: Option<JointState> = None;
         loop {
+            if let Some(js) = &pending
+                && let Some(obs) = self.complete(js, pixels)?
+            {
+                return Ok(obs);
+            }
             tokio::select! {
-                Some(js) = self.joint_states.recv() => {
-                    let stamp = stamp_ns(&js.header);
-                    if stamp <= after_ns {
-                        continue;
+                biased;
+                Some(s) = Subscriber::recv_optional(&self.states) => {
+                    let state = TaskState::of(&s);
+                    if state.is_finite() {
+                        self.last_state = Some((state.stamp_ns, state.to_f32()));
+                    } else {
+                        tracing::warn!("task state with non-finite values refused");
                     }
-                    let mut obs = Observation {
-                        header: js.header.clone(),
-                        joint_names: self.order.clone(),
-                        ..Default::default()
-                    };
-                    for name in &self.order {
-                        let i = js.name.iter().position(|n| n == name).with_context(|| format!("joint {name} missing from /joint_states"))?;
-                        obs.joint_position.push(*js.position.get(i).context("short joint state")?);
-                        obs.joint_velocity.push(js.velocity.get(i).copied().unwrap_or(0.0));
-                    }
-                    if pixels {
-                        // lock-step: the frame of a step is published before its joint state
-                        let frame = match &self.last_image {
-                            Some((s, f)) if *s == stamp => f.clone(),
-                            _ => continue,
-                        };
-                        obs.frame_width = frame.width as u16;
-                        obs.frame_height = frame.height as u16;
-                        obs.frame = frame.data;
-                    }
-                    return Ok(obs);
                 }
                 Some(img) = Subscriber::recv_optional(&self.images) => {
                     match crate::deployed_eval::frame(&img, &self.pre) {
@@ -260,9 +258,55 @@ impl EvalArm {
                         Err(e) => tracing::warn!("camera frame refused: {e}"),
                     }
                 }
-                _ = tokio::time::sleep_until(deadline) => bail!("no joint state from the evaluation arm within {WAIT:?}"),
+                Some(js) = self.joint_states.recv() => {
+                    if stamp_ns(&js.header) > after_ns {
+                        pending = Some(js);
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => bail!(
+                    "no complete observation (joint state{}{}) from the evaluation arm within {WAIT:?}",
+                    if pixels { ", frame" } else { "" },
+                    if self.states.is_some() { ", task state" } else { "" },
+                ),
             }
         }
+    }
+
+    /// The observation of joint state `js` once its frame and task state are in.
+    fn complete(&self, js: &JointState, pixels: bool) -> Result<Option<Observation>> {
+        let stamp = stamp_ns(&js.header);
+        let mut obs = Observation {
+            header: js.header.clone(),
+            joint_names: self.order.clone(),
+            ..Default::default()
+        };
+        if self.states.is_some() {
+            match &self.last_state {
+                Some((Some(s), v)) if *s == stamp => obs.state = v.clone(),
+                Some((None, v)) => obs.state = v.clone(),
+                _ => return Ok(None),
+            }
+        }
+        if pixels {
+            let Some((_, frame)) = self.last_image.as_ref().filter(|(s, _)| *s == stamp) else {
+                return Ok(None);
+            };
+            obs.frame_width = frame.width as u16;
+            obs.frame_height = frame.height as u16;
+            obs.frame = frame.data.clone();
+        }
+        for name in &self.order {
+            let i = js
+                .name
+                .iter()
+                .position(|n| n == name)
+                .with_context(|| format!("joint {name} missing from /joint_states"))?;
+            obs.joint_position
+                .push(*js.position.get(i).context("short joint state")?);
+            obs.joint_velocity
+                .push(js.velocity.get(i).copied().unwrap_or(0.0));
+        }
+        Ok(Some(obs))
     }
 
     fn drain_success(&mut self) -> Vec<bool> {
@@ -358,6 +402,10 @@ pub async fn run() -> Result<()> {
         } else {
             None
         },
+        states: match node.param::<String>("state_topic")? {
+            t if t.is_empty() => None,
+            t => Some(node.subscriber(&t, Qos::Reliable { depth: 5 })?),
+        },
         success: node.subscriber(
             &node.param::<String>("success_topic")?,
             Qos::Reliable { depth: 50 },
@@ -369,6 +417,7 @@ pub async fn run() -> Result<()> {
         period_s: 1.0 / rate.max(1e-3),
         pre: mbarl_vision::PreprocessConfig::default(),
         last_image: None,
+        last_state: None,
     };
     if !arm.reset.wait_for_service(Duration::from_secs(30)).await {
         bail!("no evaluation reset service: start an evaluation sim bridge in this ROS domain");

@@ -46,6 +46,7 @@ use mbarl_msgs::builtin_interfaces::Time;
 use mbarl_msgs::msg::{Observation, Phase, Transition};
 use mbarl_msgs::sensor_msgs::{CompressedImage, Image, JointState};
 use mbarl_msgs::std_msgs::Float64MultiArray;
+use mbarl_msgs::task_state::TaskState;
 use mbarl_msgs::trajectory_msgs::JointTrajectory;
 use mbarl_msgs::view::{CompressedImageView, ImageView, JointStateView};
 use mbarl_vision::{Frame, ImageInput, PreprocessConfig};
@@ -456,22 +457,14 @@ impl<'a> Importer<'a> {
             Ok(x) => x,
             Err(e) => return self.skip_or_fail(e),
         };
-        let timed = s
-            .layout
-            .dim
-            .first()
-            .is_some_and(|d| d.label.starts_with("sim_time"));
-        if timed && !s.data.is_empty() && self.cfg.time_source == TimeSource::Header {
+        let state = TaskState::of(&s);
+        if let (Some(t), TimeSource::Header) = (state.stamp_ns, self.cfg.time_source) {
             self.state_by_stamp = true;
-            let t = (s.data[0] * 1e9).round() as i64;
-            self.state
-                .push(t, s.data[1..].iter().map(|v| *v as f32).collect());
+            self.state.push(t, state.to_f32());
         } else {
+            // by receive time; a stamp in front is never part of the state
             self.state_by_stamp = false;
-            self.state.push(
-                m.log_time as i64,
-                s.data.iter().map(|v| *v as f32).collect(),
-            );
+            self.state.push(m.log_time as i64, state.to_f32());
         }
         Ok(())
     }
