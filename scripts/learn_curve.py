@@ -46,6 +46,13 @@ TASK_STATE_DEFAULT = {"reach": False, "push": True, "door": True}
 JOINT_STATE_DIM = 8   # 4 joint positions + 4 joint velocities
 
 
+def preset_override(text):
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, yaml.safe_load(value)
+
+
 def task_state_dim(task):
     sys.path.insert(0, str(ROOT / "sim"))
     from mbarl_sim.tasks import TASKS as SIM_TASKS
@@ -79,11 +86,17 @@ def record_demos(task, demo_dir, domain, state_topic):
                    env=env(domain), check=True)
 
 
-def write_launch(run_dir, task, obs, agent, seed, domain, phase_steps, state_topic):
+def write_launch(run_dir, task, obs, agent, seed, domain, phase_steps, state_topic, overrides):
     preset = yaml.safe_load((ROOT / f"config/presets/{obs}.yaml").read_text())
     preset["seed"] = seed
     if state_topic:
         preset["obs"]["state_dim"] = JOINT_STATE_DIM + task_state_dim(task)
+    for key, value in overrides:
+        *path, last = key.split(".")
+        node = preset
+        for k in path:
+            node = node.setdefault(k, {})
+        node[last] = value
     (run_dir / "preset.yaml").write_text(yaml.safe_dump(preset, sort_keys=False))
     launch = yaml.safe_load((ROOT / "config/launch/sim_reach_state.yaml").read_text())
     launch["run_dir"] = str(run_dir)
@@ -157,7 +170,7 @@ def one_run(args, task, agent, seed, demo_dir, i):
     shutil.copytree(demo_dir / "demos", run_dir / "demos")
     train_domain, eval_domain = args.domain, args.domain + 1
     launch = write_launch(run_dir, task, args.obs, agent, seed, train_domain, phase_steps,
-                          args.state_topic)
+                          args.state_topic, args.set)
     log = open(run_dir / "launch.out", "w")
     started = time.monotonic()
     suite = subprocess.Popen([str(TARGET / "mbarl"), "launch", str(launch), "--base", str(ROOT),
@@ -221,6 +234,8 @@ def main():
     ap.add_argument("--max-wall-s", type=float, default=3600, help="wall-time budget per run")
     ap.add_argument("--task-state", action=argparse.BooleanOptionalAction, default=None,
                     help=f"state mode: observe the sim's {STATE_TOPIC} too (default: push, door)")
+    ap.add_argument("--set", action="append", default=[], type=preset_override, metavar="KEY=VALUE",
+                    help="learn-config override for every run, e.g. mbpo.real_ratio=0.8 (repeatable)")
     ap.add_argument("--threshold", type=float, default=0.8)
     ap.add_argument("--stop-after", type=int, default=3,
                     help="stop a run after this many consecutive rounds at or above the threshold")
