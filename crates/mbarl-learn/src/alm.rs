@@ -637,6 +637,9 @@ impl Policy {
                 z = z_next;
             }
             let (a, logp) = self.actor.rsample(&z);
+            if h == 0 {
+                logp0 = Some(logp.detach());
+            }
             values.push(self.critic.min_q(&z, &a) - &alpha * logp);
             // λ-returns: R_H = V_H, R_t = r_t + γ((1 − λ) V_{t+1} + λ R_{t+1}).
             let lambda = cfg.lambda;
@@ -646,7 +649,12 @@ impl Policy {
                 ret = &rewards[t] + ((&values[t + 1] * (1.0 - lambda)) + &ret * lambda) * gamma;
                 loss = loss.g_sub(&(ret.mean(Kind::Float) * gamma.powi(t as i32)));
             }
-            let rl = loss / h as f64;
+            // horizon 0: SAC's actor, max Q(z, π(z)) − α log π on real latents
+            let rl = if h == 0 {
+                -ret.mean(Kind::Float)
+            } else {
+                loss / h as f64
+            };
             let loss = match demos.filter(|d| cfg.bc_weight > 0.0 && !d.is_empty()) {
                 Some(d) => {
                     let scale = ret.abs().mean(Kind::Float).detach().clamp_min(1.0);

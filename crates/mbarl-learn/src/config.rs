@@ -148,7 +148,8 @@ impl Default for ActorConfig {
 pub struct AlmConfig {
     /// K: length of the sequences the encoder/model lower bound is computed on.
     pub seq_len: usize,
-    /// Length of the imagined rollouts for the policy objective.
+    /// Length of the imagined rollouts for the policy objective; 0: no imagination, the actor
+    /// maximises the critics' Q on real latents (SAC: the model-free baseline's actor).
     pub horizon: usize,
     pub gamma: f64,
     /// λ of the λ-returns over imagined rollouts.
@@ -473,7 +474,6 @@ impl LearnConfig {
         )?;
         let a = &self.alm;
         check(a.seq_len >= 1, "alm.seq_len", "must be >= 1")?;
-        check(a.horizon >= 1, "alm.horizon", "must be >= 1")?;
         check(
             (0.0..=1.0).contains(&a.gamma),
             "alm.gamma",

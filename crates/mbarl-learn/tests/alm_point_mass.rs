@@ -65,9 +65,22 @@ fn evaluate(agent: &AlmAgent) -> (f64, f64) {
 
 #[test]
 fn alm_solves_point_mass_reach_from_states() {
+    solve_point_mass(None, "alm_point_mass");
+}
+
+/// `alm.horizon: 0` (the model-free baseline's actor: SAC on real latents) learns too.
+#[test]
+fn sac_actor_without_imagination_solves_point_mass_reach() {
+    solve_point_mass(Some(0), "sac_point_mass");
+}
+
+fn solve_point_mass(horizon: Option<usize>, name: &str) {
     let t0 = Instant::now();
     let _seeded = common::init(0);
     let mut cfg = common::small_state_config(2, 2);
+    if let Some(h) = horizon {
+        cfg.alm.horizon = h;
+    }
     cfg.seed = 0;
     cfg.alm.batch_size = 128;
     cfg.alm.gamma = 0.95;
@@ -146,7 +159,7 @@ fn alm_solves_point_mass_reach_from_states() {
             }
         }
     }
-    common::elapsed("alm_point_mass", t0);
+    common::elapsed(name, t0);
     // Bound: ≥ 90% of 20 fixed starts end within 0.1 of the goal under the deterministic policy.
     assert!(
         solved_at.is_some(),

@@ -111,6 +111,12 @@ impl PolicyTrainer {
                 }
             }
         }
+        // Model-free (MEDAL): no imagined rollouts for the actor either, SAC's actor on real
+        // latents; model-based: the ALM actor through the latent model (alm.horizon steps).
+        let mut cfg = cfg;
+        if !model_based {
+            cfg.alm.horizon = 0;
+        }
         let mut policy = Policy::new(&cfg, device)?;
         let store =
             run_dir.map(|d| CheckpointStore::new(d, &bundle::policy_bundle(role.name()), 5));
