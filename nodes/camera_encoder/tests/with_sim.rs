@@ -135,7 +135,9 @@ async fn pixel_observations_and_encoder_hot_swap_with_the_lockstep_sim() {
     assert!(o.latent.iter().all(|v| v.is_finite()));
 }
 
-/// Compressed (JPEG) frames from the bridge, and state mode (no frames) side by side.
+/// Compressed (JPEG) frames from the bridge, and state mode (no frames) side by side; a third
+/// encoder with `state_topic:=/sim/task_state` puts the sim's task state of the observation's
+/// own step (paired by its `sim_time`) into `Observation.state`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compressed_frames_and_state_mode_with_the_lockstep_sim() {
     let domain = 103;
@@ -172,6 +174,11 @@ async fn compressed_frames_and_state_mode_with_the_lockstep_sim() {
         &["image_source:=compressed"],
     );
     let _state = spawn("enc_state", "config/presets/state.yaml", &[]);
+    let _task = spawn(
+        "enc_task",
+        "config/presets/state.yaml",
+        &["state_topic:=/sim/task_state"],
+    );
     let node = NodeBuilder::new("camera_encoder_test2")
         .domain_id(domain)
         .build()
@@ -182,11 +189,19 @@ async fn compressed_frames_and_state_mode_with_the_lockstep_sim() {
     let state = node
         .subscriber::<Observation>("/enc_state/observation", Qos::Reliable { depth: 5 })
         .unwrap();
+    let task = node
+        .subscriber::<Observation>("/enc_task/observation", Qos::Reliable { depth: 50 })
+        .unwrap();
+    let task_states = node
+        .subscriber::<Float64MultiArray>("/sim/task_state", Qos::Reliable { depth: 50 })
+        .unwrap();
     let cmd = node
         .publisher::<Float64MultiArray>("/arm_controller/commands", Qos::DEFAULT)
         .unwrap();
     assert!(
-        jpeg.wait_for_publishers(1, TIMEOUT).await && state.wait_for_publishers(1, TIMEOUT).await,
+        jpeg.wait_for_publishers(1, TIMEOUT).await
+            && state.wait_for_publishers(1, TIMEOUT).await
+            && task.wait_for_publishers(1, TIMEOUT).await,
         "encoders not up"
     );
     assert!(
@@ -194,9 +209,10 @@ async fn compressed_frames_and_state_mode_with_the_lockstep_sim() {
         "sim bridge not up"
     );
     let (mut got_jpeg, mut got_state) = (None, None);
-    for _ in 0..100 {
+    let (mut task_obs, mut sim_states) = (Vec::new(), std::collections::HashMap::new());
+    for i in 0..100 {
         cmd.publish(Float64MultiArray {
-            data: vec![0.0, 0.3, 1.2, 0.5],
+            data: vec![0.0, 0.3 + 0.01 * (i % 10) as f64, 1.2, 0.5],
             ..Default::default()
         })
         .unwrap();
@@ -207,10 +223,33 @@ async fn compressed_frames_and_state_mode_with_the_lockstep_sim() {
         while let Some(o) = state.try_recv() {
             got_state = Some(o);
         }
-        if got_jpeg.is_some() && got_state.is_some() {
+        while let Some(o) = task.try_recv() {
+            task_obs.push(o);
+        }
+        while let Some(s) = task_states.try_recv() {
+            let s = mbarl_msgs::task_state::TaskState::of(&s);
+            sim_states.insert(s.stamp_ns.expect("a sim_time stamp"), s.to_f32());
+        }
+        if got_jpeg.is_some() && got_state.is_some() && task_obs.len() >= 10 {
             break;
         }
     }
+    // Each observation's state is the sim's task state of its own step (9 values for reach).
+    assert!(
+        task_obs.len() >= 10,
+        "{} observations with a task state",
+        task_obs.len()
+    );
+    let matched = task_obs
+        .iter()
+        .filter(|o| sim_states.get(&o.header.stamp.to_nanos()) == Some(&o.state))
+        .count();
+    assert!(task_obs.iter().all(|o| o.state.len() == 9));
+    assert!(
+        matched * 10 >= task_obs.len() * 9,
+        "{matched} of {} observations carry their own step's task state",
+        task_obs.len()
+    );
     let j = got_jpeg.expect("observations from JPEG frames");
     assert_eq!(
         (j.frame_width, j.frame_height, j.frame.len()),
