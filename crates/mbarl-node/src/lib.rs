@@ -8,7 +8,8 @@
 //!   previous valid version;
 //! - [`demos`] — demo datasets (`<run_dir>/demos/<role>/<name>/`, MCAP bags of Transition);
 //! - [`common`] — the parameters every learning node shares, run directory, config loading;
-//! - [`metrics`] — `<run_dir>/metrics/<node>.csv`.
+//! - [`metrics`] — `<run_dir>/metrics/<node>.csv`;
+//! - [`task_states`] — the task state (`state_topic`) that goes with a joint state's stamp.
 pub mod bundle;
 pub mod common;
 pub mod convert;
@@ -16,6 +17,7 @@ pub mod demos;
 pub mod metrics;
 pub mod store;
 pub mod synth;
+pub mod task_states;
 
 /// Errors of the shared node logic.
 #[derive(Debug, thiserror::Error)]

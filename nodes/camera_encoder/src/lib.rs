@@ -1,9 +1,7 @@
 //! The camera encoder's logic, testable without ROS: pairing joint states with frames
 //! ([`pairing`]), building Observation messages ([`observe`]), the hot-swappable encoder
-//! ([`encoder`]), the optional task state of each observation ([`task_states`]) and in-process
-//! camera capture ([`capture`], cargo feature `opencv`).
+//! ([`encoder`]) and in-process camera capture ([`capture`], cargo feature `opencv`).
 pub mod capture;
 pub mod encoder;
 pub mod observe;
 pub mod pairing;
-pub mod task_states;

@@ -14,12 +14,12 @@ use camera_encoder::capture::{self, CapturedFrame};
 use camera_encoder::encoder::LatentEncoder;
 use camera_encoder::observe::{self, Joints};
 use camera_encoder::pairing::{Pairer, PairingConfig};
-use camera_encoder::task_states::{Found, TaskStates};
 use mbarl_learn::ObsMode;
 use mbarl_msgs::msg::{ModelCheckpoint, Observation};
 use mbarl_msgs::sensor_msgs::{CompressedImage, Image, JointState};
 use mbarl_msgs::std_msgs::{Float64MultiArray, Header};
 use mbarl_msgs::task_state::TaskState;
+use mbarl_node::task_states::{Found, TaskStates};
 use mbarl_ros::counters::RateLimitedWarn;
 use mbarl_ros::{NodeBuilder, ParamKind, ParamSpec, Qos, RosArgs, RosNode, Subscriber};
 use mbarl_vision::{Crop, Frame, PreprocessConfig};
@@ -152,10 +152,11 @@ async fn main() -> Result<()> {
         src => src,
     };
     let capture_retry = capture::retry_interval(node.param("capture_retry_s")?)?;
+    let tolerance_ns = (node.param::<f64>("frame_tolerance_s")?.max(0.0) * 1e9) as i64;
     let mut pairer: Pairer<(JointState, Joints), Frame> = Pairer::new(PairingConfig {
         pixels,
         wait: period.mul_f64(node.param::<f64>("frame_wait_periods")?.clamp(0.0, 100.0)),
-        tolerance_ns: (node.param::<f64>("frame_tolerance_s")?.max(0.0) * 1e9) as i64,
+        tolerance_ns,
         min_interval_ns: (period.as_nanos() as f64 * 0.9) as i64,
     });
     let ctx = Ctx {
@@ -205,7 +206,6 @@ async fn main() -> Result<()> {
     } else {
         Some(node.subscriber::<Float64MultiArray>(&state_topic, Qos::SensorData)?)
     };
-    let tolerance_ns = (node.param::<f64>("frame_tolerance_s")?.max(0.0) * 1e9) as i64;
     // a stamped state at most two control periods older than its joint state stands in (stale)
     let mut task_states = TaskStates::new(tolerance_ns, 2 * period.as_nanos() as i64);
     let mut frame_id = String::new();

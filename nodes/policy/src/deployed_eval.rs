@@ -21,6 +21,7 @@ use mbarl_msgs::std_msgs::{Bool, Float64MultiArray};
 use mbarl_msgs::std_srvs::{Trigger, TriggerRequest};
 use mbarl_msgs::task_state::TaskState;
 use mbarl_node::store::CheckpointStore;
+use mbarl_node::task_states::{Found, TaskStates};
 use mbarl_node::{bundle, common};
 use mbarl_ros::{NodeBuilder, ParamSpec, Qos, RosArgs, Subscriber};
 use phase_arbiter::limits::JointLimits;
@@ -210,7 +211,7 @@ struct EvalArm {
     period_s: f64,
     pre: mbarl_vision::PreprocessConfig,
     last_image: Option<(i64, mbarl_vision::Frame)>,
-    last_state: Option<(Option<i64>, Vec<f32>)>,
+    task_states: TaskStates,
 }
 
 fn stamp_ns(h: &mbarl_msgs::std_msgs::Header) -> i64 {
@@ -247,7 +248,7 @@ impl EvalArm {
                 Some(s) = Subscriber::recv_optional(&self.states) => {
                     let state = TaskState::of(&s);
                     if state.is_finite() {
-                        self.last_state = Some((state.stamp_ns, state.to_f32()));
+                        self.task_states.push(state.stamp_ns, state.to_f32());
                     } else {
                         tracing::warn!("task state with non-finite values refused");
                     }
@@ -281,10 +282,9 @@ impl EvalArm {
             ..Default::default()
         };
         if self.states.is_some() {
-            match &self.last_state {
-                Some((Some(s), v)) if *s == stamp => obs.state = v.clone(),
-                Some((None, v)) => obs.state = v.clone(),
-                _ => return Ok(None),
+            match self.task_states.for_stamp(stamp) {
+                Found::Matched(v) => obs.state = v.to_vec(),
+                Found::Older(_) | Found::None => return Ok(None),
             }
         }
         if pixels {
@@ -417,7 +417,8 @@ pub async fn run() -> Result<()> {
         period_s: 1.0 / rate.max(1e-3),
         pre: mbarl_vision::PreprocessConfig::default(),
         last_image: None,
-        last_state: None,
+        // the exact stamp, as for frames (lock-step)
+        task_states: TaskStates::new(0, 0),
     };
     if !arm.reset.wait_for_service(Duration::from_secs(30)).await {
         bail!("no evaluation reset service: start an evaluation sim bridge in this ROS domain");

@@ -1,8 +1,9 @@
 //! The optional low-dimensional task state of an observation (`state_topic`).
 //!
 //! A stamped state ([`mbarl_msgs::task_state::TaskState`], `sim_time` in front) goes with the
-//! joint state of the same stamp, within the frame tolerance: the lock-step sim publishes it
-//! before that step's joint state. An unstamped one is the latest received.
+//! joint state of the same stamp, within a tolerance: the lock-step sim publishes it before that
+//! step's joint state. An unstamped one is the latest received. Used by camera_encoder and
+//! deployed_eval.
 use std::collections::VecDeque;
 
 const KEEP: usize = 16;
