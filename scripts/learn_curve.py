@@ -42,6 +42,11 @@ TASKS = {"reach": (80, 100), "push": (200, 200), "door": (200, 200)}
 # objects, goal; `sim_time` in front pairs it by stamp) joins the joint positions and
 # velocities. On by default where joints alone cannot show the task (push, door).
 STATE_TOPIC = "/sim/task_state"
+# The task reward the learners train with (the arbiter's task_reward_topic). Demonstrations
+# are recorded with it by default, as EARL's demonstrations carry their rewards: without it the
+# world model's reward head labels them, extrapolating to states (the block at the goal) that
+# the learners' own data reaches late or never.
+REWARD_TOPIC = "/sim/task_reward"
 TASK_STATE_DEFAULT = {"reach": False, "push": True, "door": True}
 JOINT_STATE_DIM = 8   # 4 joint positions + 4 joint velocities
 
@@ -77,16 +82,26 @@ def stop(proc, timeout=30):
             proc.wait()
 
 
-def record_demos(task, demo_dir, domain, state_topic):
+def record_demos(task, demo_dir, domain, state_topic, reward_topic):
     if (demo_dir / "demos" / "forward" / task / "dataset.yaml").exists():
         return
     subprocess.run(["bash", str(ROOT / "sim/record_demos.sh"), "--task", task, "--episodes", "10",
                     "--run-dir", str(demo_dir), "--domain", str(domain),
-                    "--mbarl", str(TARGET / "mbarl"), "--state-topic", state_topic],
+                    "--mbarl", str(TARGET / "mbarl"), "--state-topic", state_topic,
+                    "--reward-topic", reward_topic],
                    env=env(domain), check=True)
 
 
-def write_launch(run_dir, task, obs, agent, seed, domain, phase_steps, state_topic, overrides):
+def node_param(text):
+    key, sep, value = text.partition("=")
+    node, dot, name = key.partition(".")
+    if not sep or not dot or not node or not name:
+        raise argparse.ArgumentTypeError(f"expected NODE.PARAM=VALUE, got {text!r}")
+    return node, name, yaml.safe_load(value)
+
+
+def write_launch(run_dir, task, obs, agent, seed, domain, phase_steps, state_topic, overrides,
+                 node_params=()):
     preset = yaml.safe_load((ROOT / f"config/presets/{obs}.yaml").read_text())
     preset["seed"] = seed
     if state_topic:
@@ -117,7 +132,11 @@ def write_launch(run_dir, task, obs, agent, seed, domain, phase_steps, state_top
             params["model_based"] = agent != "medal"
         if agent == "naive" and p["name"] == "backward_policy":
             continue
+        params.update({name: v for node, name, v in node_params if node == p["name"]})
         procs.append(p)
+    unknown = {node for node, _, _ in node_params} - {p["name"] for p in launch["processes"]}
+    if unknown:
+        sys.exit(f"--param: no process named {', '.join(sorted(unknown))} in the launch file")
     launch["processes"] = procs
     path = run_dir / "launch.yaml"
     path.write_text(yaml.safe_dump(launch, sort_keys=False))
@@ -125,14 +144,17 @@ def write_launch(run_dir, task, obs, agent, seed, domain, phase_steps, state_top
 
 
 class TrainingProbe:
-    """Averages /sim/task_reward over every step and reads /sim/reset_count."""
+    """Averages /sim/task_reward over every step and reads /sim/reset_count. With a `csv_path`
+    it also logs every training step's ground truth (the sim's task state, forward success and
+    reward) for diagnosis: where the object is when phases start, whether forward phases ever
+    reach the goal. Nothing here is a training input."""
 
-    def __init__(self, domain):
+    def __init__(self, domain, csv_path=None):
         import rclpy
         from rclpy.context import Context
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-        from std_msgs.msg import Float64, UInt64
+        from std_msgs.msg import Bool, Float64, Float64MultiArray, UInt64
 
         self.rclpy = rclpy
         self.ctx = Context()
@@ -146,10 +168,24 @@ class TrainingProbe:
         self.node.create_subscription(Float64, "/sim/task_reward", self._reward, 100)
         self.node.create_subscription(UInt64, "/sim/reset_count",
                                       lambda m: setattr(self, "resets", m.data), latched)
+        self.csv, self.state, self.success = None, None, None
+        if csv_path is not None:
+            self.csv = open(csv_path, "w")
+            self.node.create_subscription(Float64MultiArray, STATE_TOPIC,
+                                          lambda m: setattr(self, "state", m), 100)
+            self.node.create_subscription(Bool, "/sim/success",
+                                          lambda m: setattr(self, "success", m.data), 100)
 
     def _reward(self, m):
         self.reward_sum += m.data
         self.reward_n += 1
+        # The bridge publishes a step's state and success before its reward.
+        if self.csv is not None and self.state is not None:
+            if self.csv.tell() == 0:
+                names = self.state.layout.dim[0].label.split(",") if self.state.layout.dim else []
+                self.csv.write(",".join(["step", "reward", "success"] + names) + "\n")
+            row = [str(self.reward_n), f"{m.data:.4f}", str(int(bool(self.success)))]
+            self.csv.write(",".join(row + [f"{v:.4f}" for v in self.state.data]) + "\n")
 
     def spin(self, seconds):
         end = time.monotonic() + seconds
@@ -157,6 +193,8 @@ class TrainingProbe:
             self.ex.spin_once(timeout_sec=0.05)
 
     def close(self):
+        if self.csv is not None:
+            self.csv.close()
         self.rclpy.try_shutdown(context=self.ctx)
 
 
@@ -170,7 +208,7 @@ def one_run(args, task, agent, seed, demo_dir, i):
     shutil.copytree(demo_dir / "demos", run_dir / "demos")
     train_domain, eval_domain = args.domain, args.domain + 1
     launch = write_launch(run_dir, task, args.obs, agent, seed, train_domain, phase_steps,
-                          args.state_topic, args.set)
+                          args.state_topic, args.set, args.param)
     log = open(run_dir / "launch.out", "w")
     started = time.monotonic()
     suite = subprocess.Popen([str(TARGET / "mbarl"), "launch", str(launch), "--base", str(ROOT),
@@ -187,7 +225,8 @@ def one_run(args, task, agent, seed, demo_dir, i):
         + (["-p", f"state_topic:={args.state_topic}"] if args.state_topic else []),
         env=env(eval_domain), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     os.set_blocking(watcher.stdout.fileno(), False)
-    probe = TrainingProbe(train_domain)
+    (run_dir / "metrics").mkdir(exist_ok=True)
+    probe = TrainingProbe(train_domain, run_dir / "metrics/sim_probe.csv")
     rounds, above = [], 0
     try:
         while time.monotonic() - started < args.max_wall_s:
@@ -234,8 +273,13 @@ def main():
     ap.add_argument("--max-wall-s", type=float, default=3600, help="wall-time budget per run")
     ap.add_argument("--task-state", action=argparse.BooleanOptionalAction, default=None,
                     help=f"state mode: observe the sim's {STATE_TOPIC} too (default: push, door)")
+    ap.add_argument("--demo-rewards", action=argparse.BooleanOptionalAction, default=True,
+                    help=f"record the demonstrations with their task reward ({REWARD_TOPIC})")
     ap.add_argument("--set", action="append", default=[], type=preset_override, metavar="KEY=VALUE",
                     help="learn-config override for every run, e.g. mbpo.real_ratio=0.8 (repeatable)")
+    ap.add_argument("--param", action="append", default=[], type=node_param,
+                    metavar="NODE.PARAM=VALUE",
+                    help="node parameter for every run, e.g. forward_policy.updates_per_transition=4")
     ap.add_argument("--threshold", type=float, default=0.8)
     ap.add_argument("--stop-after", type=int, default=3,
                     help="stop a run after this many consecutive rounds at or above the threshold")
@@ -246,8 +290,10 @@ def main():
     args.out.mkdir(parents=True, exist_ok=True)
     use_state = args.task_state if args.task_state is not None else TASK_STATE_DEFAULT[args.task]
     args.state_topic = STATE_TOPIC if use_state and args.obs == "state" else ""
-    demo_dir = (args.out / f"demos_{args.task}{'_taskstate' if args.state_topic else ''}").resolve()
-    record_demos(args.task, demo_dir, args.domain + 2, args.state_topic)
+    reward_topic = REWARD_TOPIC if args.demo_rewards else ""
+    suffix = ("_taskstate" if args.state_topic else "") + ("_rewards" if reward_topic else "")
+    demo_dir = (args.out / f"demos_{args.task}{suffix}").resolve()
+    record_demos(args.task, demo_dir, args.domain + 2, args.state_topic, reward_topic)
     runs, summaries = [], []
     # seed-major: a budget cut short still leaves every agent with its first seeds
     for seed in [int(s) for s in args.seeds.split(",")]:

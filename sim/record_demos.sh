@@ -4,7 +4,7 @@
 #
 #   sim/record_demos.sh [--task push] [--episodes 10] [--run-dir run] [--bags DIR]
 #                       [--roles forward,backward] [--domain 57] [--mbarl PATH]
-#                       [--state-topic /sim/task_state]
+#                       [--state-topic /sim/task_state] [--reward-topic /sim/task_reward]
 #
 # For each role it starts the bridge in lock-step mode (64x64 camera), `mbarl record` on the
 # robot topics plus the sim's task state and reset counter (episode markers), runs the expert
@@ -13,12 +13,14 @@
 # Bags are kept in --bags (default <run-dir>/bags). Exits non-zero if a step fails or the
 # expert solved fewer than 95% of its episodes. --state-topic records a low-dimensional state
 # topic too and imports it as the observations' `state` (fully observed state experiments:
-# the nodes then read the same topic, camera_encoder's `state_topic`).
+# the nodes then read the same topic, camera_encoder's `state_topic`). --reward-topic records the
+# task reward the learners train with (the arbiter's `task_reward_topic`) and imports it into
+# the transitions, as EARL's demonstrations carry their rewards.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
 
-TASK=push EPISODES=10 RUN_DIR=run BAGS="" ROLES=forward,backward DOMAIN=${ROS_DOMAIN_ID:-57} MBARL="" STATE_TOPIC=""
+TASK=push EPISODES=10 RUN_DIR=run BAGS="" ROLES=forward,backward DOMAIN=${ROS_DOMAIN_ID:-57} MBARL="" STATE_TOPIC="" REWARD_TOPIC=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --task) TASK=$2; shift 2 ;;
@@ -29,7 +31,8 @@ while [ $# -gt 0 ]; do
     --domain) DOMAIN=$2; shift 2 ;;
     --mbarl) MBARL=$2; shift 2 ;;
     --state-topic) STATE_TOPIC=$2; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --reward-topic) REWARD_TOPIC=$2; shift 2 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -58,6 +61,7 @@ TOPICS=(
   /sim/reset_count:std_msgs/msg/UInt64
 )
 if [ -n "$STATE_TOPIC" ]; then TOPICS+=("$STATE_TOPIC:std_msgs/msg/Float64MultiArray"); fi
+if [ -n "$REWARD_TOPIC" ]; then TOPICS+=("$REWARD_TOPIC:std_msgs/msg/Float64"); fi
 
 IFS=, read -r -a roles <<<"$ROLES"
 for role in "${roles[@]}"; do
@@ -87,7 +91,8 @@ for role in "${roles[@]}"; do
     exit "$status"
   fi
   "$MBARL" demo import "$bag" --role "$role" --run-dir "$RUN_DIR" --name "$TASK" --force \
-      --profile "$ROOT/config/robots/sim_arm.yaml" --no-progress --state-topic "$STATE_TOPIC"
+      --profile "$ROOT/config/robots/sim_arm.yaml" --no-progress --state-topic "$STATE_TOPIC" \
+      --reward-topic "$REWARD_TOPIC"
   "$MBARL" demo inspect "$RUN_DIR/demos/$role/$TASK" --frames 16 | tail -n 4
 done
 mbarl_log "demo datasets: $(ls -d "$RUN_DIR"/demos/*/"$TASK" | tr '\n' ' ')"

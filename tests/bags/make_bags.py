@@ -3,7 +3,7 @@
 
     make_bags.py OUT [--storage mcap|sqlite3] [--compression none|storage|file|message]
                      [--version 8|9] [--meta-version 5..9] [--split] [--episodes E] [--steps S]
-                     [--size 64] [--js-mult 1] [--markers] [--no-commands] [--gap 2.0]
+                     [--size 64] [--js-mult 1] [--markers] [--no-commands] [--gap 2.0] [--reward]
 
 The scene is a fake 4-joint arm recorded at 20 Hz, like the sim bridge:
   /camera/image_raw        sensor_msgs/msg/Image, rgb8 SIZExSIZE, a deterministic pattern per frame
@@ -11,6 +11,8 @@ The scene is a fake 4-joint arm recorded at 20 Hz, like the sim bridge:
   /joint_states            sensor_msgs/msg/JointState, joint1..joint4 (JS_MULT per camera frame)
   /arm_controller/commands std_msgs/msg/Float64MultiArray, the next step's joint targets
   /sim/task_state          std_msgs/msg/Float64MultiArray [sim_time, x, y, z]
+  /sim/task_reward         std_msgs/msg/Float64, -(e + 0.01*k) for step k of episode e (with --reward;
+                           unstamped, received 0.3 ms after the step's frame)
   /sim/reset_count         std_msgs/msg/UInt64 (a type mbarl does not know), once per episode
   /mbarl/episode           std_msgs/msg/String, once per episode (with --markers)
 Episodes are separated by GAP seconds without messages. Step k of episode e has joint positions
@@ -96,6 +98,9 @@ def messages(args, episodes):
             out.append((t + 4_100_000, '/camera/camera_info', 'sensor_msgs/msg/CameraInfo', info))
             ts_ = f64_array([t / 1e9, 0.3 + 0.01 * k, -0.1 * e, 0.05], 'sim_time,x,y,z')
             out.append((t + 4_200_000, '/sim/task_state', 'std_msgs/msg/Float64MultiArray', ts_))
+            if args.reward:
+                out.append((t + 4_300_000, '/sim/task_reward', 'std_msgs/msg/Float64',
+                            T['std_msgs/msg/Float64'](data=-(e + 0.01 * k))))
             if args.commands:
                 out.append((t + 5_000_000, '/arm_controller/commands', 'std_msgs/msg/Float64MultiArray',
                             f64_array(list(q_of(e, k + 1)))))
@@ -163,6 +168,7 @@ def main(argv):
     p.add_argument('--js-mult', type=int, default=1)
     p.add_argument('--gap', type=float, default=2.0)
     p.add_argument('--markers', action='store_true')
+    p.add_argument('--reward', action='store_true')
     p.add_argument('--no-commands', dest='commands', action='store_false')
     args = p.parse_args(argv)
 

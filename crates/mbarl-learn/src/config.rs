@@ -123,6 +123,25 @@ impl Default for HeadConfig {
     }
 }
 
+/// Twin Q critics Q(z, a).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CriticConfig {
+    pub hidden: Vec<usize>,
+    /// Layer normalisation (no learned affine) after every hidden layer, as in RLPD: it bounds
+    /// Q's extrapolation to actions and states the data never shows.
+    pub layer_norm: bool,
+}
+
+impl Default for CriticConfig {
+    fn default() -> Self {
+        Self {
+            hidden: vec![256, 256],
+            layer_norm: false,
+        }
+    }
+}
+
 /// Squashed-Gaussian actor π(a|z).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -350,7 +369,7 @@ pub struct LearnConfig {
     pub model: ModelConfig,
     pub reward_head: HeadConfig,
     pub actor: ActorConfig,
-    pub critic: HeadConfig,
+    pub critic: CriticConfig,
     /// The ALM latent classifier C(z′, a, z).
     pub latent_classifier: HeadConfig,
     pub alm: AlmConfig,
@@ -370,7 +389,7 @@ impl Default for LearnConfig {
             model: ModelConfig::default(),
             reward_head: HeadConfig::default(),
             actor: ActorConfig::default(),
-            critic: HeadConfig::default(),
+            critic: CriticConfig::default(),
             latent_classifier: HeadConfig::default(),
             alm: AlmConfig::default(),
             medal: MedalConfig::default(),
@@ -598,7 +617,11 @@ impl LearnConfig {
                 "squashed_gaussian;z={z};a={a};h={}",
                 dims(&self.actor.hidden)
             ),
-            Component::Critic => format!("twin_q;z={z};a={a};h={}", dims(&self.critic.hidden)),
+            Component::Critic => format!(
+                "twin_q;z={z};a={a};h={}{}",
+                dims(&self.critic.hidden),
+                if self.critic.layer_norm { ";ln" } else { "" }
+            ),
             Component::DemoClassifier | Component::GoalClassifier => {
                 format!("state_classifier;z={z};h={}", dims(&self.medal.hidden))
             }

@@ -70,3 +70,33 @@ pub fn transitions(n: usize, phase: u8, cycle: u32, start: u64) -> Vec<Transitio
         })
         .collect()
 }
+
+/// Writes transitions as a demo dataset of `role` the way `mbarl demo import` lays it out
+/// (`<run_dir>/demos/<role>/<name>/`, an MCAP bag of Transitions + `dataset.yaml`).
+pub fn write_demo_dataset(
+    run_dir: &std::path::Path,
+    role: &str,
+    name: &str,
+    ts: &[Transition],
+) -> crate::Result<()> {
+    use mbarl_bag::{BagWriter, QosProfile, WriterOptions};
+    let dir = run_dir.join("demos").join(role).join(name);
+    let fail = |e: &dyn std::fmt::Display| crate::NodeError::Demo {
+        path: dir.display().to_string(),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(run_dir.join("demos").join(role)).map_err(|e| fail(&e))?;
+    let mut w = BagWriter::create(&dir, WriterOptions::default()).map_err(|e| fail(&e))?;
+    let topic = w
+        .add_topic::<Transition>(
+            crate::demos::TRANSITIONS_TOPIC,
+            &[QosProfile::new(true, false, 100)],
+        )
+        .map_err(|e| fail(&e))?;
+    for (i, t) in ts.iter().enumerate() {
+        w.write(topic, i as u64 * 50_000_000, t)
+            .map_err(|e| fail(&e))?;
+    }
+    w.finish().map_err(|e| fail(&e))?;
+    std::fs::write(dir.join("dataset.yaml"), format!("role: {role}\n")).map_err(|e| fail(&e))
+}

@@ -1,5 +1,4 @@
 //! Conversions, checkpoint bundles and their store, and demo datasets from a generated bag.
-use mbarl_bag::{BagWriter, QosProfile, WriterOptions};
 use mbarl_learn::medal::ClassifierTrainer;
 use mbarl_learn::{Component, Policy, WorldModel};
 use mbarl_msgs::msg::{Phase, Transition};
@@ -69,22 +68,8 @@ fn bundles_round_trip_through_messages_and_the_store() {
     assert!(bundle::from_msg(&m).is_err());
 }
 
-/// Writes a demo dataset the way `mbarl demo import` lays it out.
-pub fn write_dataset(run_dir: &std::path::Path, role: &str, name: &str, ts: &[Transition]) {
-    let dir = run_dir.join("demos").join(role).join(name);
-    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
-    let mut w = BagWriter::create(&dir, WriterOptions::default()).unwrap();
-    let topic = w
-        .add_topic::<Transition>(
-            demos::TRANSITIONS_TOPIC,
-            &[QosProfile::new(true, false, 100)],
-        )
-        .unwrap();
-    for (i, t) in ts.iter().enumerate() {
-        w.write(topic, i as u64 * 50_000_000, t).unwrap();
-    }
-    w.finish().unwrap();
-    std::fs::write(dir.join("dataset.yaml"), format!("role: {role}\n")).unwrap();
+fn write_dataset(run_dir: &std::path::Path, role: &str, name: &str, ts: &[Transition]) {
+    synth::write_demo_dataset(run_dir, role, name, ts).unwrap();
 }
 
 #[test]

@@ -67,7 +67,14 @@ pub struct ClassifierLearner {
 }
 
 impl ClassifierLearner {
-    pub fn new(cfg: LearnConfig, device: Device, run_dir: Option<&Path>) -> Result<Self> {
+    /// `backward_demo_states`: the backward demos' states are demo states too (positives of
+    /// f), else only the forward demos' (MEDAL's target distribution).
+    pub fn new(
+        cfg: LearnConfig,
+        device: Device,
+        run_dir: Option<&Path>,
+        backward_demo_states: bool,
+    ) -> Result<Self> {
         let cap = cfg.replay.capacity.min(100_000);
         let mut s = Self {
             world: WorldModel::new(&cfg, device)?,
@@ -86,9 +93,12 @@ impl ClassifierLearner {
             cfg,
         };
         if let Some(d) = run_dir {
-            for role in ["forward", "backward"] {
-                for t in demos::load_role(d, role)? {
-                    s.add_demo(&t, role == "forward");
+            for t in demos::load_role(d, "forward")? {
+                s.add_demo(&t, true);
+            }
+            if backward_demo_states {
+                for t in demos::load_role(d, "backward")? {
+                    s.add_demo(&t, false);
                 }
             }
             if let Some(ck) = s.store.as_ref().and_then(|st| st.load_newest()) {
@@ -253,9 +263,27 @@ mod tests {
     use mbarl_node::synth;
 
     #[test]
+    fn backward_demo_states_are_positives_only_when_asked() {
+        let cfg = synth::small_state_config();
+        let run = tempfile::tempdir().unwrap();
+        let fwd = synth::transitions(12, Phase::FORWARD, 0, 0);
+        let bwd = synth::transitions(7, Phase::BACKWARD, 1, 100);
+        synth::write_demo_dataset(run.path(), "forward", "a", &fwd).unwrap();
+        synth::write_demo_dataset(run.path(), "backward", "b", &bwd).unwrap();
+        let both =
+            ClassifierLearner::new(cfg.clone(), Device::Cpu, Some(run.path()), true).unwrap();
+        // s and s′ of every demo transition; goal states: forward episodes' last s′ only
+        assert_eq!(both.demo_states.len(), 2 * (12 + 7));
+        assert_eq!(both.goal_states.len(), 1);
+        let fwd_only = ClassifierLearner::new(cfg, Device::Cpu, Some(run.path()), false).unwrap();
+        assert_eq!(fwd_only.demo_states.len(), 2 * 12);
+        assert_eq!(fwd_only.goal_states.len(), 1);
+    }
+
+    #[test]
     fn learns_demo_states_apart_from_backward_states() {
         let cfg = synth::small_state_config();
-        let mut l = ClassifierLearner::new(cfg.clone(), Device::Cpu, None).unwrap();
+        let mut l = ClassifierLearner::new(cfg.clone(), Device::Cpu, None, true).unwrap();
         // demos near q = (0, 0.2, 0.3, -0.1) (cycle 0); backward states far away (cycle 20)
         for t in synth::transitions(20, Phase::FORWARD, 0, 0) {
             l.add_demo(&t, true);

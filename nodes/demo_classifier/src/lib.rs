@@ -3,7 +3,8 @@
 //! Training data are raw observations (replay records), encoded with the CURRENT world-model
 //! encoder at every step: a new encoder version never leaves stale latents behind and needs no
 //! re-encoding pass (encoding a batch is cheap next to the classifier step).
-//! - demo-state classifier f: positives = demo states (both roles' datasets), negatives =
+//! - demo-state classifier f: positives = demo states (both roles' datasets; the forward
+//!   ones only with `backward_demo_states: false`), negatives =
 //!   backward-phase states (any online states until the first backward phase);
 //! - goal classifier: positives = final states of forward demo episodes (`phase_end`),
 //!   negatives = the other demo states and online states.

@@ -35,6 +35,11 @@ fn params() -> Vec<ParamSpec> {
             "publish and save the classifiers every this many steps",
         ),
         ParamSpec::new("stats_period_s", 2.0, "TrainingStats period"),
+        ParamSpec::new(
+            "backward_demo_states",
+            true,
+            "the backward demos' states are demo states (positives) too; false: the forward demos' only (MEDAL)",
+        ),
     ]);
     p
 }
@@ -151,7 +156,12 @@ async fn main() -> Result<()> {
         run_dir,
         threads,
     } = common::LearnSetup::from_node(&node)?;
-    let learner = ClassifierLearner::new(cfg.clone(), device, Some(&run_dir))?;
+    let learner = ClassifierLearner::new(
+        cfg.clone(),
+        device,
+        Some(&run_dir),
+        node.param::<bool>("backward_demo_states")?,
+    )?;
     tracing::info!(
         demo_states = learner.demo_states.len(),
         goal_states = learner.goal_states.len(),

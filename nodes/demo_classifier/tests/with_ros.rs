@@ -6,7 +6,6 @@
 use std::process::Command;
 use std::time::Duration;
 
-use mbarl_bag::{BagWriter, QosProfile, WriterOptions};
 use mbarl_learn::{LearnConfig, WorldModel};
 use mbarl_msgs::msg::{ModelCheckpoint, Observation, Phase, StateScore, Transition};
 use mbarl_node::{bundle, demos, synth};
@@ -15,22 +14,6 @@ use mbarl_testkit::{TIMEOUT, spawn_in_domain};
 
 fn repo_root() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn write_dataset(run_dir: &std::path::Path, ts: &[Transition]) {
-    let dir = run_dir.join("demos/forward/sim");
-    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
-    let mut w = BagWriter::create(&dir, WriterOptions::default()).unwrap();
-    let topic = w
-        .add_topic::<Transition>(
-            demos::TRANSITIONS_TOPIC,
-            &[QosProfile::new(true, false, 100)],
-        )
-        .unwrap();
-    for (i, t) in ts.iter().enumerate() {
-        w.write(topic, i as u64 * 50_000_000, t).unwrap();
-    }
-    w.finish().unwrap();
 }
 
 async fn score_for(
@@ -52,7 +35,13 @@ async fn score_for(
 async fn scores_every_observation_and_learns_demo_states() {
     let domain = 102;
     let run = tempfile::tempdir().unwrap();
-    write_dataset(run.path(), &synth::transitions(40, Phase::FORWARD, 0, 0));
+    synth::write_demo_dataset(
+        run.path(),
+        "forward",
+        "sim",
+        &synth::transitions(40, Phase::FORWARD, 0, 0),
+    )
+    .unwrap();
     let preset = repo_root().join("config/presets/state.yaml");
     let _node = spawn_in_domain(
         Command::new(env!("CARGO_BIN_EXE_demo_classifier")).args([

@@ -90,6 +90,7 @@ fn imports_rosbags_mcap_and_sqlite3_bags() {
                 "15",
                 "--js-mult",
                 "2",
+                "--reward",
             ],
         );
         let run = tmp.path().join("run");
@@ -104,6 +105,9 @@ fn imports_rosbags_mcap_and_sqlite3_bags() {
             // A low-dimensional state topic (as from motion capture); none by default.
             "--state-topic",
             "/sim/task_state",
+            // The robot's task reward (as the arbiter's task_reward_topic); none by default.
+            "--reward-topic",
+            "/sim/task_reward",
             "--json",
             "--no-progress",
         ]);
@@ -112,6 +116,8 @@ fn imports_rosbags_mcap_and_sqlite3_bags() {
         assert_eq!(report["episodes"], 3, "{report}");
         assert_eq!(report["unmatched_frames"], 0, "{report}");
         assert_eq!(report["actions_from_commands"], 3 * 14, "{report}");
+        assert_eq!(report["rewards"], 3 * 15, "{report}");
+        assert_eq!(report["transitions_without_reward"], 0, "{report}");
         let dataset = run.join(format!("demos/backward/demo_{storage}"));
         assert_eq!(Path::new(report["dataset"].as_str().unwrap()), dataset);
         let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(
@@ -167,6 +173,14 @@ fn imports_rosbags_mcap_and_sqlite3_bags() {
             }
             assert_eq!(o.state.len(), 3);
             assert!((o.state[0] as f64 - (0.3 + 0.01 * k as f64)).abs() < 1e-5);
+            // The reward of s′ (step k+1), as the arbiter stamps it.
+            assert!(t.has_task_reward, "transition {i}");
+            let r = -(e as f64 + 0.01 * (k + 1) as f64);
+            assert!(
+                (t.task_reward as f64 - r).abs() < 1e-6,
+                "transition {i}: {}",
+                t.task_reward
+            );
             // Frames are exactly what the camera encoder's preprocessing makes of the source.
             for obs in [&t.observation, &t.next_observation] {
                 let src = images
@@ -238,6 +252,11 @@ fn several_bags_without_commands_and_profile() {
     assert_eq!(r["actions_from_joint_states"], 23);
     assert_eq!(r["commands"], 0);
     let trs = transitions(&run.join("demos/forward/a"));
+    // No reward topic asked for: no transition claims a task reward.
+    assert!(
+        trs.iter()
+            .all(|t| !t.has_task_reward && t.task_reward == 0.0)
+    );
     // 0.04 rad steps of joint 4 with max_step 0.02 clamp to 1.
     assert!(trs.iter().all(|t| t.action[3] == 1.0 && t.clamped));
     assert!((trs[0].action[0] - 0.5).abs() < 1e-6);
@@ -288,36 +307,32 @@ fn bad_input_errors_and_skip_corrupt() {
     let run_s = run.to_str().unwrap();
     let bag_s = bag.to_str().unwrap();
 
-    let e = failed(&mbarl(&[
-        "demo",
-        "import",
-        bag_s,
-        "--role",
-        "forward",
-        "--run-dir",
-        run_s,
-        "--camera-topic",
-        "/camera/color/image_raw",
-        "--no-progress",
-    ]));
+    // `mbarl demo import BAG --role forward --run-dir RUN <extra> --no-progress`
+    let import = |extra: &[&str]| {
+        let base = [
+            "demo",
+            "import",
+            bag_s,
+            "--role",
+            "forward",
+            "--run-dir",
+            run_s,
+        ];
+        mbarl(&[&base[..], extra, &["--no-progress"]].concat())
+    };
+    let e = failed(&import(&["--camera-topic", "/camera/color/image_raw"]));
     assert!(
         e.contains("topic /camera/color/image_raw is not in the bag")
             && e.contains("/camera/image_raw (sensor_msgs/msg/Image)")
             && e.contains("/joint_states"),
         "{e}"
     );
-    let e = failed(&mbarl(&[
-        "demo",
-        "import",
-        bag_s,
-        "--role",
-        "forward",
-        "--run-dir",
-        run_s,
-        "--camera-topic",
-        "/sim/reset_count",
-        "--no-progress",
-    ]));
+    // A reward topic asked for but not recorded is an error, not demos without rewards.
+    let e = failed(&import(&["--reward-topic", "/task_reward"]));
+    assert!(e.contains("topic /task_reward is not in the bag"), "{e}");
+    let e = failed(&import(&["--reward-topic", "/joint_states"]));
+    assert!(e.contains("std_msgs/msg/Float64"), "{e}");
+    let e = failed(&import(&["--camera-topic", "/sim/reset_count"]));
     assert!(
         e.contains("unknown message type std_msgs/msg/UInt64 on topic /sim/reset_count"),
         "{e}"
@@ -331,16 +346,7 @@ fn bad_input_errors_and_skip_corrupt() {
     let file = bag.join("bag.mcap");
     let bytes = std::fs::read(&file).unwrap();
     std::fs::write(&file, &bytes[..bytes.len() * 2 / 3]).unwrap();
-    let e = failed(&mbarl(&[
-        "demo",
-        "import",
-        bag_s,
-        "--role",
-        "forward",
-        "--run-dir",
-        run_s,
-        "--no-progress",
-    ]));
+    let e = failed(&import(&[]));
     assert!(
         e.contains("truncated bag file")
             && e.contains("bag.mcap")
@@ -348,18 +354,7 @@ fn bad_input_errors_and_skip_corrupt() {
             && e.contains("/camera/image_raw"),
         "{e}"
     );
-    let out = mbarl(&[
-        "demo",
-        "import",
-        bag_s,
-        "--role",
-        "forward",
-        "--run-dir",
-        run_s,
-        "--no-progress",
-        "--skip-corrupt",
-        "--json",
-    ]);
+    let out = import(&["--skip-corrupt", "--json"]);
     let r = ok_json(&out);
     let n = r["transitions"].as_u64().unwrap();
     assert!(n > 50 && n < 198, "{r}");

@@ -14,7 +14,8 @@ impl TwinCritic {
         let z = cfg.encoder.latent_dim;
         let a = cfg.obs.action_dim;
         Self {
-            net: EnsembleMlp::new(p / "q", 2, z + a, &cfg.critic.hidden, 1, Activation::Elu),
+            net: EnsembleMlp::new(p / "q", 2, z + a, &cfg.critic.hidden, 1, Activation::Elu)
+                .with_layer_norm(cfg.critic.layer_norm),
         }
     }
 

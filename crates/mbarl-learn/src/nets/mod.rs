@@ -106,6 +106,8 @@ impl EnsembleLinear {
 pub struct EnsembleMlp {
     layers: Vec<EnsembleLinear>,
     act: Activation,
+    /// Layer normalisation (no learned affine) of every hidden layer, before its activation.
+    layer_norm: bool,
     pub members: usize,
 }
 
@@ -127,7 +129,25 @@ impl EnsembleMlp {
         Self {
             layers,
             act,
+            layer_norm: false,
             members,
+        }
+    }
+
+    /// With layer normalisation of the hidden layers (no parameters: checkpoints are unchanged).
+    pub fn with_layer_norm(mut self, on: bool) -> Self {
+        self.layer_norm = on;
+        self
+    }
+
+    /// A hidden layer's output → the next layer's input.
+    fn hidden(&self, x: &Tensor) -> Tensor {
+        if self.layer_norm {
+            let h = x.size()[x.dim() - 1];
+            self.act
+                .apply(&x.layer_norm([h], None::<Tensor>, None::<Tensor>, 1e-5, false))
+        } else {
+            self.act.apply(x)
         }
     }
 
@@ -143,7 +163,7 @@ impl EnsembleMlp {
         let rows = xs.size()[0];
         let mut x = b.addmm(xs, &w).reshape([rows, e, out]).permute([1, 0, 2]);
         for l in &self.layers[1..] {
-            x = l.forward(&self.act.apply(&x));
+            x = l.forward(&self.hidden(&x));
         }
         x
     }
@@ -152,7 +172,7 @@ impl EnsembleMlp {
     pub fn forward(&self, xs: &Tensor) -> Tensor {
         let mut x = self.layers[0].forward(xs);
         for l in &self.layers[1..] {
-            x = l.forward(&self.act.apply(&x));
+            x = l.forward(&self.hidden(&x));
         }
         x
     }

@@ -10,6 +10,7 @@
 //!   joint_states: /joint_states
 //!   commands: /arm_controller/commands     # Float64MultiArray position targets or JointTrajectory
 //!   state: /mocap/object_state             # optional low-dim state (Float64MultiArray), default none
+//!   reward: /task_reward                   # optional task reward (std_msgs/Float64), default none
 //!   episode: /mbarl/episode                # optional: any message starts a new episode
 //!   reset_count: /sim/reset_count          # optional: any message starts a new episode
 //!   camera_info: /camera/camera_info
@@ -30,6 +31,9 @@ pub struct RobotTopics {
     pub joint_states: String,
     pub commands: String,
     pub state: String,
+    /// The robot's task reward (`std_msgs/Float64`, the phase arbiter's `task_reward_topic`):
+    /// demos recorded with it carry their rewards. None by default.
+    pub reward: String,
     pub episode: String,
     pub reset_count: String,
     pub camera_info: String,
@@ -45,6 +49,7 @@ impl Default for RobotTopics {
             // motion capture). The sim's `/sim/task_state` is ground truth for evaluation and is
             // never a training input.
             state: String::new(),
+            reward: String::new(),
             episode: "/mbarl/episode".into(),
             reset_count: "/sim/reset_count".into(),
             camera_info: "/camera/camera_info".into(),

@@ -6,6 +6,11 @@
 //!    header stamp is nearest, within `tolerance`; frames with none are dropped (counted).
 //!    The optional low-dim state topic is matched the same way (by its `sim_time` element when
 //!    its layout says so, else by receive time).
+//!    The optional task-reward topic (`std_msgs/Float64`, the same topic the phase arbiter
+//!    stamps into transitions, `task_reward_topic`) has no stamp: a step takes the reward
+//!    received nearest to its frame, within `tolerance`; it is the reward of that step's state,
+//!    so transition t carries the reward of step t+1 (of s′, as the arbiter does). A step
+//!    without one leaves its transition's `has_task_reward` false (counted).
 //! 2. Each matched frame is a step. Consecutive steps of one episode make a transition
 //!    (observation = step t, next_observation = step t+1).
 //!    The dataset is compact (`mbarl-demo-dataset/2`): each frame is stored once, so within an
@@ -45,7 +50,7 @@ use mbarl_msgs::RosMessage;
 use mbarl_msgs::builtin_interfaces::Time;
 use mbarl_msgs::msg::{Observation, Phase, Transition};
 use mbarl_msgs::sensor_msgs::{CompressedImage, Image, JointState};
-use mbarl_msgs::std_msgs::Float64MultiArray;
+use mbarl_msgs::std_msgs::{Float64, Float64MultiArray};
 use mbarl_msgs::task_state::TaskState;
 use mbarl_msgs::trajectory_msgs::JointTrajectory;
 use mbarl_msgs::view::{CompressedImageView, ImageView, JointStateView};
@@ -136,6 +141,12 @@ pub struct ImportReport {
     /// Commands were paired with frames in order (one command per frame).
     pub paired_commands: bool,
     pub clamped_actions: u64,
+    /// Task-reward messages read (`topics.reward`).
+    pub rewards: u64,
+    /// Task rewards refused (not finite).
+    pub invalid_rewards: u64,
+    /// Transitions without a task reward although a reward topic was read.
+    pub transitions_without_reward: u64,
     pub messages_read: u64,
     pub message_bytes: u64,
     pub seconds: f64,
@@ -154,6 +165,8 @@ struct Step {
     position: Vec<f64>,
     velocity: Vec<f64>,
     state: Vec<f32>,
+    /// The task reward of this step's state.
+    reward: Option<f32>,
 }
 
 #[derive(Debug)]
@@ -224,6 +237,9 @@ struct Importer<'a> {
     state: Track<Vec<f32>>,
     state_by_stamp: bool,
     has_state: bool,
+    /// Task rewards by receive time.
+    rewards: Track<f32>,
+    has_reward: bool,
     pending: VecDeque<PendingFrame>,
     /// Frame buffers to reuse (of written transitions).
     frame_pool: Vec<Vec<u8>>,
@@ -469,7 +485,21 @@ impl<'a> Importer<'a> {
         Ok(())
     }
 
-    /// Turns pending frames into steps once their joint state (and state) is known.
+    fn on_reward(&mut self, m: &RawMessage) -> Result<()> {
+        let r: Float64 = match m.decode() {
+            Ok(x) => x,
+            Err(e) => return self.skip_or_fail(e),
+        };
+        self.report.rewards += 1;
+        if r.data.is_finite() {
+            self.rewards.push(m.log_time as i64, r.data as f32);
+        } else {
+            self.report.invalid_rewards += 1;
+        }
+        Ok(())
+    }
+
+    /// Turns pending frames into steps once their joint state (and state, reward) is known.
     fn resolve(&mut self, all: bool) -> Result<()> {
         let tol = self.cfg.tolerance_ns;
         while let Some(f) = self.pending.front() {
@@ -481,7 +511,8 @@ impl<'a> Importer<'a> {
             let ready = all
                 || self.pending.len() > 10_000
                 || (self.js.passed(f.stamp, tol)
-                    && (!self.has_state || self.state.passed(state_key, tol)));
+                    && (!self.has_state || self.state.passed(state_key, tol))
+                    && (!self.has_reward || self.rewards.passed(f.log_time as i64, tol)));
             if !ready {
                 break;
             }
@@ -498,8 +529,10 @@ impl<'a> Importer<'a> {
                 .nearest(state_key, tol)
                 .cloned()
                 .unwrap_or_default();
+            let reward = self.rewards.nearest(f.log_time as i64, tol).copied();
             self.js.purge_before(f.stamp - tol);
             self.state.purge_before(state_key - tol);
+            self.rewards.purge_before(f.log_time as i64 - tol);
             self.frame_seq += 1;
             let step = Step {
                 stamp: f.stamp,
@@ -511,6 +544,7 @@ impl<'a> Importer<'a> {
                 position: pos,
                 velocity: vel,
                 state,
+                reward,
             };
             self.push_step(step)?;
         }
@@ -709,8 +743,12 @@ impl<'a> Importer<'a> {
         *step = self.step_counter - 1;
         *phase = self.cfg.role.phase();
         *cycle = self.report.episodes as u32;
-        *task_reward = 0.0;
-        *has_task_reward = false;
+        // the reward of s′ (the arbiter's convention)
+        *task_reward = next.reward.unwrap_or(0.0);
+        *has_task_reward = next.reward.is_some();
+        if self.has_reward && next.reward.is_none() {
+            self.report.transitions_without_reward += 1;
+        }
         *phase_end = false;
         self.fill_observation(observation, prev);
         self.fill_observation(next_observation, next);
@@ -775,6 +813,8 @@ pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<Import
         state: Track::new(),
         state_by_stamp: false,
         has_state: false,
+        rewards: Track::new(),
+        has_reward: false,
         pending: VecDeque::new(),
         frame_pool: Vec::new(),
         commands: VecDeque::new(),
@@ -843,6 +883,12 @@ pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<Import
             && bag.topic(&t.state).is_ok_and(|s| {
                 mbarl_bag::normalize_type_name(&s.type_name) == Float64MultiArray::type_name()
             });
+        // A reward topic asked for must be in every bag: demos with and without rewards
+        // would not mix (the learners take demo rewards all or none).
+        imp.has_reward = !t.reward.is_empty();
+        if imp.has_reward {
+            check_type(bag, &t.reward, &[Float64::type_name()])?;
+        }
         let markers: Vec<String> = [&t.episode, &t.reset_count]
             .into_iter()
             .filter(|m| !m.is_empty() && bag.topic(m).is_ok())
@@ -855,12 +901,16 @@ pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<Import
         if imp.has_state {
             wanted.push(t.state.clone());
         }
+        if imp.has_reward {
+            wanted.push(t.reward.clone());
+        }
         wanted.extend(markers.iter().cloned());
         // A new bag is a new episode; its streams start afresh.
         imp.resolve(true)?;
         imp.new_segment();
         imp.js = Track::new();
         imp.state = Track::new();
+        imp.rewards = Track::new();
         imp.commands.clear();
         imp.last_js_stamp = None;
         imp.last_frame_stamp = None;
@@ -884,6 +934,8 @@ pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<Import
                 imp.on_command(&m)?;
             } else if imp.has_state && name == t.state {
                 imp.on_state(&m)?;
+            } else if imp.has_reward && name == t.reward {
+                imp.on_reward(&m)?;
             } else if markers.iter().any(|x| x == name) {
                 // Steps received before the marker end the episode.
                 imp.resolve(true)?;
@@ -956,6 +1008,9 @@ pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<Import
             ("actions_from_commands".to_string(), report.actions_from_commands),
             ("actions_from_joint_states".to_string(), report.actions_from_joint_states),
             ("clamped_actions".to_string(), report.clamped_actions),
+            ("rewards".to_string(), report.rewards),
+            ("invalid_rewards".to_string(), report.invalid_rewards),
+            ("transitions_without_reward".to_string(), report.transitions_without_reward),
         ]),
         skipped: report.skipped.clone(),
         created_by: format!("mbarl {}", env!("CARGO_PKG_VERSION")),

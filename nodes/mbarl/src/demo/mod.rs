@@ -63,6 +63,10 @@ pub struct ImportOpts {
     /// Low-dimensional state (Float64MultiArray); "" for none.
     #[arg(long)]
     state_topic: Option<String>,
+    /// Task reward (std_msgs/Float64, the phase arbiter's `task_reward_topic`); each
+    /// transition carries the reward of its next state. "" for none.
+    #[arg(long)]
+    reward_topic: Option<String>,
     /// Episode marker topic (any type: each message starts an episode); "" for none.
     #[arg(long)]
     episode_topic: Option<String>,
@@ -124,6 +128,9 @@ fn run_import(o: ImportOpts) -> Result<()> {
     }
     if let Some(t) = o.state_topic {
         topics.state = t;
+    }
+    if let Some(t) = o.reward_topic {
+        topics.reward = t;
     }
     if let Some(t) = o.episode_topic {
         topics.episode = t;
@@ -203,6 +210,17 @@ fn run_import(o: ImportOpts) -> Result<()> {
             "  {} frames were dropped because their stamps did not advance: if the camera leaves header stamps unset, use --time-source receive",
             report.duplicate_frames
         );
+    }
+    if !cfg.topics.reward.is_empty() {
+        eprintln!(
+            "  task rewards: {} read, {} not finite (refused), {} transitions without one",
+            report.rewards, report.invalid_rewards, report.transitions_without_reward
+        );
+        if report.transitions_without_reward > 0 {
+            eprintln!(
+                "  the learners take demo rewards only when every transition has one: the reward head will label these demos (raise --tolerance?)"
+            );
+        }
     }
     if !report.skipped.is_empty() {
         eprintln!("  skipped (damaged input):");

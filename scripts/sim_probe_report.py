@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""What happened in the training sim of a learning-curve run, from its ground-truth log
+(`<run>/metrics/sim_probe.csv`, written by scripts/learn_curve.py's probe; never a training
+input) and the arbiter's `metrics/phases.csv`:
+
+  scripts/sim_probe_report.py RUN_DIR [--window 1000]
+
+Per window of env steps: the end effector's mean and closest distance to the object (push: the
+block, door: the handle), in how many steps the object moved, and in how many the forward task
+was solved. Then per phase kind: how many phases started with the object where the forward
+demonstrations start (push: block within 0.05 m of the start; door: angle below 0.15 rad) and
+how many of them saw the forward task solved. Used in docs/RESULTS.md to tell an exploration
+failure (the object never touched again) from a learning one.
+"""
+import argparse
+import csv
+import math
+import sys
+from pathlib import Path
+
+DT = 0.05  # the sim's control period: step index = sim_time / DT
+
+
+def load(run):
+    rows = {}
+    with open(run / "metrics/sim_probe.csv") as f:
+        for r in csv.DictReader(f):
+            rows[round(float(r["sim_time"]) / DT)] = {k: float(v) for k, v in r.items()}
+    return rows
+
+
+def ee(r):
+    return (r["ee_x"], r["ee_y"], r["ee_z"])
+
+
+def obj(r):
+    if "block_x" in r:
+        return (r["block_x"], r["block_y"], r["block_z"])
+    return (r["handle_x"], r["handle_y"], r["handle_z"])
+
+
+def obj_key(r):
+    return (r["block_x"], r["block_y"]) if "block_x" in r else (r["door_angle"],)
+
+
+def at_start(r):
+    if "block_x" in r:
+        return math.hypot(r["block_x"] - r["start_x"], r["block_y"] - r["start_y"]) < 0.05
+    return r["door_angle"] < 0.15
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("run", type=Path)
+    ap.add_argument("--window", type=int, default=1000)
+    a = ap.parse_args()
+    try:
+        rows = load(a.run)
+    except (OSError, KeyError, ValueError) as e:
+        sys.exit(f"cannot read {a.run}/metrics/sim_probe.csv: {e}")
+    if not rows:
+        sys.exit("no steps logged")
+    steps = sorted(rows)
+    print(f"{a.run.name}: {len(steps)} steps logged, last {steps[-1]}")
+    print("steps          ee-object mean  min    object moved  forward solved")
+    for lo in range(0, steps[-1] + 1, a.window):
+        sel = [rows[k] for k in steps if lo <= k < lo + a.window]
+        if not sel:
+            continue
+        d = [math.dist(ee(r), obj(r)) for r in sel]
+        moved = sum(1 for p, q in zip(sel, sel[1:])
+                    if max(abs(x - y) for x, y in zip(obj_key(p), obj_key(q))) > 1e-3)
+        solved = sum(r["success"] > 0 for r in sel)
+        print(f"{lo:6d}-{lo + a.window:<6d}  {sum(d) / len(d):14.3f}  {min(d):.3f}  {moved:12d}  {solved:14d}")
+    phases_csv = a.run / "metrics/phases.csv"
+    if not phases_csv.exists():
+        return
+    with open(phases_csv) as f:
+        phases = [(int(p["total_steps"]), p["to"]) for p in csv.DictReader(f)]
+    summary = {}
+    for i, (start, kind) in enumerate(phases):
+        end = phases[i + 1][0] if i + 1 < len(phases) else steps[-1]
+        ks = [k for k in range(start + 1, end + 1) if k in rows]
+        if not ks:
+            continue
+        s = summary.setdefault(kind, [0, 0, 0])
+        s[0] += 1
+        s[1] += at_start(rows[ks[0]])
+        s[2] += any(rows[k]["success"] > 0 for k in ks)
+    for kind, (n, started, solved) in summary.items():
+        print(f"{kind} phases: {n}, starting with the object at the forward start: {started}, "
+              f"forward task solved during the phase: {solved}")
+
+
+if __name__ == "__main__":
+    main()
