@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use mbarl_learn::{LearnConfig, WorldModel};
 use mbarl_msgs::msg::{ModelCheckpoint, Observation, Phase, StateScore, Transition};
-use mbarl_node::{bundle, demos, synth};
+use mbarl_node::{bundle, synth};
 use mbarl_ros::{NodeBuilder, Qos, Subscriber};
 use mbarl_testkit::{TIMEOUT, spawn_in_domain};
 
