@@ -93,11 +93,14 @@ def record_demos(task, demo_dir, domain, state_topic, reward_topic):
 
 
 def node_param(text):
-    key, sep, value = text.partition("=")
+    key, value = preset_override(text)
     node, dot, name = key.partition(".")
-    if not sep or not dot or not node or not name:
+    if not dot or not node or not name:
         raise argparse.ArgumentTypeError(f"expected NODE.PARAM=VALUE, got {text!r}")
-    return node, name, yaml.safe_load(value)
+    return node, name, value
+
+
+LAUNCH_TEMPLATE = ROOT / "config/launch/sim_reach_state.yaml"
 
 
 def write_launch(run_dir, task, obs, agent, seed, domain, phase_steps, state_topic, overrides,
@@ -113,7 +116,7 @@ def write_launch(run_dir, task, obs, agent, seed, domain, phase_steps, state_top
             node = node.setdefault(k, {})
         node[last] = value
     (run_dir / "preset.yaml").write_text(yaml.safe_dump(preset, sort_keys=False))
-    launch = yaml.safe_load((ROOT / "config/launch/sim_reach_state.yaml").read_text())
+    launch = yaml.safe_load(LAUNCH_TEMPLATE.read_text())
     launch["run_dir"] = str(run_dir)
     launch["ros_domain_id"] = domain
     launch["params"]["run_dir"] = str(run_dir)
@@ -134,9 +137,6 @@ def write_launch(run_dir, task, obs, agent, seed, domain, phase_steps, state_top
             continue
         params.update({name: v for node, name, v in node_params if node == p["name"]})
         procs.append(p)
-    unknown = {node for node, _, _ in node_params} - {p["name"] for p in launch["processes"]}
-    if unknown:
-        sys.exit(f"--param: no process named {', '.join(sorted(unknown))} in the launch file")
     launch["processes"] = procs
     path = run_dir / "launch.yaml"
     path.write_text(yaml.safe_dump(launch, sort_keys=False))
@@ -287,6 +287,11 @@ def main():
     ap.add_argument("--out", type=Path, default=ROOT / "runs/learn_curve")
     ap.add_argument("--domain", type=int, default=36, help="training domain (evaluation: +1)")
     args = ap.parse_args()
+    processes = {p["name"] for p in yaml.safe_load(LAUNCH_TEMPLATE.read_text())["processes"]}
+    unknown = {node for node, _, _ in args.param} - processes
+    if unknown:
+        ap.error(f"--param: no process named {', '.join(sorted(unknown))} "
+                 f"(the launch file has {', '.join(sorted(processes))})")
     args.out.mkdir(parents=True, exist_ok=True)
     use_state = args.task_state if args.task_state is not None else TASK_STATE_DEFAULT[args.task]
     args.state_topic = STATE_TOPIC if use_state and args.obs == "state" else ""

@@ -16,13 +16,8 @@ fn critic(layer_norm: bool) -> (nn::VarStore, TwinCritic) {
 }
 
 fn max_abs_q(q: &TwinCritic, scale: f64) -> f64 {
-    let z = Tensor::randn(
-        [
-            256,
-            common::small_state_config(4, 2).encoder.latent_dim as i64,
-        ],
-        (Kind::Float, Device::Cpu),
-    ) * scale;
+    let latent_dim = common::small_state_config(4, 2).encoder.latent_dim as i64;
+    let z = Tensor::randn([256, latent_dim], (Kind::Float, Device::Cpu)) * scale;
     let a = Tensor::rand([256, 2], (Kind::Float, Device::Cpu)) * 2.0 - 1.0;
     tch::no_grad(|| q.forward(&z, &a))
         .abs()
