@@ -9,8 +9,12 @@ Per window of env steps: the end effector's mean and closest distance to the obj
 block, door: the handle), in how many steps the object moved, and in how many the forward task
 was solved. Then per phase kind: how many phases started with the object where the forward
 demonstrations start (push: block within 0.05 m of the start; door: angle below 0.15 rad) and
-how many of them saw the forward task solved. Used in docs/RESULTS.md to tell an exploration
-failure (the object never touched again) from a learning one.
+how many of them saw the forward task solved. Push only: in the forward phases that started with
+the block away from the start, how close the end effector came to the block and how close to
+where the demonstrations' block sits (the start region's centre at block height): a policy that
+replays the demonstrations' motion instead of going to the block comes closer to the second.
+Used in docs/RESULTS.md to tell an exploration failure (the object never touched again) from a
+learning one.
 """
 import argparse
 import csv
@@ -78,6 +82,7 @@ def main():
     with open(phases_csv) as f:
         phases = [(int(p["total_steps"]), p["to"]) for p in csv.DictReader(f)]
     summary = {}
+    approach = []  # push forward phases with the block away from the start: (to block, to start)
     for i, (start, kind) in enumerate(phases):
         end = phases[i + 1][0] if i + 1 < len(phases) else steps[-1]
         ks = [k for k in range(start + 1, end + 1) if k in rows]
@@ -87,9 +92,22 @@ def main():
         s[0] += 1
         s[1] += at_start(rows[ks[0]])
         s[2] += any(rows[k]["success"] > 0 for k in ks)
+        first = rows[ks[0]]
+        if kind == "Forward" and "block_x" in first and not at_start(first):
+            demo_block = (first["start_x"], first["start_y"], first["block_z"])
+            approach.append((min(math.dist(ee(rows[k]), obj(rows[k])) for k in ks),
+                             min(math.dist(ee(rows[k]), demo_block) for k in ks)))
     for kind, (n, started, solved) in summary.items():
         print(f"{kind} phases: {n}, starting with the object at the forward start: {started}, "
               f"forward task solved during the phase: {solved}")
+    if approach:
+        to_block = sorted(a for a, _ in approach)
+        to_start = sorted(b for _, b in approach)
+        nearer_start = sum(b < a for a, b in approach)
+        print(f"Forward phases with the block away from the start: {len(approach)}; closest "
+              f"approach (median) to the block {to_block[len(to_block) // 2]:.3f} m, to the "
+              f"demonstrations' block position {to_start[len(to_start) // 2]:.3f} m; nearer the "
+              f"latter in {nearer_start}")
 
 
 if __name__ == "__main__":

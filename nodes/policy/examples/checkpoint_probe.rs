@@ -1,6 +1,6 @@
 //! Diagnostic for a run directory's checkpoints (docs/RESULTS.md, "what fails on push"):
 //!
-//!   cargo run --release -p policy --example checkpoint_probe -- RUN_DIR
+//!   cargo run --release -p policy --example checkpoint_probe -- RUN_DIR [DIM:DELTA ...]
 //!
 //! 1. Encoder drift: for each stored world-model version (the newest 5), the forward demos'
 //!    latents (encoder means), how far they moved since the previous version relative to their
@@ -8,11 +8,16 @@
 //!    distance to the demo actions.
 //! 2. Saturation: the newest forward actor's pre-tanh means on states sampled from each phase's
 //!    replay, and the share of recorded actions at the limits.
+//! 3. Sensitivity (state mode, for each `DIM:DELTA`): the forward demos' states with state
+//!    dimension DIM moved by DELTA, and how far that moves their latents and the newest forward
+//!    actor's actions. On the push preset with the task state, dimensions 11 and 12 are the
+//!    block's x and y (4 joint positions, 4 velocities, end effector xyz, block xyz, ...): a
+//!    policy that ignores where the block is barely changes its actions when the block moves.
 //!
 //! Reads only; run it on a stopped run (the replay is opened like the nodes open it).
 use anyhow::{Context, Result, bail};
 use mbarl_learn::replay::{BufferKind, ReplayBuffer, ReplaySpec};
-use mbarl_learn::{LearnConfig, Policy, WorldModel, checkpoint};
+use mbarl_learn::{LearnConfig, ObsBatch, Policy, WorldModel, checkpoint};
 use mbarl_node::{bundle, convert, demos, store::CheckpointStore};
 use rand::SeedableRng;
 use std::path::Path;
@@ -30,6 +35,14 @@ fn share_above(t: &Tensor, limit: f64) -> f64 {
         .double_value(&[])
 }
 
+/// `DIM:DELTA`, e.g. `12:0.1`.
+fn parse_shift(arg: &str) -> Result<(i64, f64)> {
+    let parsed = arg
+        .split_once(':')
+        .and_then(|(d, v)| Some((d.parse::<i64>().ok()?, v.parse::<f64>().ok()?)));
+    parsed.with_context(|| format!("{arg:?}: expected DIM:DELTA, e.g. 12:0.1"))
+}
+
 fn load_world(cfg: &LearnConfig, path: &Path) -> Result<WorldModel> {
     let ck = checkpoint::load(path).with_context(|| format!("loading {}", path.display()))?;
     let mut w = WorldModel::new(cfg, Device::Cpu)?;
@@ -38,9 +51,11 @@ fn load_world(cfg: &LearnConfig, path: &Path) -> Result<WorldModel> {
 }
 
 fn main() -> Result<()> {
-    let Some(run) = std::env::args().nth(1) else {
-        bail!("usage: checkpoint_probe RUN_DIR");
+    let mut args = std::env::args().skip(1);
+    let Some(run) = args.next() else {
+        bail!("usage: checkpoint_probe RUN_DIR [DIM:DELTA ...]");
     };
+    let shifts = args.map(|a| parse_shift(&a)).collect::<Result<Vec<_>>>()?;
     let run = Path::new(&run);
     let cfg = LearnConfig::from_yaml_file(run.join("preset.yaml"))?;
     let trs = demos::load_role(run, "forward")?;
@@ -97,6 +112,48 @@ fn main() -> Result<()> {
     let Some(world) = newest else {
         bail!("{}: no world-model checkpoint", run.display());
     };
+
+    if !shifts.is_empty() {
+        let Some(state) = demo_obs.state.as_ref() else {
+            bail!(
+                "DIM:DELTA moves a state dimension: {} is not a state-mode run",
+                run.display()
+            );
+        };
+        let z = world.encode_mean(&demo_obs)?;
+        let a = policy.actor.act(&z, true);
+        println!(
+            "forward demos: latent spread {:.3}, forward actor's actions spread {:.3}",
+            z.std_dim(0, true, false)
+                .mean(Kind::Float)
+                .double_value(&[]),
+            a.std_dim(0, true, false)
+                .mean(Kind::Float)
+                .double_value(&[])
+        );
+        for &(dim, delta) in &shifts {
+            if !(0..state.size()[1]).contains(&dim) {
+                bail!(
+                    "state dimension {dim} out of range (state_dim {})",
+                    state.size()[1]
+                );
+            }
+            let moved = state.copy();
+            let _ = moved.narrow(1, dim, 1).g_add_scalar_(delta);
+            let shifted = ObsBatch {
+                state: Some(moved),
+                proprio: demo_obs.proprio.as_ref().map(Tensor::shallow_clone),
+                frames: None,
+            };
+            let zs = world.encode_mean(&shifted)?;
+            let as_ = policy.actor.act(&zs, true);
+            println!(
+                "state dim {dim} moved by {delta}: latents moved {:.3}, forward actor's actions moved {:.3}",
+                mean_abs(&(&zs - &z)),
+                mean_abs(&(&as_ - &a))
+            );
+        }
+    }
 
     let spec = ReplaySpec::from_config(&cfg);
     for kind in [BufferKind::Forward, BufferKind::Backward] {
