@@ -109,7 +109,7 @@ fn main() -> Result<()> {
         previous = Some((z, a));
         newest = Some(w);
     }
-    let Some(world) = newest else {
+    let (Some(world), Some((z, a))) = (newest, previous) else {
         bail!("{}: no world-model checkpoint", run.display());
     };
 
@@ -120,13 +120,9 @@ fn main() -> Result<()> {
                 run.display()
             );
         };
-        let z = world.encode_mean(&demo_obs)?;
-        let a = policy.actor.act(&z, true);
+        // z, a: the forward demos under the newest world model (the last version above)
         println!(
-            "forward demos: latent spread {:.3}, forward actor's actions spread {:.3}",
-            z.std_dim(0, true, false)
-                .mean(Kind::Float)
-                .double_value(&[]),
+            "forward demos: forward actor's actions spread {:.3}",
             a.std_dim(0, true, false)
                 .mean(Kind::Float)
                 .double_value(&[])

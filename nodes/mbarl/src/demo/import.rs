@@ -503,16 +503,18 @@ impl<'a> Importer<'a> {
     fn resolve(&mut self, all: bool) -> Result<()> {
         let tol = self.cfg.tolerance_ns;
         while let Some(f) = self.pending.front() {
+            // receive time: pairs the reward, and the state unless it carries its stamp
+            let received = f.log_time as i64;
             let state_key = if self.state_by_stamp {
                 f.stamp
             } else {
-                f.log_time as i64
+                received
             };
             let ready = all
                 || self.pending.len() > 10_000
                 || (self.js.passed(f.stamp, tol)
                     && (!self.has_state || self.state.passed(state_key, tol))
-                    && (!self.has_reward || self.rewards.passed(f.log_time as i64, tol)));
+                    && (!self.has_reward || self.rewards.passed(received, tol)));
             if !ready {
                 break;
             }
@@ -529,10 +531,10 @@ impl<'a> Importer<'a> {
                 .nearest(state_key, tol)
                 .cloned()
                 .unwrap_or_default();
-            let reward = self.rewards.nearest(f.log_time as i64, tol).copied();
+            let reward = self.rewards.nearest(received, tol).copied();
             self.js.purge_before(f.stamp - tol);
             self.state.purge_before(state_key - tol);
-            self.rewards.purge_before(f.log_time as i64 - tol);
+            self.rewards.purge_before(received - tol);
             self.frame_seq += 1;
             let step = Step {
                 stamp: f.stamp,
