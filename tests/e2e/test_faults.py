@@ -1,12 +1,17 @@
 """Fault injection (issue 8): `kill -9` each node of a running suite in turn.
 
-Lock-step run (`mbarl launch` with the shipped sim_reach_state.yaml, no demos, phases of 80
-steps): after a warm-up, each node is killed with SIGKILL, one after the other (a policy at the
-start of its own phase, while the arm moves). Measured and asserted, from outside the nodes:
-- the arm holds still after the death of the active policy or the camera encoder: all joint
-  velocities (rclpy probe on /joint_states) below HOLD_EPS within 3.5 control periods + 0.2 s of
-  wall time (the arbiter's 2-period action watchdog, its 0.5-period action wait, one hold step;
-  see docs/RELIABILITY.md "Fault injection");
+Lock-step run (`mbarl launch` with the shipped sim_reach_state.yaml, no demos, phases of 400
+steps instead of 80): after a warm-up, each node is killed with SIGKILL, one after the other (a
+policy at the start of its own phase, while the arm moves). Measured and asserted, from outside the nodes:
+- the arm holds still after the death of the active policy or the camera encoder, counted from
+  what was published (DDS source timestamps: the probe's own lag under load does not count):
+  the arbiter's hold (the same target 5 times in a row) within 6 commands of the kill (its
+  2-period action watchdog with a 0.5-period action wait: at most 4 steps on the last action;
+  one on its way, one of slack), the held target within 3.5 steps of travel of the measured
+  position, the arm at rest (velocities below HOLD_EPS) within 2 s of sim time (lock-step: the
+  arm moves only when the sim steps), and no phase change in between (see docs/RELIABILITY.md
+  "Fault injection"). The wall time is printed, not asserted: in lock-step it measures the
+  scheduler;
 - the arbiter's death: in lock-step nothing moves without commands, so the sim stops stepping
   (no new joint-state stamp until the arbiter is back);
 - `mbarl launch` restarts the node (a new pid, its "up" line again in <run_dir>/logs/<name>.log);
@@ -39,6 +44,7 @@ from suite import (
 LOCKSTEP_DOMAIN, REALTIME_DOMAIN = 52, 53
 PERIOD = 0.05
 HOLD_EPS = 0.05          # rad/s: "still"
+HOLD_COMMANDS = 5        # the same command this many times in a row: a hold
 PROFILE = yaml.safe_load((ROOT / "config/robots/sim_arm.yaml").read_text())["/**"]["ros__parameters"]
 LOWER, UPPER = PROFILE["position_lower"], PROFILE["position_upper"]
 MAX_STEP = [v * PERIOD for v in PROFILE["max_velocity"]]
@@ -67,6 +73,12 @@ def field(line, key):
     return m[1] if m else None
 
 
+def sent_at(info, received):
+    """When a message was published (its DDS source timestamp, system clock), on the monotonic
+    clock: unlike its arrival, not delayed by this probe's own scheduling under load."""
+    return min(info["source_timestamp"] * 1e-9 - (time.time() - received), received)
+
+
 class ArmProbe(Probe):
     """Records /joint_states (stamp, positions, velocities, arrival) and /arm_controller/commands."""
 
@@ -79,21 +91,26 @@ class ArmProbe(Probe):
         self.states, self.commands, self.rejected = [], [], []
         best_effort = QoSProfile(depth=200, reliability=ReliabilityPolicy.BEST_EFFORT)
         self.node.create_subscription(JointState, "/joint_states", self._on_state, best_effort)
-        self.node.create_subscription(
-            Float64MultiArray, "/arm_controller/commands",
-            lambda m: self.commands.append((time.monotonic(), list(m.data))), 50)
+        self.sent_commands = []  # (published, on the monotonic clock; data)
+        self.node.create_subscription(Float64MultiArray, "/arm_controller/commands", self._on_command, 50)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.node.create_subscription(UInt64, "/sim/rejected_commands",
                                       lambda m: self.rejected.append(m.data), latched)
 
-    def _on_state(self, m):
+    def _on_command(self, m, info):
+        now = time.monotonic()
+        self.commands.append((now, list(m.data)))
+        self.sent_commands.append((sent_at(info, now), list(m.data)))
+
+    def _on_state(self, m, info):
         if m.header.frame_id == "hostile":
             return  # tests/e2e/test_hostile_inputs.py's own
         stamp = m.header.stamp.sec + m.header.stamp.nanosec * 1e-9
         if self.states and stamp <= self.states[-1][1]:
             return  # the lock-step bridge re-sends its last state while idle
-        self.states.append((time.monotonic(), stamp, list(m.position), list(m.velocity)))
+        now = time.monotonic()
+        self.states.append((now, stamp, list(m.position), list(m.velocity), sent_at(info, now)))
 
     def newest_stamp(self):
         return self.states[-1][1] if self.states else None
@@ -134,12 +151,19 @@ def last_replay(run_dir, name):
 
 
 def hold_after(probe, t_kill):
-    """Sim steps after the kill: (steps until still, wall s until still, steps observed)."""
-    after = [s for s in probe.states if s[0] >= t_kill]
-    for i, s in enumerate(after):
-        if speed(s) < HOLD_EPS and all(speed(x) < HOLD_EPS for x in after[i:i + 3]):
-            return i, s[0] - t_kill, after
-    return None, None, after
+    """After the kill, from what was published: (commands the arbiter sent before its hold,
+    the held target, the newest joint state published before it; sim steps until the arm was
+    still, wall s until the bridge published that still state, the states)."""
+    cmds = [(t, c) for t, c in probe.sent_commands if t >= t_kill]
+    hold_at = next((i for i in range(len(cmds)) if len(cmds) >= i + HOLD_COMMANDS
+                    and all(c == cmds[i][1] for _, c in cmds[i:i + HOLD_COMMANDS])), None)
+    hold = cmds[hold_at] if hold_at is not None else None
+    before_hold = [s for s in probe.states if hold is not None and s[4] <= hold[0]]
+    after = [s for s in probe.states if s[4] >= t_kill]
+    still = next((i for i in range(len(after))
+                  if all(speed(x) < HOLD_EPS for x in after[i:i + 3])), None)
+    return (hold_at, hold and hold[1], before_hold[-1] if before_hold else None,
+            still, still is not None and after[still][4] - t_kill, after)
 
 
 def current_phase(run_dir):
@@ -147,10 +171,11 @@ def current_phase(run_dir):
     return switches[-1][1] if switches else "Forward"
 
 
-def wait_moving(probe, run_dir, phase, timeout=60):
-    """Waits until `phase` (None: any) has just begun (at most 30 of its 80 steps gone) and the
-    arm moves; returns the speed then."""
-    seen = {"n": len(phase_switches(run_dir)), "stamp": probe.newest_stamp()}
+def wait_moving(probe, run_dir, phase, timeout=120):
+    """Waits until `phase` (None: any) has just begun (at most 100 of its 400 steps gone) and
+    the arm moves; returns the speed then."""
+    # The phase must be seen to begin: one already under way may be near its end.
+    seen = {"n": len(phase_switches(run_dir)), "stamp": None}
 
     def ok():
         n = len(phase_switches(run_dir))
@@ -158,7 +183,7 @@ def wait_moving(probe, run_dir, phase, timeout=60):
             seen.update(n=n, stamp=probe.newest_stamp())
         if phase is not None and (current_phase(run_dir) != phase or seen["stamp"] is None):
             return False
-        fresh = phase is None or probe.newest_stamp() - seen["stamp"] <= 30 * PERIOD
+        fresh = phase is None or probe.newest_stamp() - seen["stamp"] <= 100 * PERIOD
         return fresh and len(probe.states) > 3 and all(speed(s) > 2 * HOLD_EPS for s in probe.states[-2:])
 
     assert probe.spin_until(ok, timeout), f"the arm never moved in phase {phase}"
@@ -186,7 +211,7 @@ def wait_moving_realtime(probe, run_dir, phase, timeout=90):
 def test_kill_each_node_lockstep(tmp_path):
     run_dir = tmp_path / "run"
     # no demos here: nothing learns a policy, so no lock-step pacing (faults, not learning)
-    lf = launch_file(run_dir, tmp_path, "sim_reach_state.yaml", LOCKSTEP_DOMAIN, no_pacing)
+    lf = launch_file(run_dir, tmp_path, "sim_reach_state.yaml", LOCKSTEP_DOMAIN, long_phases)
     out = tmp_path / "launch.out"
     suite = start_launch(lf, LOCKSTEP_DOMAIN, out)
     probe = ArmProbe(LOCKSTEP_DOMAIN)
@@ -216,7 +241,6 @@ def test_kill_each_node_lockstep(tmp_path):
             before = last_replay(run_dir, name) if name in (
                 "world_model", "forward_policy", "backward_policy") else None
             newest_ck = None
-            stamp_at_kill = probe.newest_stamp()
             t_kill = kill(pid)
             if name == "world_model":
                 # Corrupt the newest checkpoint while the node is dead (launch restarts it after
@@ -237,21 +261,39 @@ def test_kill_each_node_lockstep(tmp_path):
             restart_s, up = wait_restart(run_dir, out, name, pid, ups, probe)
             f = {"restart_s": round(restart_s, 2)}
             if speed_at_kill is not None:
-                steps, wall, after = hold_after(probe, t_kill)
-                f.update(speed_at_kill=round(speed_at_kill, 3), steps_to_still=steps, wall_to_still_s=wall and round(wall, 3),
-                         stamp_at_kill=stamp_at_kill)
-                assert steps is not None, f"{name}: the arm never held still: {[round(speed(s), 3) for s in after[:20]]}"
-                # The first steps after the kill may be ones already commanded with the last
-                # action (the arbiter reuses a fresh action for watchdog_periods = 2 periods of
-                # wall time); count sim steps from the kill.
-                f["sim_s_to_still"] = round(after[steps][1] - stamp_at_kill, 3)
-                f["speeds"] = [round(speed(s), 3) for s in after[:8]]
+                moving, hold, state_at_hold, steps, wall, after = hold_after(probe, t_kill)
+                f.update(speed_at_kill=round(speed_at_kill, 3), commands_to_hold=moving,
+                         steps_to_still=steps, wall_to_still_s=wall and round(wall, 3))
+                # Measured within the killed policy's phase: a switch to the other (live) policy
+                # would measure that policy's motion instead.
+                offset = time.time() - time.monotonic()
+                switched = [r for r in csv_rows(run_dir / "metrics/phases.csv")
+                            if t_kill <= float(r["unix_time_s"]) - offset
+                            <= (after[steps][4] if steps is not None else t_kill + 1.0)]
+                assert not switched, f"{name}: the phase changed before the arm was still: {switched} {f}"
                 # The arbiter reuses the last action while it is fresher than watchdog_periods
-                # (2 periods of wall time) and waits action_wait_periods (0.5) for each one; the
-                # hold then takes one control step: 3.5 periods, plus scheduling slack.
-                assert wall <= 3.5 * PERIOD + 0.2, f"{name}: still only {wall:.3f} s after the kill"
-                cmds = [c for t, c in probe.commands if t >= t_kill - 0.2][:12]
-                f["cmd_moves"] = [round(max(abs(a - b) for a, b in zip(c1, c0)), 4) for c0, c1 in zip(cmds, cmds[1:])]
+                # (2 periods of wall time), waiting action_wait_periods (0.5) for a new one
+                # before each step: at most 4 commands; plus one already on its way at the kill
+                # and one of slack. Then it holds: the same target, again and again.
+                assert moving is not None and moving <= 6, \
+                    f"{name}: no hold within 6 commands of the kill: {f} " + \
+                    f"{[(round(t - t_kill, 3), [round(x, 3) for x in c]) for t, c in probe.sent_commands if t >= t_kill][:30]}" + \
+                    f" kill at {t_kill + time.time() - time.monotonic():.3f}; phases: {[(r['unix_time_s'], r['to']) for r in csv_rows(run_dir / 'metrics/phases.csv')[-4:]]}"
+                # The hold is where the arm is: its measured position, or (after a refused
+                # step) the last target, at most one step beyond an origin that leads the arm by
+                # at most 2 steps (MAX_LEAD_STEPS): 3 steps, and half a step of slack.
+                lead = max(abs(h - p) / m for h, p, m in zip(hold, state_at_hold[2], MAX_STEP))
+                f["hold_lead_steps"] = round(lead, 2)
+                assert lead <= 3.5, f"{name}: the hold is {lead:.2f} steps from the arm: {f}"
+                # In lock-step the arm moves only when the sim steps: it comes to rest at the
+                # held target within 2 s of sim time (a lagging wrist converges slowly), counted
+                # from the newest state the bridge published before the kill.
+                assert steps is not None, f"{name}: the arm never held still: {[round(speed(s), 3) for s in after[:40]]}"
+                stamp_before = max(s[1] for s in probe.states if s[4] < t_kill)
+                f["sim_s_to_still"] = round(after[steps][1] - stamp_before, 3)
+                f["received_s_to_still"] = round(after[steps][0] - t_kill, 3)
+                f["speeds"] = [round(speed(s), 3) for s in after[:8]]
+                assert f["sim_s_to_still"] <= 2.0, f"{name}: still only {f['sim_s_to_still']} s of sim time after the kill: {f}"
             if before is not None:
                 reloaded = int(field(up, "replay"))
                 f.update(replay_before=before, replay_reloaded=reloaded)
@@ -293,6 +335,15 @@ def test_kill_each_node_lockstep(tmp_path):
 
 def no_pacing(text):
     return text.replace("max_training_backlog: 200", "max_training_backlog: 0")
+
+
+def long_phases(text):
+    """No pacing, and phases of 400 steps: the lock-step sim runs at up to ~250 steps/s, so a
+    phase of 80 could end between the kill and the hold, and the other (live) policy's motion
+    would be measured instead."""
+    phases = "forward_steps: 80, backward_steps: 80"
+    assert phases in text
+    return no_pacing(text).replace(phases, "forward_steps: 400, backward_steps: 400")
 
 
 def realtime(text):
