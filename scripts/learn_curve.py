@@ -82,13 +82,14 @@ def stop(proc, timeout=30):
             proc.wait()
 
 
-def record_demos(task, demo_dir, domain, state_topic, reward_topic):
+def record_demos(task, demo_dir, domain, state_topic, reward_topic, init_radius=None):
     if (demo_dir / "demos" / "forward" / task / "dataset.yaml").exists():
         return
+    spread = [] if init_radius is None else ["--bridge-param", f"init_radius:={init_radius}"]
     subprocess.run(["bash", str(ROOT / "sim/record_demos.sh"), "--task", task, "--episodes", "10",
                     "--run-dir", str(demo_dir), "--domain", str(domain),
                     "--mbarl", str(TARGET / "mbarl"), "--state-topic", state_topic,
-                    "--reward-topic", reward_topic],
+                    "--reward-topic", reward_topic, *spread],
                    env=env(domain), check=True)
 
 
@@ -280,6 +281,9 @@ def main():
     ap.add_argument("--param", action="append", default=[], type=node_param,
                     metavar="NODE.PARAM=VALUE",
                     help="node parameter for every run, e.g. forward_policy.updates_per_transition=4")
+    ap.add_argument("--demo-init-radius", type=float, default=None, metavar="M",
+                    help="record the demos with the object's reset spread widened to M metres (the "
+                         "bridge's init_radius); training and evaluation keep the task's own")
     ap.add_argument("--threshold", type=float, default=0.8)
     ap.add_argument("--stop-after", type=int, default=3,
                     help="stop a run after this many consecutive rounds at or above the threshold")
@@ -296,9 +300,11 @@ def main():
     use_state = args.task_state if args.task_state is not None else TASK_STATE_DEFAULT[args.task]
     args.state_topic = STATE_TOPIC if use_state and args.obs == "state" else ""
     reward_topic = REWARD_TOPIC if args.demo_rewards else ""
-    suffix = ("_taskstate" if args.state_topic else "") + ("_rewards" if reward_topic else "")
+    suffix = ("_taskstate" if args.state_topic else "") + ("_rewards" if reward_topic else "") + (
+        f"_spread{args.demo_init_radius:g}" if args.demo_init_radius is not None else "")
     demo_dir = (args.out / f"demos_{args.task}{suffix}").resolve()
-    record_demos(args.task, demo_dir, args.domain + 2, args.state_topic, reward_topic)
+    record_demos(args.task, demo_dir, args.domain + 2, args.state_topic, reward_topic,
+                 args.demo_init_radius)
     runs, summaries = [], []
     # seed-major: a budget cut short still leaves every agent with its first seeds
     for seed in [int(s) for s in args.seeds.split(",")]:

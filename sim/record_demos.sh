@@ -5,6 +5,7 @@
 #   sim/record_demos.sh [--task push] [--episodes 10] [--run-dir run] [--bags DIR]
 #                       [--roles forward,backward] [--domain 57] [--mbarl PATH]
 #                       [--state-topic /sim/task_state] [--reward-topic /sim/task_reward]
+#                       [--bridge-param NAME:=VALUE ...]
 #
 # For each role it starts the bridge in lock-step mode (64x64 camera), `mbarl record` on the
 # robot topics plus the sim's task state and reset counter (episode markers), runs the expert
@@ -15,12 +16,15 @@
 # topic too and imports it as the observations' `state` (fully observed state experiments:
 # the nodes then read the same topic, camera_encoder's `state_topic`). --reward-topic records the
 # task reward the learners train with (the arbiter's `task_reward_topic`) and imports it into
-# the transitions, as EARL's demonstrations carry their rewards.
+# the transitions, as EARL's demonstrations carry their rewards. --bridge-param (repeatable) sets a
+# bridge parameter for the recording, e.g. `init_radius:=0.08`: demonstrations from more varied
+# object positions than the sim's default resets.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
 
 TASK=push EPISODES=10 RUN_DIR=run BAGS="" ROLES=forward,backward DOMAIN=${ROS_DOMAIN_ID:-57} MBARL="" STATE_TOPIC="" REWARD_TOPIC=""
+BRIDGE_PARAMS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --task) TASK=$2; shift 2 ;;
@@ -32,7 +36,10 @@ while [ $# -gt 0 ]; do
     --mbarl) MBARL=$2; shift 2 ;;
     --state-topic) STATE_TOPIC=$2; shift 2 ;;
     --reward-topic) REWARD_TOPIC=$2; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    --bridge-param)
+      [[ "$2" == *:=* ]] || { echo "--bridge-param wants NAME:=VALUE, not $2" >&2; exit 2; }
+      BRIDGE_PARAMS+=(-p "$2"); shift 2 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -74,7 +81,7 @@ for role in "${roles[@]}"; do
   rm -rf "$bag"
   mbarl_log "$role: bridge ($TASK, lock-step), recorder → $bag, expert ($direction, $EPISODES episodes)"
   "$PY" -m mbarl_sim.bridge --ros-args -p task:="$TASK" -p lockstep:=true \
-      -p image_width:=64 -p image_height:=64 >"$BAGS/${TASK}_${role}.bridge.log" 2>&1 &
+      -p image_width:=64 -p image_height:=64 "${BRIDGE_PARAMS[@]}" >"$BAGS/${TASK}_${role}.bridge.log" 2>&1 &
   bridge=$!; pids+=("$bridge")
   "$MBARL" record "${TOPICS[@]}" -o "$bag" --progress-lines 2>"$BAGS/${TASK}_${role}.record.log" &
   recorder=$!; pids+=("$recorder")

@@ -58,7 +58,8 @@ class SimBridge(Node):
         self.lockstep = bool(c["lockstep"])
         self.env = SimEnv(c["task"], control_rate=c["control_rate"], substeps=c["physics_substeps"],
                           image_width=c["image_width"], image_height=c["image_height"],
-                          render=c["publish_image"] or c["publish_compressed"], seed=c["seed"])
+                          render=c["publish_image"] or c["publish_compressed"], seed=c["seed"],
+                          init_radius=c["init_radius"])
         self.env.reset(c["initial_direction"])
         self.names = list(c["joint_names"])
         if len(self.names) != 4 or len(c["joint_lower"]) != 4 or len(c["joint_upper"]) != 4:

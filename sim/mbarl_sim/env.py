@@ -19,10 +19,12 @@ from .tasks import make_task  # noqa: E402
 class SimEnv:
     def __init__(self, task: str = "push", control_rate: float = 20.0, substeps: int = 10,
                  image_width: int = 64, image_height: int = 64, render: bool = True,
-                 seed: int = 0, camera: str = "cam"):
+                 seed: int = 0, camera: str = "cam", init_radius: float | None = None):
         if control_rate <= 0 or substeps < 1:
             raise ValueError("control_rate must be > 0 and substeps >= 1")
         self.task = make_task(task)
+        if init_radius is not None and init_radius >= 0:
+            self.task.set_init_radius(init_radius)
         self.model = self.task.load_model()
         self.model.opt.timestep = 1.0 / (control_rate * substeps)
         self.data = mujoco.MjData(self.model)

@@ -78,6 +78,19 @@ class Task(ABC):
     def reset_objects(self, data, rng, direction) -> None:
         pass
 
+    def set_init_radius(self, radius: float) -> None:
+        """Widen or narrow the object's reset spread (bridge parameter `init_radius`): e.g.
+        demonstrations from more varied object positions than the evaluation resets use."""
+        if not hasattr(self, "init_radius"):
+            raise ValueError(f"task {self.name!r} has no object reset spread (init_radius)")
+        if not 0.0 <= radius <= self.max_init_radius():
+            raise ValueError(f"init_radius {radius} m out of range for task {self.name!r} "
+                             f"(0 .. {self.max_init_radius():.3f} m)")
+        self.init_radius = float(radius)
+
+    def max_init_radius(self) -> float:
+        return 0.1
+
     @abstractmethod
     def success(self, data: mujoco.MjData, direction: str = "forward") -> bool:
         ...
@@ -151,6 +164,10 @@ class PushTask(Task):
         a = self.block_qpos
         data.qpos[a:a + 3] = (xy[0], xy[1], self.half)
         data.qpos[a + 3:a + 7] = (math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2))
+
+    def max_init_radius(self) -> float:
+        # wider would start some episodes already within the other region (solved)
+        return float(np.linalg.norm(self.goal - self.start)) - self.radius - 1e-6
 
     def block(self, data) -> np.ndarray:
         return data.xpos[self.block_body].copy()

@@ -80,3 +80,25 @@ def test_fk_matches_mujoco():
 def test_limits_match_mjcf():
     env = SimEnv("push", render=False)
     assert np.allclose(env.lower, arm.LOWER) and np.allclose(env.upper, arm.UPPER)
+
+
+def test_init_radius_widens_the_push_block_spread():
+    default, wide = SimEnv("push", render=False, seed=5), SimEnv("push", render=False, seed=5, init_radius=0.08)
+    for env, lo, hi in ((default, 0.0, 0.03), (wide, 0.05, 0.08)):
+        for direction in DIRECTIONS:
+            centre = env.task.start if direction == "forward" else env.task.goal
+            far = []
+            for _ in range(60):
+                env.reset(direction)
+                far.append(np.linalg.norm(env.task.block(env.data)[:2] - centre))
+                assert not env.success(direction), "a fresh episode is never solved"
+            assert lo <= max(far) <= hi + 1e-9, (env.task.init_radius, direction, max(far))
+    # negative: the task's own spread
+    assert SimEnv("push", render=False, init_radius=-1.0).task.init_radius == 0.03
+
+
+@pytest.mark.parametrize("task,radius", [("push", 0.2), ("push", -0.0 - 1e-3), ("door", 0.05)])
+def test_init_radius_rejects_what_the_task_cannot_do(task, radius):
+    env = SimEnv(task, render=False)
+    with pytest.raises(ValueError, match="init_radius"):
+        env.task.set_init_radius(radius)
