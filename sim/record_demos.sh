@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
     --bridge-param)
       [[ "$2" == *:=* ]] || { echo "--bridge-param wants NAME:=VALUE, not $2" >&2; exit 2; }
       BRIDGE_PARAMS+=(-p "$2"); shift 2 ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
