@@ -16,6 +16,8 @@ the nodes:
 - the arbiter's death: in lock-step nothing moves without commands, so the sim stops stepping
   (no new joint-state stamp until the arbiter is back);
 - `mbarl launch` restarts the node (a new pid, its "up" line again in <run_dir>/logs/<name>.log);
+  after the camera encoder's restart (its observations numbered from 0 again) the arbiter logs
+  that it dropped the actions of the old numbering;
 - it resumes from the run directory: the replay it reloads (`replay=` of its "up" line) holds at
   least the transitions it reported (metrics/<name>.csv `replay_size`) before the kill;
 - the newest world-model checkpoint, corrupted on disk while the node is dead, is detected
@@ -307,6 +309,11 @@ def test_kill_each_node_lockstep(tmp_path):
                 assert resumed, lines[-20:]
                 f.update(corrupted_version=newest_ck, resumed_version=int(field(resumed[-1], "version")))
                 assert f["resumed_version"] == newest_ck - 1, f
+            if name == "camera_encoder":
+                # it counts its observations from 0 again: the arbiter drops the old actions
+                restarted = probe.spin_until(lambda: any(
+                    "observation sequence restarted" in l for l in log_lines(run_dir, "phase_arbiter")), 10)
+                assert restarted, log_lines(run_dir, "phase_arbiter")[-10:]
             if name == "phase_arbiter":
                 assert figures["arbiter_dead_steps"] == 0, "the sim stepped without its commander"
                 steps_before = len(probe.states)

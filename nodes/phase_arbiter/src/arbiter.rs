@@ -144,6 +144,8 @@ pub struct Arbiter {
     measured: Option<Vec<f64>>,
     /// The position held since the arm last moved under a policy.
     holding: Option<Vec<f64>>,
+    /// The newest observation's sequence number (the encoder's count since it started).
+    last_seq: Option<u64>,
 }
 
 impl Arbiter {
@@ -166,6 +168,7 @@ impl Arbiter {
             pending: None,
             measured: None,
             holding: None,
+            last_seq: None,
         }
     }
 
@@ -425,6 +428,22 @@ impl Arbiter {
     }
 
     /// Has the active policy answered observation `seq` yet?
+    /// A new observation arrived (before [`Arbiter::has_action_for`] asks about it). A
+    /// sequence number lower than the last one means the camera encoder restarted and counts
+    /// from 0 again: the stored actions answer observations of its previous run, so they are
+    /// dropped, or an old action would count as the answer to a new observation.
+    pub fn on_observation_seq(&mut self, seq: u64) {
+        if self.last_seq.is_some_and(|last| seq < last) {
+            tracing::warn!(
+                seq,
+                last = self.last_seq,
+                "observation sequence restarted (camera encoder restarted): dropping the stored actions"
+            );
+            self.actions = [None, None];
+        }
+        self.last_seq = Some(seq);
+    }
+
     pub fn has_action_for(&self, seq: u64) -> bool {
         let slot = match self.machine.phase() {
             Phase::Backward => 1,
@@ -518,6 +537,30 @@ mod tests {
             action: a,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn an_encoder_restart_drops_the_actions_of_its_previous_run() {
+        let mut arb = arbiter();
+        let t0 = Instant::now();
+        arb.on_observation_seq(100);
+        let mut a = act(PolicyAction::POLICY_FORWARD, vec![1.0, 1.0]);
+        a.observation_seq = 100;
+        arb.on_action(a, t0);
+        assert!(arb.has_action_for(100));
+        arb.on_observation_seq(101);
+        assert!(
+            !arb.has_action_for(101),
+            "the next observation waits for its own action"
+        );
+        // the encoder restarted: its count begins again
+        arb.on_observation_seq(0);
+        assert!(
+            !arb.has_action_for(0),
+            "an action for observation 100 of the old run is not one for observation 0"
+        );
+        let out = arb.step(obs(0, [0.2, 0.3]), t0);
+        assert_eq!(out.hold, Some(HoldReason::NoAction));
     }
 
     #[test]

@@ -298,6 +298,7 @@ async fn main() -> Result<()> {
     macro_rules! on_observation {
         ($obs:expr) => {{
             let obs = $obs;
+            arb.on_observation_seq(obs.seq);
             if let Some((prev, _)) = waiting.take() {
                 let header = prev.header.clone();
                 let step = arb.step(prev, Instant::now());
