@@ -83,7 +83,8 @@ def sent_at(info, received):
 
 
 class ArmProbe(Probe):
-    """Records /joint_states (stamp, positions, velocities, arrival) and /arm_controller/commands."""
+    """Records /joint_states (arrival, stamp, positions, velocities, published) and
+    /arm_controller/commands (arrival, data, published); "published" is `sent_at`."""
 
     def __init__(self, domain):
         super().__init__(domain, "fault_probe")
@@ -94,7 +95,6 @@ class ArmProbe(Probe):
         self.states, self.commands, self.rejected = [], [], []
         best_effort = QoSProfile(depth=200, reliability=ReliabilityPolicy.BEST_EFFORT)
         self.node.create_subscription(JointState, "/joint_states", self._on_state, best_effort)
-        self.sent_commands = []  # (published, on the monotonic clock; data)
         self.node.create_subscription(Float64MultiArray, "/arm_controller/commands", self._on_command, 50)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -103,8 +103,7 @@ class ArmProbe(Probe):
 
     def _on_command(self, m, info):
         now = time.monotonic()
-        self.commands.append((now, list(m.data)))
-        self.sent_commands.append((sent_at(info, now), list(m.data)))
+        self.commands.append((now, list(m.data), sent_at(info, now)))
 
     def _on_state(self, m, info):
         if m.header.frame_id == "hostile":
@@ -125,7 +124,7 @@ def speed(state):
 
 def check_commands(commands):
     """Every command finite, within position limits, within one period's travel of the previous."""
-    for i, (_, c) in enumerate(commands):
+    for i, (_, c, _) in enumerate(commands):
         assert len(c) == len(LOWER), c
         assert all(math.isfinite(x) for x in c), c
         assert all(lo - 1e-9 <= x <= hi + 1e-9 for x, lo, hi in zip(c, LOWER, UPPER)), c
@@ -157,7 +156,7 @@ def hold_after(probe, t_kill):
     """After the kill, from what was published: (commands the arbiter sent before its hold,
     the held target, the newest joint state published before it; sim steps until the arm was
     still, wall s until the bridge published that still state, the states)."""
-    cmds = [(t, c) for t, c in probe.sent_commands if t >= t_kill]
+    cmds = [(sent, c) for _, c, sent in probe.commands if sent >= t_kill]
     hold_at = next((i for i in range(len(cmds)) if len(cmds) >= i + HOLD_COMMANDS
                     and all(c == cmds[i][1] for _, c in cmds[i:i + HOLD_COMMANDS])), None)
     hold = cmds[hold_at] if hold_at is not None else None
@@ -165,8 +164,8 @@ def hold_after(probe, t_kill):
     after = [s for s in probe.states if s[4] >= t_kill]
     still = next((i for i in range(len(after))
                   if all(speed(x) < HOLD_EPS for x in after[i:i + 3])), None)
-    return (hold_at, hold and hold[1], before_hold[-1] if before_hold else None,
-            still, still is not None and after[still][4] - t_kill, after)
+    return (hold_at, hold[1] if hold else None, before_hold[-1] if before_hold else None,
+            still, after[still][4] - t_kill if still is not None else None, after)
 
 
 def current_phase(run_dir):
@@ -266,7 +265,7 @@ def test_kill_each_node_lockstep(tmp_path):
             if speed_at_kill is not None:
                 moving, hold, state_at_hold, steps, wall, after = hold_after(probe, t_kill)
                 f.update(speed_at_kill=round(speed_at_kill, 3), commands_to_hold=moving,
-                         steps_to_still=steps, wall_to_still_s=wall and round(wall, 3))
+                         steps_to_still=steps, wall_to_still_s=wall if wall is None else round(wall, 3))
                 # Measured within the killed policy's phase: a switch to the other (live) policy
                 # would measure that policy's motion instead.
                 offset = time.time() - time.monotonic()
@@ -279,7 +278,7 @@ def test_kill_each_node_lockstep(tmp_path):
                 # before each step: at most 4 commands; plus one already on its way at the kill
                 # and one of slack. Then it holds: the same target, again and again.
                 sent = [(round(t - t_kill, 3), [round(x, 3) for x in c])
-                        for t, c in probe.sent_commands if t >= t_kill][:30]
+                        for _, c, t in probe.commands if t >= t_kill][:30]
                 assert moving is not None and moving <= 6, \
                     f"{name}: no hold within 6 commands of the kill: {f}; commands (s after the kill): {sent}"
                 # The hold is where the arm is: its measured position, or (after a refused
@@ -332,7 +331,7 @@ def test_kill_each_node_lockstep(tmp_path):
         assert probe.rejected and probe.rejected[-1] == 0, f"sim rejected commands: {probe.rejected}"
         n = check_commands(probe.commands)
         steps = [max(abs(a - b) for a, b in zip(c1, c0))
-                 for (_, c0), (_, c1) in zip(probe.commands, probe.commands[1:])]
+                 for (_, c0, _), (_, c1, _) in zip(probe.commands, probe.commands[1:])]
         print(f"commands checked: {n}; largest step between commands {max(steps):.4f} rad; "
               f"arbiter dead: {figures['arbiter_dead_steps']} sim steps", flush=True)
         assert all(p.poll() is None for p in [suite])
@@ -391,7 +390,7 @@ def test_arbiter_death_realtime_watchdog(tmp_path):
         ups = len(up_lines(run_dir, "phase_arbiter"))
         t_kill = kill(pid)
         probe.spin_for(2.0)
-        last_cmd = max(t for t, _ in probe.commands if t <= t_kill + 0.05)
+        last_cmd = max(t for t, _, _ in probe.commands if t <= t_kill + 0.05)
         still = still_after(probe, last_cmd)
         assert still, f"never still after the arbiter's death: {[round(speed(s), 3) for s in probe.states if s[0] > last_cmd][::5]}"
         latency = still[0] - last_cmd

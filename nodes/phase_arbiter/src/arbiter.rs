@@ -427,7 +427,6 @@ impl Arbiter {
         self.pending = None;
     }
 
-    /// Has the active policy answered observation `seq` yet?
     /// A new observation arrived (before [`Arbiter::has_action_for`] asks about it). A
     /// sequence number lower than the last one means the camera encoder restarted and counts
     /// from 0 again: the stored actions answer observations of its previous run, so they are
@@ -444,6 +443,7 @@ impl Arbiter {
         self.last_seq = Some(seq);
     }
 
+    /// Has the active policy answered observation `seq` yet?
     pub fn has_action_for(&self, seq: u64) -> bool {
         let slot = match self.machine.phase() {
             Phase::Backward => 1,
