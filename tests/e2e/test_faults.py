@@ -10,8 +10,9 @@ the nodes:
   2-period action watchdog with a 0.5-period action wait: at most 4 steps on the last action;
   one on its way, one of slack), the held target within 3.5 steps of travel of the measured
   position, the arm at rest (velocities below HOLD_EPS) within 2 s of sim time (lock-step: the
-  arm moves only when the sim steps), and no phase change in between (see docs/RELIABILITY.md
-  "Fault injection"). The wall time is printed, not asserted: in lock-step it measures the
+  arm moves only when the sim steps), all within the killed policy's phase (a kill that raced
+  a phase change is repeated in the policy's next phase, at most 3 kills; see
+  docs/RELIABILITY.md "Fault injection"). The wall time is printed, not asserted: in lock-step it measures the
   scheduler;
 - the arbiter's death: in lock-step nothing moves without commands, so the sim stops stepping
   (no new joint-state stamp until the arbiter is back);
@@ -231,8 +232,11 @@ def test_kill_each_node_lockstep(tmp_path):
             150)
         assert ready, out.read_text()[-3000:]
 
-        for name in ["backward_policy", "forward_policy", "camera_encoder", "demo_classifier",
-                     "world_model", "phase_arbiter"]:
+        kills = ["backward_policy", "forward_policy", "camera_encoder", "demo_classifier",
+                 "world_model", "phase_arbiter"]
+        raced = {}
+        while kills:
+            name = kills.pop(0)
             assert suite.poll() is None, out.read_text()[-3000:]
             # A policy is killed at the start of its own phase, while the arm moves.
             active = {"backward_policy": "Backward", "forward_policy": "Forward"}.get(name)
@@ -269,9 +273,21 @@ def test_kill_each_node_lockstep(tmp_path):
                 # Measured within the killed policy's phase: a switch to the other (live) policy
                 # would measure that policy's motion instead.
                 offset = time.time() - time.monotonic()
-                switched = [r for r in csv_rows(run_dir / "metrics/phases.csv")
-                            if t_kill <= float(r["unix_time_s"]) - offset
+                rows = csv_rows(run_dir / "metrics/phases.csv")
+                at_kill = [r["to"] for r in rows if float(r["unix_time_s"]) - offset < t_kill][-1:]
+                switched = [r for r in rows if t_kill <= float(r["unix_time_s"]) - offset
                             <= (after[steps][4] if steps is not None else t_kill + 1.0)]
+                if active is not None and (at_kill != [active] or switched):
+                    # The phase ended (its budget, or a safety rule such as pushing against the
+                    # joint limits) between the check and the kill, or right after it: this kill
+                    # did not test the dead policy's phase. Kill it again in its next phase.
+                    raced[name] = raced.get(name, 0) + 1
+                    assert raced[name] < 3, f"{name}: 3 kills raced a phase change: {at_kill} {switched} {f}"
+                    print(f"kill -9 {name} raced a phase change (phase {at_kill}, then {switched}): again",
+                          flush=True)
+                    kills.insert(0, name)
+                    probe.spin_for(4)
+                    continue
                 assert not switched, f"{name}: the phase changed before the arm was still: {switched} {f}"
                 # The arbiter reuses the last action while it is fresher than watchdog_periods
                 # (2 periods of wall time), waiting action_wait_periods (0.5) for a new one
