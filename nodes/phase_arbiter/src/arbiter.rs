@@ -11,6 +11,12 @@
 //! kinematics) would leave the box, or go farther out when the arm is already outside, is
 //! refused: from where the arm is, only the joints whose step keeps the end effector in (or no
 //! farther out of) the box move; the others hold.
+//!
+//! With a rest pose ([`Arbiter::with_homing`]), every automatic switch into FORWARD or BACKWARD
+//! first drives the arm to that joint configuration, at most a full-scale step per control
+//! period, before the policy acts: each phase then starts from the arm pose the demonstrations
+//! start from. Only the arm moves (the scene is never reset); homing steps count as env steps
+//! but are neither a policy's transition nor part of the phase's step budget.
 
 use std::time::{Duration, Instant};
 
@@ -118,6 +124,20 @@ pub struct StepOutput {
     pub switch: Option<Switch>,
     /// The transition completed by this step's observation (previous obs → this obs).
     pub transition: Option<Transition>,
+    /// The step drove the arm towards its rest pose (no policy acted).
+    pub homing: bool,
+}
+
+/// The rest pose the arm returns to before each phase (parameters `home_position`,
+/// `home_tolerance`, `home_max_steps`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Homing {
+    /// Joint positions (rad), in profile order, within the limits.
+    pub position: Vec<f64>,
+    /// Homing ends when every joint is within this of its rest position (rad)…
+    pub tolerance: f64,
+    /// …or after this many steps (an obstacle, a refused workspace step).
+    pub max_steps: u64,
 }
 
 struct Pending {
@@ -146,6 +166,9 @@ pub struct Arbiter {
     holding: Option<Vec<f64>>,
     /// The newest observation's sequence number (the encoder's count since it started).
     last_seq: Option<u64>,
+    homing: Option<Homing>,
+    /// Steps taken towards the rest pose since the last switch; `None`: not homing.
+    homing_steps: Option<u64>,
 }
 
 impl Arbiter {
@@ -169,7 +192,40 @@ impl Arbiter {
             measured: None,
             holding: None,
             last_seq: None,
+            homing: None,
+            homing_steps: None,
         }
+    }
+
+    /// Drives the arm to `homing.position` at the start of every automatic FORWARD or BACKWARD
+    /// phase. The position must have one entry per joint, within the limits.
+    pub fn with_homing(mut self, homing: Homing) -> Result<Self, String> {
+        if homing.position.len() != self.limits.joints() {
+            return Err(format!(
+                "home_position has {} entries for {} joints",
+                homing.position.len(),
+                self.limits.joints()
+            ));
+        }
+        if !self.limits.within(&homing.position, 0.0) {
+            return Err(format!(
+                "home_position {:?} is outside the joint limits",
+                homing.position
+            ));
+        }
+        if !(homing.tolerance.is_finite() && homing.tolerance > 0.0) || homing.max_steps == 0 {
+            return Err(format!(
+                "home_tolerance must be > 0 and home_max_steps > 0, got {} and {}",
+                homing.tolerance, homing.max_steps
+            ));
+        }
+        self.homing = Some(homing);
+        Ok(self)
+    }
+
+    /// Is the arm on its way to the rest pose (no policy acts)?
+    pub fn is_homing(&self) -> bool {
+        self.homing_steps.is_some()
     }
 
     /// The targets sent instead of a command the workspace box refuses: from where the arm is
@@ -346,6 +402,13 @@ impl Arbiter {
             });
         }
 
+        if switch
+            .as_ref()
+            .is_some_and(|s| matches!(s.to, Phase::Forward | Phase::Backward))
+            && self.homing.is_some()
+        {
+            self.homing_steps = Some(0);
+        }
         self.on_joint_positions(&measured);
         // With neither a measured position nor a last target there is nothing safe to
         // command (clamping a NaN would send the arm to the middle of its range).
@@ -357,33 +420,22 @@ impl Arbiter {
                 clamped: false,
                 switch,
                 transition,
+                homing: false,
             };
         };
+        if let Some(out) = self.homing_step(&measured, &base) {
+            return StepOutput {
+                switch,
+                transition,
+                ..out
+            };
+        }
         let mut refused = None;
         let (targets, hold, clamped, action) = match self.active_action(now) {
             Ok(a) => {
-                // With a sane measurement: from the last target unless it leads the arm too
-                // far (JointLimits::step_origin), so targets never run away from a blocked arm.
-                let from = if self.limits.within(&measured, 0.05) {
-                    self.limits
-                        .step_origin(&measured, self.last_targets.as_deref())
-                } else {
-                    base.clone()
-                };
-                let c = self
-                    .limits
-                    .command(&from, &a.action, self.period.as_secs_f64());
-                // Where the arm is, within its joint limits: the workspace check's reference.
-                let start: Vec<f64> = (0..from.len())
-                    .map(|j| self.limits.clamp_position(j, from[j]))
-                    .collect();
-                let (targets, clamped) = match &self.workspace {
-                    Some(ws) if !ws.permits(&start, &c.targets) => {
-                        refused = Some(Refusal::Workspace);
-                        (self.workspace_fallback(ws, start, &c.targets, &base), true)
-                    }
-                    _ => (c.targets, c.clamped),
-                };
+                let from = self.step_from(&measured, &base);
+                let (targets, clamped, r) = self.safe_command(from, &a.action, &base);
+                refused = r;
                 (
                     targets,
                     None,
@@ -418,7 +470,83 @@ impl Arbiter {
             clamped,
             switch,
             transition,
+            homing: false,
         }
+    }
+
+    /// Where a step starts: with a sane measurement, the last target unless it leads the arm
+    /// too far (JointLimits::step_origin), so targets never run away from a blocked arm.
+    fn step_from(&self, measured: &[f64], base: &[f64]) -> Vec<f64> {
+        if self.limits.within(measured, 0.05) {
+            self.limits
+                .step_origin(measured, self.last_targets.as_deref())
+        } else {
+            base.to_vec()
+        }
+    }
+
+    /// The targets for `action` from `from`, clamped to the limits and checked against the
+    /// workspace box: (targets, clamped or refused, the refusal).
+    fn safe_command(
+        &self,
+        from: Vec<f64>,
+        action: &[f32],
+        base: &[f64],
+    ) -> (Vec<f64>, bool, Option<Refusal>) {
+        let c = self
+            .limits
+            .command(&from, action, self.period.as_secs_f64());
+        // Where the arm is, within its joint limits: the workspace check's reference.
+        let start: Vec<f64> = (0..from.len())
+            .map(|j| self.limits.clamp_position(j, from[j]))
+            .collect();
+        match &self.workspace {
+            Some(ws) if !ws.permits(&start, &c.targets) => (
+                self.workspace_fallback(ws, start, &c.targets, base),
+                true,
+                Some(Refusal::Workspace),
+            ),
+            _ => (c.targets, c.clamped, None),
+        }
+    }
+
+    /// One step towards the rest pose while homing (not on e-stop, nor outside FORWARD and
+    /// BACKWARD); `None` when the policy acts. Homing ends once every joint is within the
+    /// tolerance, or after `max_steps`; this step is then the last homing step.
+    fn homing_step(&mut self, measured: &[f64], base: &[f64]) -> Option<StepOutput> {
+        let steps = self.homing_steps?;
+        let homing = self.homing.as_ref()?;
+        if self.estop || !matches!(self.machine.phase(), Phase::Forward | Phase::Backward) {
+            self.homing_steps = None;
+            return None;
+        }
+        let from = self.step_from(measured, base);
+        let arrived = self.limits.within(measured, 0.05)
+            && measured
+                .iter()
+                .zip(&homing.position)
+                .all(|(m, h)| (m - h).abs() <= homing.tolerance);
+        let action: Vec<f32> = from
+            .iter()
+            .zip(&homing.position)
+            .zip(&self.limits.max_step)
+            .map(|((f, h), step)| ((h - f) / step).clamp(-1.0, 1.0) as f32)
+            .collect();
+        self.homing_steps = (!arrived && steps + 1 < homing.max_steps).then_some(steps + 1);
+        let (targets, clamped, refused) = self.safe_command(from, &action, base);
+        self.machine.count_unrecorded_step();
+        self.pending = None;
+        self.holding = None;
+        self.last_targets = Some(targets.clone());
+        Some(StepOutput {
+            targets: Some(targets),
+            hold: None,
+            refused,
+            clamped,
+            switch: None,
+            transition: None,
+            homing: true,
+        })
     }
 
     /// After a phase change made outside `step` (operator), the open transition is dropped:
@@ -443,8 +571,12 @@ impl Arbiter {
         self.last_seq = Some(seq);
     }
 
-    /// Has the active policy answered observation `seq` yet?
+    /// Has the active policy answered observation `seq` yet? (Always, while homing: no
+    /// policy acts then.)
     pub fn has_action_for(&self, seq: u64) -> bool {
+        if self.is_homing() {
+            return true;
+        }
         let slot = match self.machine.phase() {
             Phase::Backward => 1,
             _ => 0,
@@ -747,5 +879,130 @@ mod tests {
             third[0].abs() < 1e-9,
             "from the measured position: {third:?}"
         );
+    }
+
+    /// An arbiter whose phases last `budget` steps, with rest pose (0.5, -0.5).
+    fn homing_arbiter(budget: u64) -> Arbiter {
+        let mut arb = arbiter();
+        arb.machine = PhaseMachine::new(PhaseConfig {
+            forward_steps: budget,
+            backward_steps: budget,
+            ..PhaseConfig::default()
+        });
+        arb.with_homing(Homing {
+            position: vec![0.5, -0.5],
+            tolerance: 0.01,
+            max_steps: 100,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn homing_starts_each_phase_from_the_rest_pose() {
+        let mut arb = homing_arbiter(2);
+        let t0 = Instant::now();
+        arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![0.0, 0.0]), t0);
+        arb.on_action(act(PolicyAction::POLICY_BACKWARD, vec![0.0, 0.0]), t0);
+        // two forward steps (no homing before the first phase), then the switch
+        let mut pos = [0.0, 0.0];
+        assert!(!arb.step(obs(0, pos), t0).homing);
+        assert!(!arb.step(obs(1, pos), t0).homing);
+        let out = arb.step(obs(2, pos), t0);
+        assert_eq!(out.switch.as_ref().map(|s| s.to), Some(Phase::Backward));
+        assert!(
+            out.transition.unwrap().phase_end,
+            "the forward phase's last transition"
+        );
+        assert!(
+            out.homing && arb.has_action_for(99),
+            "no policy is waited for"
+        );
+        // at most a full-scale step (0.05 rad) per period, towards (0.5, -0.5)
+        let t = out.targets.unwrap();
+        assert!(
+            (t[0] - 0.05).abs() < 1e-9 && (t[1] + 0.05).abs() < 1e-9,
+            "{t:?}"
+        );
+        let steps_before = arb.machine.total_steps();
+        let mut seq = 3;
+        let mut homing_steps = 1;
+        pos = [t[0], t[1]]; // the arm follows its targets
+        loop {
+            let out = arb.step(obs(seq, pos), t0);
+            seq += 1;
+            assert!(
+                out.transition.is_none(),
+                "homing steps are no policy's transitions"
+            );
+            assert!(out.switch.is_none());
+            if !out.homing {
+                break;
+            }
+            homing_steps += 1;
+            let t = out.targets.unwrap();
+            assert!(
+                (0..2).all(|j| (t[j] - pos[j]).abs() <= 0.05 + 1e-9),
+                "{t:?} from {pos:?}"
+            );
+            pos = [t[0], t[1]];
+            assert!(homing_steps < 20, "homing never ended");
+        }
+        assert!(
+            (pos[0] - 0.5).abs() <= 0.01 && (pos[1] + 0.5).abs() <= 0.01,
+            "{pos:?}"
+        );
+        assert_eq!(arb.machine.phase(), Phase::Backward);
+        assert_eq!(
+            arb.machine.phase_step(),
+            0,
+            "homing is not part of the phase's budget"
+        );
+        assert_eq!(
+            arb.machine.total_steps(),
+            steps_before + homing_steps - 1,
+            "but every homing step is an env step"
+        );
+    }
+
+    #[test]
+    fn homing_gives_up_after_its_step_limit_and_stops_on_estop() {
+        let mut arb = homing_arbiter(1);
+        arb.homing.as_mut().unwrap().max_steps = 3;
+        let t0 = Instant::now();
+        arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![0.0, 0.0]), t0);
+        arb.on_action(act(PolicyAction::POLICY_BACKWARD, vec![0.0, 0.0]), t0);
+        arb.step(obs(0, [0.0, 0.0]), t0);
+        // the switch, then an obstacle: the arm never moves
+        let homing: Vec<bool> = (1..6)
+            .map(|i| arb.step(obs(i, [0.0, 0.0]), t0).homing)
+            .collect();
+        assert_eq!(
+            homing,
+            [true, true, true, false, true],
+            "3 homing steps, one policy step (the phase's budget), homing for the next phase"
+        );
+        // e-stop during homing: the arm holds still
+        arb.set_estop(true);
+        let out = arb.step(obs(6, [0.0, 0.0]), t0);
+        assert!(!out.homing);
+        assert_eq!(out.hold, Some(HoldReason::EStop));
+        assert!(!arb.is_homing());
+    }
+
+    #[test]
+    fn homing_to_a_pose_outside_the_limits_is_refused() {
+        let bad = |position: Vec<f64>| {
+            arbiter()
+                .with_homing(Homing {
+                    position,
+                    tolerance: 0.01,
+                    max_steps: 10,
+                })
+                .err()
+                .unwrap()
+        };
+        assert!(bad(vec![0.0]).contains("1 entries for 2 joints"));
+        assert!(bad(vec![0.0, 1.5]).contains("outside the joint limits"));
+        assert!(bad(vec![0.0, f64::NAN]).contains("outside the joint limits"));
     }
 }

@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use mbarl_ros::params::ResolvedParam;
 use mbarl_ros::{FromParam, ParamKind, ParamSpec};
 
+use crate::arbiter::Homing;
 use crate::kinematics::{KinematicChain, KinematicsError, Workspace, WorkspaceBox};
 use crate::limits::JointLimits;
 use crate::phases::PhaseConfig;
@@ -108,6 +109,21 @@ pub fn params() -> Vec<ParamSpec> {
             "clamped (or refused) steps in a row that end a phase (stuck_cycles of them: help)",
         ),
         ParamSpec::new(
+            "home_position",
+            Vec::<f64>::new(),
+            "rest pose (rad, one per joint): before each FORWARD or BACKWARD phase the arm is driven there, a full-scale step per period at most (empty: phases start where the last one ended)",
+        ),
+        ParamSpec::new(
+            "home_tolerance",
+            0.03,
+            "homing ends when every joint is within this of home_position (rad)",
+        ),
+        ParamSpec::new(
+            "home_max_steps",
+            100i64,
+            "homing ends after this many steps even if the rest pose is not reached",
+        ),
+        ParamSpec::new(
             "kinematics.joint_origin_xyz",
             Vec::<f64>::new(),
             "per joint: origin xyz (m) in the previous joint's frame, as URDF <origin xyz>; 3 per joint",
@@ -178,6 +194,21 @@ pub fn workspace_from(node: &[ResolvedParam], joints: usize) -> Result<Option<Wo
         )
     })?;
     Ok(Some(Workspace { chain, bounds }))
+}
+
+/// The rest pose of the profile, `None` when `home_position` is empty (no homing).
+pub fn homing_from(node: &[ResolvedParam]) -> Result<Option<Homing>> {
+    let position: Vec<f64> = param(node, "home_position")?;
+    if position.is_empty() {
+        return Ok(None);
+    }
+    let max_steps: i64 = param(node, "home_max_steps")?;
+    Ok(Some(Homing {
+        position,
+        tolerance: param(node, "home_tolerance")?,
+        max_steps: u64::try_from(max_steps)
+            .with_context(|| format!("home_max_steps must be > 0, got {max_steps}"))?,
+    }))
 }
 
 pub fn limits_from(node: &[ResolvedParam]) -> Result<JointLimits> {

@@ -21,7 +21,7 @@ use mbarl_msgs::trajectory_msgs::{JointTrajectory, JointTrajectoryPoint};
 use mbarl_ros::counters::RateLimitedWarn;
 use mbarl_ros::{NodeBuilder, Publisher, Qos, RosArgs, RosNode, Subscriber};
 use phase_arbiter::arbiter::{Arbiter, JointOrder, StepOutput};
-use phase_arbiter::config::{limits_from, params, phase_config_from, workspace_from};
+use phase_arbiter::config::{homing_from, limits_from, params, phase_config_from, workspace_from};
 use phase_arbiter::pacing::Pacing;
 use phase_arbiter::phase_log::PhaseLog;
 use phase_arbiter::phases::{Phase, PhaseMachine, Switch};
@@ -152,6 +152,9 @@ fn apply(
     if step.clamped {
         node.counters().counter("clamped").increment();
     }
+    if step.homing {
+        node.counters().counter("homing_steps").increment();
+    }
     if let Some(targets) = &step.targets
         && let Err(e) = out.command.send(targets, header)
     {
@@ -213,6 +216,10 @@ async fn main() -> Result<()> {
         None => tracing::warn!(
             "no workspace box (workspace_min/workspace_max unset): only joint limits are enforced"
         ),
+    }
+    if let Some(homing) = homing_from(node.startup_params())? {
+        tracing::info!(home = ?homing.position, "each phase starts from the rest pose");
+        arb = arb.with_homing(homing).map_err(anyhow::Error::msg)?;
     }
     let action_wait = period.mul_f64(node.param::<f64>("action_wait_periods")?.clamp(0.0, 10.0));
 

@@ -159,6 +159,12 @@ impl PhaseMachine {
         self.total_steps
     }
 
+    /// Accounts for a control step that is no policy's (the arm homing between phases): an
+    /// env step, but not one of the phase's budget.
+    pub fn count_unrecorded_step(&mut self) {
+        self.total_steps += 1;
+    }
+
     /// Accounts for one executed control step; returns the switch it causes, if any.
     pub fn step(&mut self, report: StepReport) -> Option<Switch> {
         if !self.phase.is_active() {

@@ -16,6 +16,9 @@
 //!    holds the arm where it is measured (adversarial); with the arm tracking from inside the
 //!    box, every command is inside the box (tracking).
 //!
+//! Both harnesses also run with homing on (the sim's rest pose, phases of a few steps so that
+//! the arbiter homes between them): homing commands obey the same three properties.
+//!
 //! More cases: `PROPTEST_CASES=20000 cargo test -p phase_arbiter --test safety_properties --release`.
 
 use std::path::PathBuf;
@@ -24,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use mbarl_msgs::msg::{Observation, PolicyAction};
 use mbarl_ros::params::{load_params_file, resolve_params};
-use phase_arbiter::arbiter::Arbiter;
+use phase_arbiter::arbiter::{Arbiter, Homing};
 use phase_arbiter::config::{limits_from, params, phase_config_from, workspace_from};
 use phase_arbiter::kinematics::Workspace;
 use phase_arbiter::limits::JointLimits;
@@ -203,9 +206,33 @@ impl Checker {
     }
 }
 
-fn run(start: Vec<f64>, events: Vec<Event>, tracking: bool) -> Result<(), TestCaseError> {
-    let (limits, ws, machine) = sim_profile();
+/// The sim arm's rest pose (`arm.ik(HOME_EE)` in sim/mbarl_sim/tasks.py).
+const SIM_REST_POSE: [f64; 4] = [-0.3948, -0.0051, 1.9411, 1.2056];
+
+fn run(
+    start: Vec<f64>,
+    events: Vec<Event>,
+    tracking: bool,
+    homing: bool,
+) -> Result<(), TestCaseError> {
+    let (limits, ws, mut machine) = sim_profile();
+    if homing {
+        machine = PhaseMachine::new(PhaseConfig {
+            forward_steps: 4,
+            backward_steps: 4,
+            ..PhaseConfig::default()
+        });
+    }
     let mut arb = Arbiter::new(limits.clone(), machine, PERIOD, 2.0).with_workspace(ws.clone());
+    if homing {
+        arb = arb
+            .with_homing(Homing {
+                position: SIM_REST_POSE.to_vec(),
+                tolerance: 0.03,
+                max_steps: 6,
+            })
+            .map_err(TestCaseError::fail)?;
+    }
     let mut checker = Checker {
         limits,
         ws,
@@ -301,16 +328,18 @@ proptest! {
     fn adversarial_inputs_never_break_limits_or_leave_the_box(
         start in start_pose(),
         events in events(positions().prop_map(Some).boxed()),
+        homing in any::<bool>(),
     ) {
-        run(start, events, false)?;
+        run(start, events, false, homing)?;
     }
 
     #[test]
     fn an_arm_tracking_its_commands_stays_in_the_box(
         start in start_pose(),
         events in events(Just(None).boxed()),
+        homing in any::<bool>(),
     ) {
-        run(start, events, true)?;
+        run(start, events, true, homing)?;
     }
 }
 
@@ -361,4 +390,67 @@ fn a_policy_pushing_out_of_the_box_is_stopped_at_its_edge() {
     }
     assert!(refused > 100, "refused {refused}");
     assert!(help, "repeated refusals ask for help");
+}
+
+/// With the sim profile and the arm following its commands, homing between phases brings the
+/// arm from a pose above the push start region to the rest pose, every command inside the box.
+#[test]
+fn homing_reaches_the_rest_pose_inside_the_box() {
+    let (limits, ws, _) = sim_profile();
+    let rest = ws.chain.end_effector(&SIM_REST_POSE).unwrap();
+    assert!(
+        (rest - nalgebra::Point3::new(0.24, -0.10, 0.22)).norm() < 1e-3,
+        "the rest pose puts the paddle at the sim's HOME_EE: {rest:?}"
+    );
+    let machine = PhaseMachine::new(PhaseConfig {
+        forward_steps: 4,
+        backward_steps: 4,
+        ..PhaseConfig::default()
+    });
+    let mut arb = Arbiter::new(limits, machine, PERIOD, 2.0)
+        .with_workspace(ws.clone())
+        .with_homing(Homing {
+            position: SIM_REST_POSE.to_vec(),
+            tolerance: 0.03,
+            max_steps: 100,
+        })
+        .unwrap();
+    let mut arm = vec![0.0, 0.35, 1.9, 0.9];
+    let now = Instant::now();
+    let mut homing_steps = 0;
+    for seq in 0..60u64 {
+        for policy in [PolicyAction::POLICY_FORWARD, PolicyAction::POLICY_BACKWARD] {
+            arb.on_action(
+                PolicyAction {
+                    policy,
+                    observation_seq: seq,
+                    action: vec![0.0; 4],
+                    ..Default::default()
+                },
+                now,
+            );
+        }
+        let out = arb.step(
+            Observation {
+                seq,
+                joint_position: arm.clone(),
+                ..Default::default()
+            },
+            now,
+        );
+        homing_steps += usize::from(out.homing);
+        let was_homing = out.homing;
+        arm = out.targets.unwrap();
+        assert!(ws.allows(&arm), "step {seq}: {arm:?}");
+        if was_homing && !arb.is_homing() {
+            break;
+        }
+    }
+    assert!(homing_steps > 5, "{homing_steps} homing steps");
+    assert!(
+        arm.iter()
+            .zip(SIM_REST_POSE)
+            .all(|(a, h)| (a - h).abs() <= 0.03 + 0.06),
+        "{arm:?}"
+    );
 }
