@@ -192,6 +192,28 @@ class PushTask(Task):
         return np.concatenate([self.ee(data), self.block(data), [self.block_yaw(data)], self.goal, self.start])
 
 
+class PushRailTask(PushTask):
+    """`push` with the block on a linear rail along x (sim/assets/push_rail.xml): it can only
+    move between the start and goal regions, so the scene stays reversible (a free block can be
+    pushed where the paddle cannot get behind it again). Same state, reward, success and expert
+    as `push`; the block's initial position varies along x only."""
+
+    name = "push_rail"
+    xml = "push_rail.xml"
+    rail_origin = 0.26     # block x at slide position 0 (the body's pos in the XML)
+
+    def bind(self, model):
+        Task.bind(self, model)
+        j = model.joint("block_slide").id
+        self.block_qpos = model.jnt_qposadr[j]
+        self.block_body = model.body("block").id
+
+    def reset_objects(self, data, rng, direction):
+        centre = self.start if direction == "forward" else self.goal
+        x = centre[0] + rng.uniform(-self.init_radius, self.init_radius)
+        data.qpos[self.block_qpos] = x - self.rail_origin
+
+
 class DoorTask(Task):
     """Open the hinged door (forward) and close it again (reverse): EARL's sawyer-door analogue."""
 
@@ -233,7 +255,7 @@ class DoorTask(Task):
         return np.concatenate([self.ee(data), [self.angle(data)], data.site_xpos[self.handle_site]])
 
 
-TASKS: dict[str, type[Task]] = {t.name: t for t in (ReachTask, PushTask, DoorTask)}
+TASKS: dict[str, type[Task]] = {t.name: t for t in (ReachTask, PushTask, PushRailTask, DoorTask)}
 
 
 def make_task(name: str) -> Task:

@@ -102,3 +102,25 @@ def test_init_radius_rejects_what_the_task_cannot_do(task, radius):
     env = SimEnv(task, render=False)
     with pytest.raises(ValueError, match="init_radius"):
         env.task.set_init_radius(radius)
+
+
+def test_push_rail_block_stays_on_its_rail_and_the_expert_solves_both_ways():
+    """push_rail: the block moves along x only, between the start and goal regions, however the
+    paddle hits it; the scripted expert solves both directions (demonstrations can be recorded)."""
+    from mbarl_sim.experts import run_episode
+
+    env = SimEnv("push_rail", render=False, seed=11)
+    for direction in DIRECTIONS:
+        solved = [run_episode(env, direction)[0] for _ in range(5)]
+        assert all(solved), (direction, solved)
+    # sweep the paddle through the block sideways and past the rail's ends
+    env.reset("forward")
+    xs = []
+    for target in ([0.26, -0.12, 0.03], [0.26, 0.12, 0.03], [0.10, 0.0, 0.03], [0.60, 0.0, 0.03], [0.15, 0.0, 0.03]):
+        for _ in range(25):
+            env.control_step(arm.ik(target))
+            s = env.task_state()
+            xs.append(s[3])
+            assert abs(s[4]) < 1e-6 and abs(s[6]) < 1e-6, "block y and yaw stay 0"
+    assert min(xs) >= 0.20 - 0.015 and max(xs) <= 0.45 + 0.015, (min(xs), max(xs))
+    assert max(xs) - min(xs) > 0.05, "the paddle moved the block along the rail"
