@@ -14,8 +14,8 @@
 //!
 //! With a rest pose ([`Arbiter::with_homing`]), every automatic switch into FORWARD or BACKWARD
 //! first drives the arm to that joint configuration, at most a full-scale step per control
-//! period, before the policy acts: each phase then starts from the arm pose the demonstrations
-//! start from. Only the arm moves (the scene is never reset); homing steps count as env steps
+//! period, before the policy acts: each phase then starts from the same arm pose (say, the one
+//! the demonstrations start from). Only the arm moves (the scene is never reset); homing steps count as env steps
 //! but are neither a policy's transition nor part of the phase's step budget.
 
 use std::time::{Duration, Instant};

@@ -343,6 +343,36 @@ proptest! {
     }
 }
 
+/// Both policies answer observation `seq` with `action`; then the arbiter steps on it, the
+/// arm measured at `arm`.
+fn both_policies_step(
+    arb: &mut Arbiter,
+    seq: u64,
+    action: &[f32],
+    arm: &[f64],
+    now: Instant,
+) -> phase_arbiter::arbiter::StepOutput {
+    for policy in [PolicyAction::POLICY_FORWARD, PolicyAction::POLICY_BACKWARD] {
+        arb.on_action(
+            PolicyAction {
+                policy,
+                observation_seq: seq,
+                action: action.to_vec(),
+                ..Default::default()
+            },
+            now,
+        );
+    }
+    arb.step(
+        Observation {
+            seq,
+            joint_position: arm.to_vec(),
+            ..Default::default()
+        },
+        now,
+    )
+}
+
 /// A policy that always pushes the paddle down (into the table) or out of reach is refused at
 /// the box boundary, every step; each phase ends after `max_consecutive_clamps` refused steps
 /// and after `stuck_cycles` such cycles the arbiter asks for help.
@@ -356,26 +386,8 @@ fn a_policy_pushing_out_of_the_box_is_stopped_at_its_edge() {
     let now = Instant::now();
     let (mut refused, mut help) = (0, false);
     for seq in 0..20_000u64 {
-        for policy in [PolicyAction::POLICY_FORWARD, PolicyAction::POLICY_BACKWARD] {
-            arb.on_action(
-                PolicyAction {
-                    policy,
-                    observation_seq: seq,
-                    // Shoulder forward, elbow open: down and out.
-                    action: vec![0.0, 1.0, 1.0, 0.0],
-                    ..Default::default()
-                },
-                now,
-            );
-        }
-        let out = arb.step(
-            Observation {
-                seq,
-                joint_position: arm.clone(),
-                ..Default::default()
-            },
-            now,
-        );
+        // Shoulder forward, elbow open: down and out.
+        let out = both_policies_step(&mut arb, seq, &[0.0, 1.0, 1.0, 0.0], &arm, now);
         refused += usize::from(out.refused.is_some());
         if out
             .switch
@@ -419,25 +431,7 @@ fn homing_reaches_the_rest_pose_inside_the_box() {
     let now = Instant::now();
     let mut homing_steps = 0;
     for seq in 0..60u64 {
-        for policy in [PolicyAction::POLICY_FORWARD, PolicyAction::POLICY_BACKWARD] {
-            arb.on_action(
-                PolicyAction {
-                    policy,
-                    observation_seq: seq,
-                    action: vec![0.0; 4],
-                    ..Default::default()
-                },
-                now,
-            );
-        }
-        let out = arb.step(
-            Observation {
-                seq,
-                joint_position: arm.clone(),
-                ..Default::default()
-            },
-            now,
-        );
+        let out = both_policies_step(&mut arb, seq, &[0.0; 4], &arm, now);
         homing_steps += usize::from(out.homing);
         let was_homing = out.homing;
         arm = out.targets.unwrap();
