@@ -218,14 +218,22 @@ def one_run(args, task, agent, seed, demo_dir, i):
     bridge = subprocess.Popen([PY, "-m", "mbarl_sim.bridge", "--ros-args", "-p", f"task:={task}",
                                "-p", "lockstep:=true"], env=env(eval_domain),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    watcher = subprocess.Popen(
-        [str(TARGET / "deployed_eval"), "--ros-args", "--params-file",
-         str(ROOT / "config/robots/sim_arm.yaml"), "-p", f"learn_config:={run_dir / 'preset.yaml'}",
-         "-p", f"run_dir:={run_dir}", "-p", f"episodes:={args.episodes}",
-         "-p", f"max_steps:={episode_steps}", "-p", "watch_period_s:=5.0"]
-        + (["-p", f"state_topic:={args.state_topic}"] if args.state_topic else []),
-        env=env(eval_domain), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    os.set_blocking(watcher.stdout.fileno(), False)
+    (run_dir / "logs").mkdir(exist_ok=True)
+    eval_log = open(run_dir / "logs/deployed_eval.log", "a")
+
+    def start_watcher():
+        w = subprocess.Popen(
+            [str(TARGET / "deployed_eval"), "--ros-args", "--params-file",
+             str(ROOT / "config/robots/sim_arm.yaml"),
+             "-p", f"learn_config:={run_dir / 'preset.yaml'}",
+             "-p", f"run_dir:={run_dir}", "-p", f"episodes:={args.episodes}",
+             "-p", f"max_steps:={episode_steps}", "-p", "watch_period_s:=5.0"]
+            + (["-p", f"state_topic:={args.state_topic}"] if args.state_topic else []),
+            env=env(eval_domain), stdout=subprocess.PIPE, stderr=eval_log, text=True)
+        os.set_blocking(w.stdout.fileno(), False)
+        return w
+
+    watcher, watcher_restarts = start_watcher(), 0
     (run_dir / "metrics").mkdir(exist_ok=True)
     probe = TrainingProbe(train_domain, run_dir / "metrics/sim_probe.csv")
     rounds, above = [], 0
@@ -242,6 +250,17 @@ def one_run(args, task, agent, seed, demo_dir, i):
                     rounds.append(r)
                     print(f"{name}: {line.strip()}", flush=True)
                     above = above + 1 if r[0] >= args.threshold else 0
+            if watcher.poll() is not None:
+                # without it there are no rounds, and the run would go on to its wall budget
+                if watcher_restarts >= 3:
+                    print(f"{name}: deployed_eval exited {watcher_restarts + 1} times (last code "
+                          f"{watcher.returncode}, see {run_dir}/logs/deployed_eval.log); "
+                          f"stopping the run", flush=True)
+                    break
+                watcher_restarts += 1
+                print(f"{name}: deployed_eval exited with code {watcher.returncode} (see "
+                      f"{run_dir}/logs/deployed_eval.log); restarting it", flush=True)
+                watcher = start_watcher()
             steps = rounds[-1][1] if rounds else 0
             if above >= args.stop_after or steps >= args.max_steps:
                 break
@@ -250,6 +269,7 @@ def one_run(args, task, agent, seed, demo_dir, i):
         stop(suite, 60)
         stop(bridge)
         log.close()
+        eval_log.close()
         probe.spin(1.0)
         resets = probe.resets
         probe.close()
