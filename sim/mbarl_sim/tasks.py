@@ -213,6 +213,10 @@ class PushRailTask(PushTask):
         x = centre[0] + rng.uniform(-self.init_radius, self.init_radius)
         data.qpos[self.block_qpos] = x - self.rail_origin
 
+    def max_init_radius(self) -> float:
+        # the rail's stops (x 0.20 and 0.45 m): 0.03 m past the goal region's centre
+        return 0.03
+
 
 class DoorTask(Task):
     """Open the hinged door (forward) and close it again (reverse): EARL's sawyer-door analogue."""

@@ -124,3 +124,6 @@ def test_push_rail_block_stays_on_its_rail_and_the_expert_solves_both_ways():
             assert abs(s[4]) < 1e-6 and abs(s[6]) < 1e-6, "block y and yaw stay 0"
     assert min(xs) >= 0.20 - 0.015 and max(xs) <= 0.45 + 0.015, (min(xs), max(xs))
     assert max(xs) - min(xs) > 0.05, "the paddle moved the block along the rail"
+    # a wider reset spread would start blocks beyond the rail's stops
+    with pytest.raises(ValueError, match="out of range"):
+        SimEnv("push_rail", render=False, init_radius=0.05)
