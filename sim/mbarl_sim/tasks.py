@@ -151,9 +151,11 @@ class PushTask(Task):
     state_names = ("ee_x", "ee_y", "ee_z", "block_x", "block_y", "block_z", "block_yaw",
                    "goal_x", "goal_y", "start_x", "start_y")
 
+    block_joint = "block_free"   # the block's joint in the MJCF
+
     def bind(self, model):
         super().bind(model)
-        j = model.joint("block_free").id
+        j = model.joint(self.block_joint).id
         self.block_qpos = model.jnt_qposadr[j]
         self.block_body = model.body("block").id
 
@@ -200,13 +202,8 @@ class PushRailTask(PushTask):
 
     name = "push_rail"
     xml = "push_rail.xml"
+    block_joint = "block_slide"
     rail_origin = 0.26     # block x at slide position 0 (the body's pos in the XML)
-
-    def bind(self, model):
-        Task.bind(self, model)
-        j = model.joint("block_slide").id
-        self.block_qpos = model.jnt_qposadr[j]
-        self.block_body = model.body("block").id
 
     def reset_objects(self, data, rng, direction):
         centre = self.start if direction == "forward" else self.goal
