@@ -37,17 +37,17 @@ TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
 PY = os.environ.get("MBARL_ROS_PYTHON", sys.executable)
 ROUND = re.compile(r"deployed success (\d+)/(\d+) .*after (\d+) env steps")
 # per task: phase budget (steps) and deployed-episode length
-TASKS = {"reach": (80, 100), "push": (200, 200), "push_rail": (200, 200), "door": (200, 200)}
+TASKS = {"reach": (80, 100), "push": (200, 200), "push_rail": (200, 200), "push_pen": (200, 200), "door": (200, 200)}
 # Fully observed state (EARL's state observations): the sim's low-dim task state (end effector,
 # objects, goal; `sim_time` in front pairs it by stamp) joins the joint positions and
-# velocities. On by default where joints alone cannot show the task (push, push_rail, door).
+# velocities. On by default where joints alone cannot show the task (push, push_rail, push_pen, door).
 STATE_TOPIC = "/sim/task_state"
 # The task reward the learners train with (the arbiter's task_reward_topic). Demonstrations
 # are recorded with it by default, as EARL's demonstrations carry their rewards: without it the
 # world model's reward head labels them, extrapolating to states (the block at the goal) that
 # the learners' own data reaches late or never.
 REWARD_TOPIC = "/sim/task_reward"
-TASK_STATE_DEFAULT = {"reach": False, "push": True, "push_rail": True, "door": True}
+TASK_STATE_DEFAULT = {"reach": False, "push": True, "push_rail": True, "push_pen": True, "door": True}
 JOINT_STATE_DIM = 8   # 4 joint positions + 4 joint velocities
 
 
@@ -293,7 +293,7 @@ def main():
     ap.add_argument("--max-steps", type=int, default=100_000, help="env-step budget per run")
     ap.add_argument("--max-wall-s", type=float, default=3600, help="wall-time budget per run")
     ap.add_argument("--task-state", action=argparse.BooleanOptionalAction, default=None,
-                    help=f"state mode: observe the sim's {STATE_TOPIC} too (default: push, push_rail, door)")
+                    help=f"state mode: observe the sim's {STATE_TOPIC} too (default: push, push_rail, push_pen, door)")
     ap.add_argument("--demo-rewards", action=argparse.BooleanOptionalAction, default=True,
                     help=f"record the demonstrations with their task reward ({REWARD_TOPIC})")
     ap.add_argument("--set", action="append", default=[], type=preset_override, metavar="KEY=VALUE",

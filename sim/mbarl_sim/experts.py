@@ -115,7 +115,7 @@ class DoorExpert(Expert):
         return self.travel(ee, pre, self.z_door)
 
 
-EXPERTS = {"reach": ReachExpert, "push": PushExpert, "push_rail": PushExpert, "door": DoorExpert}
+EXPERTS = {"reach": ReachExpert, "push": PushExpert, "push_rail": PushExpert, "push_pen": PushExpert, "door": DoorExpert}
 
 
 def make_expert(task: str, direction: str) -> Expert:
@@ -125,7 +125,7 @@ def make_expert(task: str, direction: str) -> Expert:
         raise ValueError(f"no expert for task {task!r}; known: {sorted(EXPERTS)}") from None
 
 
-HORIZON = {"reach": 100, "push": 300, "push_rail": 300, "door": 300}   # control steps (20 Hz) per episode
+HORIZON = {"reach": 100, "push": 300, "push_rail": 300, "push_pen": 300, "door": 300}   # control steps (20 Hz) per episode
 HOLD = 3   # success must hold this many consecutive control steps
 
 

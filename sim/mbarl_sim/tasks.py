@@ -215,6 +215,24 @@ class PushRailTask(PushTask):
         return 0.03
 
 
+class PushPenTask(PushTask):
+    """`push` with the block in a pen (sim/assets/push_pen.xml): rims that stop the block but
+    not the arm keep its centre within x 0.20..0.47 m, y -0.08..0.08 m, so the paddle can
+    always get behind it again (a free block can be knocked out of reach of the demonstrated
+    motion for good). Same state, reward, success, expert and initial states as `push`; the
+    block still slides and turns freely in the plane."""
+
+    name = "push_pen"
+    xml = "push_pen.xml"
+    # the block centre's range in the pen (rims' inner faces minus the block's half size)
+    pen_x = (0.20, 0.47)
+    pen_y = (-0.08, 0.08)
+
+    def max_init_radius(self) -> float:
+        # the front rim: 0.05 m past the goal region's centre
+        return 0.05
+
+
 class DoorTask(Task):
     """Open the hinged door (forward) and close it again (reverse): EARL's sawyer-door analogue."""
 
@@ -256,7 +274,7 @@ class DoorTask(Task):
         return np.concatenate([self.ee(data), [self.angle(data)], data.site_xpos[self.handle_site]])
 
 
-TASKS: dict[str, type[Task]] = {t.name: t for t in (ReachTask, PushTask, PushRailTask, DoorTask)}
+TASKS: dict[str, type[Task]] = {t.name: t for t in (ReachTask, PushTask, PushRailTask, PushPenTask, DoorTask)}
 
 
 def make_task(name: str) -> Task:

@@ -127,3 +127,48 @@ def test_push_rail_block_stays_on_its_rail_and_the_expert_solves_both_ways():
     # a wider reset spread would start blocks beyond the rail's stops
     with pytest.raises(ValueError, match="out of range"):
         SimEnv("push_rail", render=False, init_radius=0.05)
+
+
+def _sweep_block(env, targets, steps=30):
+    """Drives the paddle through `targets` (xyz); returns the block's and the paddle's xy per step."""
+    block, paddle = [], []
+    for target in targets:
+        for _ in range(steps):
+            env.control_step(arm.ik(target))
+            s = env.task_state()
+            paddle.append(s[0:2])
+            block.append(s[3:5])
+    return np.array(block), np.array(paddle)
+
+
+def test_push_pen_keeps_the_block_in_reach_but_not_the_arm_out():
+    """push_pen: the rims stop the block (it stays where the paddle can get behind it), the
+    paddle passes over them, and the scripted expert solves both directions. The same sweep
+    knocks the free `push` block out of the pen's range (the reason the pen exists)."""
+    from mbarl_sim.experts import run_episode
+    from mbarl_sim.tasks import PushPenTask
+
+    sweep = ([0.26, -0.15, 0.03], [0.26, 0.15, 0.03], [0.10, 0.0, 0.03], [0.60, 0.0, 0.03],
+             [0.40, 0.15, 0.03], [0.40, -0.15, 0.03], [0.15, 0.05, 0.03], [0.55, -0.05, 0.03])
+    env = SimEnv("push_pen", render=False, seed=11)
+    for direction in DIRECTIONS:
+        solved = [run_episode(env, direction)[0] for _ in range(5)]
+        assert all(solved), (direction, solved)
+    env.reset("forward")
+    block, _ = _sweep_block(env, sweep)
+    tol = 0.015  # soft contacts and a turned block's corners
+    (x0, x1), (y0, y1) = PushPenTask.pen_x, PushPenTask.pen_y
+    assert block[:, 0].min() >= x0 - tol and block[:, 0].max() <= x1 + tol, block[:, 0]
+    assert block[:, 1].min() >= y0 - tol and block[:, 1].max() <= y1 + tol, block[:, 1]
+    assert np.ptp(block[:, 1]) > 0.05, "the paddle moved the block about in the pen"
+    # the arm reaches past every rim where the block is not
+    env.reset("forward")
+    _, paddle = _sweep_block(env, ([0.12, 0.12, 0.03], [0.55, 0.12, 0.03], [0.55, -0.12, 0.03]))
+    assert paddle[:, 0].min() < 0.18 - 0.02 and paddle[:, 0].max() > 0.49 + 0.02, paddle[:, 0]
+    assert np.abs(paddle[:, 1]).max() > 0.10 + 0.01, paddle[:, 1]
+
+    free = SimEnv("push", render=False, seed=11)
+    free.reset("forward")
+    block, _ = _sweep_block(free, sweep)
+    outside = (block[:, 0] < x0 - tol) | (block[:, 0] > x1 + tol) | (np.abs(block[:, 1]) > y1 + tol)
+    assert outside.any(), "the free block leaves the pen's range under the same sweep"

@@ -66,14 +66,50 @@ pub struct ClassifierLearner {
     rng: StdRng,
 }
 
+/// Which demo states are the demo-state classifier's positives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoStateSource {
+    /// The backward demos' states count too (else only the forward demos', MEDAL's target).
+    pub backward_demos: bool,
+    /// 0: every demo state. k > 0: only the *initial* states of the task, that is the first k
+    /// states of each forward demo episode and the last k of each backward demo episode (the
+    /// backward policy's target becomes "undone", not "anywhere a demo went", whose positives
+    /// include the goal region).
+    pub initial_window: usize,
+}
+
+impl Default for DemoStateSource {
+    fn default() -> Self {
+        Self {
+            backward_demos: true,
+            initial_window: 0,
+        }
+    }
+}
+
+/// Splits demo transitions into episodes (each ends at a `phase_end` transition; a trailing
+/// run without one is an episode too).
+fn episodes(transitions: &[Transition]) -> Vec<&[Transition]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, t) in transitions.iter().enumerate() {
+        if t.phase_end {
+            out.push(&transitions[start..=i]);
+            start = i + 1;
+        }
+    }
+    if start < transitions.len() {
+        out.push(&transitions[start..]);
+    }
+    out
+}
+
 impl ClassifierLearner {
-    /// `backward_demo_states`: the backward demos' states are demo states too (positives of
-    /// f), else only the forward demos' (MEDAL's target distribution).
     pub fn new(
         cfg: LearnConfig,
         device: Device,
         run_dir: Option<&Path>,
-        backward_demo_states: bool,
+        source: DemoStateSource,
     ) -> Result<Self> {
         let cap = cfg.replay.capacity.min(100_000);
         let mut s = Self {
@@ -93,13 +129,9 @@ impl ClassifierLearner {
             cfg,
         };
         if let Some(d) = run_dir {
-            for t in demos::load_role(d, "forward")? {
-                s.add_demo(&t, true);
-            }
-            if backward_demo_states {
-                for t in demos::load_role(d, "backward")? {
-                    s.add_demo(&t, false);
-                }
+            s.add_demos(&demos::load_role(d, "forward")?, true, source);
+            if source.backward_demos {
+                s.add_demos(&demos::load_role(d, "backward")?, false, source);
             }
             if let Some(ck) = s.store.as_ref().and_then(|st| st.load_newest()) {
                 match bundle::load_classifiers(&mut s.demo, &mut s.goal, &s.cfg, &ck) {
@@ -109,6 +141,47 @@ impl ClassifierLearner {
             }
         }
         Ok(s)
+    }
+
+    /// One role's demo transitions, as `source` selects their states.
+    pub fn add_demos(
+        &mut self,
+        transitions: &[Transition],
+        forward: bool,
+        source: DemoStateSource,
+    ) {
+        let k = source.initial_window;
+        if k == 0 {
+            for t in transitions {
+                self.add_demo(t, forward);
+            }
+            return;
+        }
+        for episode in episodes(transitions) {
+            let picked = if forward {
+                &episode[..k.min(episode.len())]
+            } else {
+                &episode[episode.len().saturating_sub(k)..]
+            };
+            for t in picked {
+                // forward: s of the first k steps; backward: s′ of the last k steps
+                let state = if forward {
+                    &t.observation
+                } else {
+                    &t.next_observation
+                };
+                match convert::observation(state, &self.cfg) {
+                    Ok(o) => self.demo_states.push(o),
+                    Err(_) => self.rejected += 1,
+                }
+            }
+            if let Some(last) = episode.last().filter(|t| forward && t.phase_end) {
+                match convert::observation(&last.next_observation, &self.cfg) {
+                    Ok(n) => self.goal_states.push(n),
+                    Err(_) => self.rejected += 1,
+                }
+            }
+        }
     }
 
     /// A demo transition: s and s′ are demo states; a forward demo's last s′ is a goal state.
@@ -270,20 +343,71 @@ mod tests {
         let bwd = synth::transitions(7, Phase::BACKWARD, 1, 100);
         synth::write_demo_dataset(run.path(), "forward", "a", &fwd).unwrap();
         synth::write_demo_dataset(run.path(), "backward", "b", &bwd).unwrap();
-        let both =
-            ClassifierLearner::new(cfg.clone(), Device::Cpu, Some(run.path()), true).unwrap();
+        let both = ClassifierLearner::new(
+            cfg.clone(),
+            Device::Cpu,
+            Some(run.path()),
+            DemoStateSource::default(),
+        )
+        .unwrap();
         // s and s′ of every demo transition; goal states: forward episodes' last s′ only
         assert_eq!(both.demo_states.len(), 2 * (12 + 7));
         assert_eq!(both.goal_states.len(), 1);
-        let fwd_only = ClassifierLearner::new(cfg, Device::Cpu, Some(run.path()), false).unwrap();
+        let fwd_only = ClassifierLearner::new(
+            cfg,
+            Device::Cpu,
+            Some(run.path()),
+            DemoStateSource {
+                backward_demos: false,
+                initial_window: 0,
+            },
+        )
+        .unwrap();
         assert_eq!(fwd_only.demo_states.len(), 2 * 12);
         assert_eq!(fwd_only.goal_states.len(), 1);
     }
 
     #[test]
+    fn initial_window_keeps_the_start_of_forward_and_the_end_of_backward_demos() {
+        let cfg = synth::small_state_config();
+        let window = DemoStateSource {
+            backward_demos: true,
+            initial_window: 3,
+        };
+        let mut l = ClassifierLearner::new(cfg.clone(), Device::Cpu, None, window).unwrap();
+        // two forward episodes (steps 0..12, 100..105) and one backward episode (200..207)
+        let mut fwd = synth::transitions(12, Phase::FORWARD, 0, 0);
+        fwd.extend(synth::transitions(5, Phase::FORWARD, 1, 100));
+        let bwd = synth::transitions(7, Phase::BACKWARD, 2, 200);
+        l.add_demos(&fwd, true, window);
+        l.add_demos(&bwd, false, window);
+        let obs = |o: &Observation| convert::observation(o, &cfg).unwrap();
+        // forward: s of the first 3 steps of each episode; backward: s′ of its last 3 steps
+        let mut expected: Vec<RObs> = [0, 1, 2, 12, 13, 14]
+            .iter()
+            .map(|&i| obs(&fwd[i].observation))
+            .collect();
+        expected.extend(bwd[4..].iter().map(|t| obs(&t.next_observation)));
+        let got: Vec<RObs> = l.demo_states.items.iter().cloned().collect();
+        assert_eq!(got, expected);
+        // the goal states are every forward episode's last s′, window or not
+        assert_eq!(l.goal_states.len(), 2);
+        // a window longer than an episode takes all of it, once
+        let mut all = ClassifierLearner::new(cfg.clone(), Device::Cpu, None, window).unwrap();
+        let long = DemoStateSource {
+            initial_window: 50,
+            ..window
+        };
+        all.add_demos(&synth::transitions(4, Phase::FORWARD, 0, 0), true, long);
+        assert_eq!(all.demo_states.len(), 4);
+    }
+
+    #[test]
     fn learns_demo_states_apart_from_backward_states() {
         let cfg = synth::small_state_config();
-        let mut l = ClassifierLearner::new(cfg.clone(), Device::Cpu, None, true).unwrap();
+        let mut l =
+            ClassifierLearner::new(cfg.clone(), Device::Cpu, None, DemoStateSource::default())
+                .unwrap();
         // demos near q = (0, 0.2, 0.3, -0.1) (cycle 0); backward states far away (cycle 20)
         for t in synth::transitions(20, Phase::FORWARD, 0, 0) {
             l.add_demo(&t, true);

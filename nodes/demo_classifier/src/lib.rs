@@ -4,7 +4,9 @@
 //! encoder at every step: a new encoder version never leaves stale latents behind and needs no
 //! re-encoding pass (encoding a batch is cheap next to the classifier step).
 //! - demo-state classifier f: positives = demo states (both roles' datasets; the forward
-//!   ones only with `backward_demo_states: false`), negatives =
+//!   ones only with `backward_demo_states: false`; with `initial_state_window: k` only the
+//!   task's initial states, the first k of each forward demo and the last k of each backward
+//!   one), negatives =
 //!   backward-phase states (any online states until the first backward phase);
 //! - goal classifier: positives = final states of forward demo episodes (`phase_end`),
 //!   negatives = the other demo states and online states.

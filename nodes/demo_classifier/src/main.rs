@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use demo_classifier::learner::{ClassifierLearner, Scorer};
+use demo_classifier::learner::{ClassifierLearner, DemoStateSource, Scorer};
 use mbarl_learn::CheckpointBytes;
 use mbarl_msgs::msg::{ModelCheckpoint, Observation, StateScore, TrainingStats, Transition};
 use mbarl_msgs::std_msgs::Header;
@@ -39,6 +39,11 @@ fn params() -> Vec<ParamSpec> {
             "backward_demo_states",
             true,
             "the backward demos' states are demo states (positives) too; false: the forward demos' only (MEDAL)",
+        ),
+        ParamSpec::new(
+            "initial_state_window",
+            0i64,
+            "0: every demo state is a positive; k > 0: only the task's initial states, the first k states of each forward demo episode and the last k of each backward one",
         ),
     ]);
     p
@@ -160,7 +165,10 @@ async fn main() -> Result<()> {
         cfg.clone(),
         device,
         Some(&run_dir),
-        node.param::<bool>("backward_demo_states")?,
+        DemoStateSource {
+            backward_demos: node.param::<bool>("backward_demo_states")?,
+            initial_window: node.param::<i64>("initial_state_window")?.max(0) as usize,
+        },
     )?;
     tracing::info!(
         demo_states = learner.demo_states.len(),
