@@ -167,6 +167,21 @@ def test_push_pen_keeps_the_block_in_reach_but_not_the_arm_out():
     assert paddle[:, 0].min() < 0.18 - 0.02 and paddle[:, 0].max() > 0.49 + 0.02, paddle[:, 0]
     assert np.abs(paddle[:, 1]).max() > 0.10 + 0.01, paddle[:, 1]
 
+    # random joint targets: the links sweep the table too and can lift the block; it stays in
+    lo, hi = np.array([-1.6, -0.6, 0.0, -0.6]), np.array([1.6, 1.9, 2.8, 3.0])  # ctrlrange
+    rng = np.random.default_rng(0)
+    positions = []
+    for _ in range(30):
+        env.reset("forward")
+        for _ in range(40):
+            q = rng.uniform(lo, hi)
+            for _ in range(8):
+                env.control_step(q)
+                positions.append(env.task_state()[3:5])
+    block = np.array(positions)
+    assert block[:, 0].min() >= x0 - tol and block[:, 0].max() <= x1 + tol, block[:, 0]
+    assert np.abs(block[:, 1]).max() <= y1 + tol, block[:, 1]
+
     free = SimEnv("push", render=False, seed=11)
     free.reset("forward")
     block, _ = _sweep_block(free, sweep)
