@@ -9,8 +9,10 @@ Per window of env steps: the end effector's mean and closest distance to the obj
 block, door: the handle), in how many steps the object moved, and in how many the forward task
 was solved. Then per phase kind: how many phases started with the object where the forward
 demonstrations start (push: block within 0.05 m of the start; door: angle below 0.15 rad) and
-how many of them saw the forward task solved. Push only: in the forward phases that started with
-the block away from the start, how close the end effector came to the block and how close to
+how many of them saw the forward task solved; how many backward phases that began with the
+object away from the start ended with it there, and of those that ended on the demo-state score,
+how many had it there. Push only: in the forward phases that started with the block away from
+the start, how close the end effector came to the block and how close to
 where the demonstrations' block sits (the start region's centre at block height): a policy that
 replays the demonstrations' motion instead of going to the block comes closer to the second.
 Used in docs/RESULTS.md to tell an exploration failure (the object never touched again) from a
@@ -80,8 +82,13 @@ def main():
     if not phases_csv.exists():
         return
     with open(phases_csv) as f:
-        phases = [(int(p["total_steps"]), p["to"]) for p in csv.DictReader(f)]
+        phase_rows = list(csv.DictReader(f))
+    phases = [(int(p["total_steps"]), p["to"]) for p in phase_rows]
+    # why each phase ended: the reason of the next row
+    ends = [p["reason"] for p in phase_rows[1:]] + [""]
     summary = {}
+    # backward phases that began with the object away from the start: (ended there, ended on the score)
+    returns = []
     approach = []  # push forward phases with the block away from the start: (to block, to start)
     for i, (start, kind) in enumerate(phases):
         end = phases[i + 1][0] if i + 1 < len(phases) else steps[-1]
@@ -93,6 +100,8 @@ def main():
         s[1] += at_start(rows[ks[0]])
         s[2] += any(rows[k]["success"] > 0 for k in ks)
         first = rows[ks[0]]
+        if kind == "Backward" and not at_start(first):
+            returns.append((at_start(rows[ks[-1]]), ends[i].startswith("demo-state score")))
         if kind == "Forward" and "block_x" in first and not at_start(first):
             demo_block = (first["start_x"], first["start_y"], first["block_z"])
             approach.append((min(math.dist(ee(rows[k]), obj(rows[k])) for k in ks),
@@ -100,6 +109,12 @@ def main():
     for kind, (n, started, solved) in summary.items():
         print(f"{kind} phases: {n}, starting with the object at the forward start: {started}, "
               f"forward task solved during the phase: {solved}")
+    if returns:
+        back = sum(r for r, _ in returns)
+        on_score = [r for r, scored in returns if scored]
+        print(f"Backward phases that began with the object away from the start: {len(returns)}; "
+              f"ended with it at the start: {back}; ended on the demo-state score: "
+              f"{len(on_score)}, {sum(on_score)} of them with the object at the start")
     if approach:
         to_block = sorted(a for a, _ in approach)
         to_start = sorted(b for _, b in approach)

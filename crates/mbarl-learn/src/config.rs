@@ -68,6 +68,10 @@ pub struct EncoderConfig {
     /// Optional TorchScript image backbone (`forward(frames: f32 N×3×H×W in [0,1]) -> N×F`)
     /// used instead of the conv stack; its output size must equal `image_feature_dim`.
     pub torchscript: Option<String>,
+    /// State mode: per-dimension factors the state vector is multiplied by before the MLP
+    /// (`obs.state_dim` of them, each > 0), so that small-range dimensions (an object's
+    /// position in metres) weigh as much as joint angles and velocities. Empty: none.
+    pub state_scale: Vec<f64>,
 }
 
 impl Default for EncoderConfig {
@@ -82,6 +86,7 @@ impl Default for EncoderConfig {
             proprio_feature_dim: 64,
             min_std: 0.1,
             torchscript: None,
+            state_scale: Vec::new(),
         }
     }
 }
@@ -237,6 +242,10 @@ pub struct MedalConfig {
     pub mixup_alpha: f64,
     /// Train the classifier every this many environment steps.
     pub train_every: usize,
+    /// Hard-negative mining for both classifiers: draw this many times the online negatives a
+    /// batch needs and keep those the classifier scores highest (the states it confuses with
+    /// its positives, such as the arm in a demonstrated pose with the object elsewhere). 1: off.
+    pub hard_negatives: usize,
     /// ε in −log(1 − f(z′) + ε).
     pub reward_eps: f64,
     /// The backward reward is clamped to [0, reward_clamp] before scaling.
@@ -252,6 +261,7 @@ impl Default for MedalConfig {
             batch_size: 800,
             mixup_alpha: 1.0,
             train_every: 10,
+            hard_negatives: 1,
             reward_eps: 1e-10,
             reward_clamp: 10.0,
             reward_scale: 1.0,
@@ -515,6 +525,20 @@ impl LearnConfig {
             self.medal.mixup_alpha >= 0.0,
             "medal.mixup_alpha",
             "must be >= 0",
+        )?;
+        let scale = &self.encoder.state_scale;
+        check(
+            scale.is_empty()
+                || (self.obs.mode == ObsMode::State
+                    && scale.len() == self.obs.state_dim
+                    && scale.iter().all(|v| v.is_finite() && *v > 0.0)),
+            "encoder.state_scale",
+            "must be empty, or in state mode obs.state_dim finite factors > 0",
+        )?;
+        check(
+            self.medal.hard_negatives >= 1,
+            "medal.hard_negatives",
+            "must be >= 1 (1: off)",
         )?;
         check(
             self.medal.reward_clamp > 0.0,

@@ -66,3 +66,21 @@ fn hash_and_architecture() {
     let back = LearnConfig::from_yaml_str(&a.to_yaml().unwrap()).unwrap();
     assert_eq!(back.config_hash(), a.config_hash());
 }
+
+#[test]
+fn state_scale_must_match_the_state() {
+    let ok = LearnConfig::from_yaml_str(
+        "obs:\n  state_dim: 3\nencoder:\n  state_scale: [1.0, 10.0, 0.5]\n",
+    )
+    .unwrap();
+    assert_eq!(ok.encoder.state_scale, vec![1.0, 10.0, 0.5]);
+    for bad in [
+        "obs:\n  state_dim: 3\nencoder:\n  state_scale: [1.0, 10.0]\n",
+        "obs:\n  state_dim: 2\nencoder:\n  state_scale: [1.0, 0.0]\n",
+        "obs:\n  state_dim: 2\nencoder:\n  state_scale: [1.0, .nan]\n",
+        "obs:\n  mode: pixels\n  state_dim: 2\nencoder:\n  state_scale: [1.0, 2.0]\n",
+    ] {
+        let err = LearnConfig::from_yaml_str(bad).unwrap_err().to_string();
+        assert!(err.contains("encoder.state_scale"), "{bad}: {err}");
+    }
+}

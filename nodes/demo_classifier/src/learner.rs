@@ -228,6 +228,24 @@ impl ClassifierLearner {
             .encode_mean(&convert::obs_batch(obs, &self.cfg))?)
     }
 
+    /// `n` latents of negatives from `pool` for classifier `clf`; with `medal.hard_negatives`
+    /// k > 1, the `n` of `k·n` drawn that `clf` scores highest (hard-negative mining).
+    fn negatives(
+        &self,
+        clf: &ClassifierTrainer,
+        pool: &Pool,
+        n: usize,
+        rng: &mut StdRng,
+    ) -> Result<Tensor> {
+        let k = self.cfg.medal.hard_negatives.max(1);
+        let z = self.encode(&pool.sample(n * k, rng))?;
+        if k == 1 || z.size()[0] <= n as i64 {
+            return Ok(z);
+        }
+        let (_, hardest) = clf.prob(&z).topk(n as i64, 0, true, false);
+        Ok(z.index_select(0, &hardest))
+    }
+
     /// One step of each classifier that has data. `Ok(None)` without a world model or data.
     pub fn train_step(&mut self) -> Result<Option<ClassifierStats>> {
         if self.world_version == 0 || self.demo_states.is_empty() || self.online_states.is_empty() {
@@ -241,14 +259,19 @@ impl ClassifierLearner {
         };
         let mut rng = self.rng.clone();
         let pos = self.encode(&self.demo_states.sample(half, &mut rng))?;
-        let neg = self.encode(&negs.sample(half, &mut rng))?;
+        let neg = self.negatives(&self.demo, negs, half, &mut rng)?;
         let demo_loss = self.demo.train_step(&pos, &neg)?;
         let mut goal_loss = f64::NAN;
         if !self.goal_states.is_empty() {
             let gp = self.encode(&self.goal_states.sample(half, &mut rng))?;
-            let mut others = self.demo_states.sample(half / 2, &mut rng);
-            others.extend(self.online_states.sample(half - half / 2, &mut rng));
-            let gn = self.encode(&others)?;
+            // the other demo states, and online states (mined like the demo-state negatives)
+            let gn = Tensor::cat(
+                &[
+                    self.encode(&self.demo_states.sample(half / 2, &mut rng))?,
+                    self.negatives(&self.goal, &self.online_states, half - half / 2, &mut rng)?,
+                ],
+                0,
+            );
             goal_loss = self.goal.train_step(&gp, &gn)?;
         }
         self.rng = rng;
@@ -402,6 +425,17 @@ mod tests {
         assert_eq!(all.demo_states.len(), 4);
     }
 
+    /// A new (untrained) world model, loaded into `l`; its message, for a [`Scorer`].
+    fn load_a_fresh_world_model(l: &mut ClassifierLearner, cfg: &LearnConfig) -> ModelCheckpoint {
+        let w = WorldModel::new(cfg, Device::Cpu).unwrap();
+        let wm = bundle::to_msg(
+            &bundle::save_world_model(&w, cfg, 1).unwrap(),
+            Default::default(),
+        );
+        l.load_world(&wm).unwrap();
+        wm
+    }
+
     #[test]
     fn learns_demo_states_apart_from_backward_states() {
         let cfg = synth::small_state_config();
@@ -417,12 +451,7 @@ mod tests {
             l.record(&t).unwrap();
         }
         assert!(l.train_step().unwrap().is_none(), "needs a world model");
-        let w = WorldModel::new(&cfg, Device::Cpu).unwrap();
-        let wm = bundle::to_msg(
-            &bundle::save_world_model(&w, &cfg, 1).unwrap(),
-            Default::default(),
-        );
-        l.load_world(&wm).unwrap();
+        let wm = load_a_fresh_world_model(&mut l, &cfg);
         for _ in 0..300 {
             let s = l.train_step().unwrap().unwrap();
             assert!(s.demo_loss.is_finite());
@@ -443,5 +472,58 @@ mod tests {
             .score(&synth::observation(0, [2.0, 0.2, 0.3, -0.1]))
             .unwrap();
         assert!(d_demo > d_far, "demo {d_demo} vs backward {d_far}");
+    }
+
+    /// Demo states at q, negatives mostly far away (joint 1 at 2.0) and a few "hard" ones
+    /// like the demos but for joint 4 (the arm in a demonstrated pose, the object elsewhere):
+    /// the demo-state score of a hard state after training, with `hard_negatives` k.
+    fn score_of_a_hard_negative(k: usize) -> (f32, f32) {
+        let mut cfg = synth::small_state_config();
+        cfg.medal.hard_negatives = k;
+        cfg.medal.mixup_alpha = 0.0;
+        let mut l =
+            ClassifierLearner::new(cfg.clone(), Device::Cpu, None, DemoStateSource::default())
+                .unwrap();
+        let demo = [0.0, 0.2, 0.3, -0.1];
+        let hard = [0.0, 0.2, 0.3, 0.5];
+        let far = [2.0, 0.2, 0.3, -0.1];
+        let step = |q: [f64; 4], phase| Transition {
+            phase,
+            observation: synth::observation(0, q),
+            next_observation: synth::observation(1, q),
+            action: vec![0.0; 4],
+            ..Default::default()
+        };
+        for _ in 0..20 {
+            l.add_demo(&step(demo, Phase::FORWARD), true);
+        }
+        for i in 0..200 {
+            let q = if i % 50 == 0 { hard } else { far };
+            l.record(&step(q, Phase::BACKWARD)).unwrap();
+        }
+        let wm = load_a_fresh_world_model(&mut l, &cfg);
+        for _ in 0..800 {
+            l.train_step().unwrap().unwrap();
+        }
+        let mut sc = Scorer::new(cfg, Device::Cpu).unwrap();
+        sc.offer_world(&wm).unwrap();
+        sc.load(&l.checkpoint().unwrap()).unwrap();
+        let score = |q| sc.score(&synth::observation(0, q)).unwrap().0;
+        (score(demo), score(hard))
+    }
+
+    #[test]
+    fn hard_negative_mining_learns_the_negatives_that_look_like_demo_states() {
+        let (demo_plain, hard_plain) = score_of_a_hard_negative(1);
+        let (demo_mined, hard_mined) = score_of_a_hard_negative(8);
+        eprintln!(
+            "plain: demo {demo_plain} hard {hard_plain}; mined: demo {demo_mined} hard {hard_mined}"
+        );
+        // 1 % of the negatives are hard: plain batches barely see them, mined ones mostly do
+        assert!(
+            demo_mined - hard_mined > demo_plain - hard_plain + 0.2,
+            "plain: demo {demo_plain} hard {hard_plain}; mined: demo {demo_mined} hard {hard_mined}"
+        );
+        assert!(demo_mined > 0.5, "mined: demo {demo_mined}");
     }
 }

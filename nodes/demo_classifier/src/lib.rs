@@ -7,7 +7,9 @@
 //!   ones only with `backward_demo_states: false`; with `initial_state_window: k` only the
 //!   task's initial states, the first k of each forward demo and the last k of each backward
 //!   one), negatives =
-//!   backward-phase states (any online states until the first backward phase);
+//!   backward-phase states (any online states until the first backward phase); with
+//!   `medal.hard_negatives` k > 1 the batch keeps the negatives it scores highest of k times as
+//!   many (hard-negative mining: the arm in a demonstrated pose with the object elsewhere);
 //! - goal classifier: positives = final states of forward demo episodes (`phase_end`),
-//!   negatives = the other demo states and online states.
+//!   negatives = the other demo states and online states (the online ones mined the same way).
 pub mod learner;

@@ -13,11 +13,16 @@
 //!    actor's actions. On the push preset with the task state, dimensions 11 and 12 are the
 //!    block's x and y (4 joint positions, 4 velocities, end effector xyz, block xyz, ...): a
 //!    policy that ignores where the block is barely changes its actions when the block moves.
+//!    With a classifier checkpoint, also the demo-state and goal classifiers' mean scores on
+//!    the same states before and after the move: a demo-state classifier that still scores
+//!    the forward demos' states high with the block moved to the goal (`11:0.16`) rewards the
+//!    backward policy for the arm's pose, not for undoing the task.
 //!
 //! Reads only; run it on a stopped run (the replay is opened like the nodes open it).
 use anyhow::{Context, Result, bail};
+use mbarl_learn::medal::ClassifierTrainer;
 use mbarl_learn::replay::{BufferKind, ReplayBuffer, ReplaySpec};
-use mbarl_learn::{LearnConfig, ObsBatch, Policy, WorldModel, checkpoint};
+use mbarl_learn::{Component, LearnConfig, ObsBatch, Policy, WorldModel, checkpoint};
 use mbarl_node::{bundle, convert, demos, store::CheckpointStore};
 use rand::SeedableRng;
 use std::path::Path;
@@ -48,6 +53,20 @@ fn load_world(cfg: &LearnConfig, path: &Path) -> Result<WorldModel> {
     let mut w = WorldModel::new(cfg, Device::Cpu)?;
     bundle::load_world_model(&mut w, cfg, &ck)?;
     Ok(w)
+}
+
+/// The newest demo-state and goal classifiers of the run, if it has any.
+fn load_classifiers(
+    cfg: &LearnConfig,
+    run: &Path,
+) -> Result<Option<(ClassifierTrainer, ClassifierTrainer)>> {
+    let Some(ck) = CheckpointStore::new(run, bundle::CLASSIFIERS, 5).load_newest() else {
+        return Ok(None);
+    };
+    let mut demo = ClassifierTrainer::new(cfg, Device::Cpu, Component::DemoClassifier)?;
+    let mut goal = ClassifierTrainer::new(cfg, Device::Cpu, Component::GoalClassifier)?;
+    bundle::load_classifiers(&mut demo, &mut goal, cfg, &ck)?;
+    Ok(Some((demo, goal)))
 }
 
 fn main() -> Result<()> {
@@ -127,6 +146,17 @@ fn main() -> Result<()> {
                 .mean(Kind::Float)
                 .double_value(&[])
         );
+        let classifiers = load_classifiers(&cfg, run)?;
+        let scores = |z: &Tensor| {
+            classifiers.as_ref().map_or(String::new(), |(demo, goal)| {
+                format!(
+                    "; demo-state score {:.2}, goal score {:.2}",
+                    demo.prob(z).mean(Kind::Float).double_value(&[]),
+                    goal.prob(z).mean(Kind::Float).double_value(&[])
+                )
+            })
+        };
+        println!("forward demos as recorded{}", scores(&z));
         for &(dim, delta) in &shifts {
             if !(0..state.size()[1]).contains(&dim) {
                 bail!(
@@ -144,9 +174,10 @@ fn main() -> Result<()> {
             let zs = world.encode_mean(&shifted)?;
             let as_ = policy.actor.act(&zs, true);
             println!(
-                "state dim {dim} moved by {delta}: latents moved {:.3}, forward actor's actions moved {:.3}",
+                "state dim {dim} moved by {delta}: latents moved {:.3}, forward actor's actions moved {:.3}{}",
                 mean_abs(&(&zs - &z)),
-                mean_abs(&(&as_ - &a))
+                mean_abs(&(&as_ - &a)),
+                scores(&zs)
             );
         }
     }

@@ -1,6 +1,6 @@
 //! Encoder e(z|s): a Gaussian over latents from an observation.
 //!
-//! - state mode: an MLP on [state, proprio];
+//! - state mode: an MLP on [state · `encoder.state_scale`, proprio];
 //! - pixel mode: a conv stack on a uint8 H×W×3 frame (scaled to [0, 1]) → Linear → LayerNorm →
 //!   tanh image feature, fused with a proprio feature (Linear → ELU), then an MLP trunk;
 //! - pixel mode with `encoder.torchscript`: a frozen TorchScript backbone (e.g. a pretrained
@@ -46,6 +46,8 @@ pub struct Encoder {
     min_std: f64,
     state_dim: i64,
     proprio_dim: i64,
+    /// `encoder.state_scale` as a (state_dim) tensor; `None` when empty.
+    state_scale: Option<Tensor>,
 }
 
 impl Encoder {
@@ -138,12 +140,18 @@ impl Encoder {
                 }))
             }
         };
+        let state_scale = (!e.state_scale.is_empty()).then(|| {
+            Tensor::from_slice(&e.state_scale)
+                .to_kind(Kind::Float)
+                .to_device(p.device())
+        });
         Self {
             inner,
             latent_dim: z as i64,
             min_std: e.min_std,
             state_dim: o.state_dim as i64,
             proprio_dim: o.proprio_dim as i64,
+            state_scale,
         }
     }
 
@@ -169,6 +177,8 @@ impl Encoder {
                 let size = state.size();
                 check_last(&size, self.state_dim, "state")?;
                 let lead = size[..size.len() - 1].to_vec();
+                let scaled = self.state_scale.as_ref().map(|k| state * k);
+                let state = scaled.as_ref().unwrap_or(state);
                 let x = match (&obs.proprio, self.proprio_dim) {
                     (_, 0) => state.shallow_clone(),
                     (Some(p), d) => {
