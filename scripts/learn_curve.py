@@ -17,6 +17,8 @@ only read here, never by the learners.
   scripts/learn_curve.sh --task reach --obs state --agents mbarl,medal,naive --seeds 0,1,2
 
 Run with the ROS venv's python (scripts/learn_curve.sh does the set-up and the release build).
+SIGINT (Ctrl-C) or SIGTERM ends the current run as its budget would (processes stopped, reset
+count read, summary and results table written) and starts no further run.
 """
 import argparse
 import json
@@ -49,6 +51,23 @@ STATE_TOPIC = "/sim/task_state"
 REWARD_TOPIC = "/sim/task_reward"
 TASK_STATE_DEFAULT = {"reach": False, "push": True, "push_rail": True, "push_pen": True, "door": True}
 JOINT_STATE_DIM = 8   # 4 joint positions + 4 joint velocities
+
+
+class StopRequest:
+    """SIGINT or SIGTERM: the current run ends as if its budget ran out (its processes stopped,
+    the reset count read, its summary and the results table written) and no further run starts.
+    SIGINT too, since a process started in the background of a script ignores it by default."""
+
+    requested = False
+
+    @classmethod
+    def install(cls):
+        def handler(signum, _frame):
+            print(f"learn_curve: {signal.Signals(signum).name}: stopping after this run's "
+                  f"clean-up", flush=True)
+            cls.requested = True
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, handler)
 
 
 def preset_override(text):
@@ -238,7 +257,7 @@ def one_run(args, task, agent, seed, demo_dir, i):
     probe = TrainingProbe(train_domain, run_dir / "metrics/sim_probe.csv")
     rounds, above = [], 0
     try:
-        while time.monotonic() - started < args.max_wall_s:
+        while time.monotonic() - started < args.max_wall_s and not StopRequest.requested:
             probe.spin(1.0)
             if suite.poll() is not None:
                 print(f"{name}: mbarl launch stopped (see {run_dir}/launch.out)", flush=True)
@@ -311,6 +330,7 @@ def main():
     ap.add_argument("--out", type=Path, default=ROOT / "runs/learn_curve")
     ap.add_argument("--domain", type=int, default=36, help="training domain (evaluation: +1)")
     args = ap.parse_args()
+    StopRequest.install()
     processes = {p["name"] for p in yaml.safe_load(LAUNCH_TEMPLATE.read_text())["processes"]}
     unknown = {node for node, _, _ in args.param} - processes
     if unknown:
@@ -329,6 +349,8 @@ def main():
     # seed-major: a budget cut short still leaves every agent with its first seeds
     for seed in [int(s) for s in args.seeds.split(",")]:
         for agent in args.agents.split(","):
+            if StopRequest.requested:
+                return
             run_dir, s = one_run(args, args.task, agent, seed, demo_dir, len(runs))
             runs.append(run_dir)
             summaries.append(s)
