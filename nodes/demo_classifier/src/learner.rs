@@ -239,7 +239,7 @@ impl ClassifierLearner {
     ) -> Result<Tensor> {
         let k = self.cfg.medal.hard_negatives.max(1);
         let z = self.encode(&pool.sample(n * k, rng))?;
-        if k == 1 || z.size()[0] <= n as i64 {
+        if k == 1 {
             return Ok(z);
         }
         let (_, hardest) = clf.prob(&z).topk(n as i64, 0, true, false);
@@ -360,6 +360,7 @@ mod tests {
 
     #[test]
     fn backward_demo_states_are_positives_only_when_asked() {
+        let _torch = torch_random();
         let cfg = synth::small_state_config();
         let run = tempfile::tempdir().unwrap();
         let fwd = synth::transitions(12, Phase::FORWARD, 0, 0);
@@ -392,6 +393,7 @@ mod tests {
 
     #[test]
     fn initial_window_keeps_the_start_of_forward_and_the_end_of_backward_demos() {
+        let _torch = torch_random();
         let cfg = synth::small_state_config();
         let window = DemoStateSource {
             backward_demos: true,
@@ -425,6 +427,13 @@ mod tests {
         assert_eq!(all.demo_states.len(), 4);
     }
 
+    /// libtorch's generator is global: a test that needs the same random numbers on every run
+    /// holds this while it draws them (the other tests of this binary construct networks too).
+    fn torch_random() -> std::sync::MutexGuard<'static, ()> {
+        static TORCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        TORCH.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// A new (untrained) world model, loaded into `l`; its message, for a [`Scorer`].
     fn load_a_fresh_world_model(l: &mut ClassifierLearner, cfg: &LearnConfig) -> ModelCheckpoint {
         let w = WorldModel::new(cfg, Device::Cpu).unwrap();
@@ -438,6 +447,7 @@ mod tests {
 
     #[test]
     fn learns_demo_states_apart_from_backward_states() {
+        let _torch = torch_random();
         let cfg = synth::small_state_config();
         let mut l =
             ClassifierLearner::new(cfg.clone(), Device::Cpu, None, DemoStateSource::default())
@@ -478,6 +488,7 @@ mod tests {
     /// like the demos but for joint 4 (the arm in a demonstrated pose, the object elsewhere):
     /// the demo-state score of a hard state after training, with `hard_negatives` k.
     fn score_of_a_hard_negative(k: usize) -> (f32, f32) {
+        tch::manual_seed(0);
         let mut cfg = synth::small_state_config();
         cfg.medal.hard_negatives = k;
         cfg.medal.mixup_alpha = 0.0;
@@ -498,11 +509,11 @@ mod tests {
             l.add_demo(&step(demo, Phase::FORWARD), true);
         }
         for i in 0..200 {
-            let q = if i % 50 == 0 { hard } else { far };
+            let q = if i % 20 == 0 { hard } else { far };
             l.record(&step(q, Phase::BACKWARD)).unwrap();
         }
         let wm = load_a_fresh_world_model(&mut l, &cfg);
-        for _ in 0..800 {
+        for _ in 0..1500 {
             l.train_step().unwrap().unwrap();
         }
         let mut sc = Scorer::new(cfg, Device::Cpu).unwrap();
@@ -514,12 +525,13 @@ mod tests {
 
     #[test]
     fn hard_negative_mining_learns_the_negatives_that_look_like_demo_states() {
+        let _torch = torch_random();
         let (demo_plain, hard_plain) = score_of_a_hard_negative(1);
         let (demo_mined, hard_mined) = score_of_a_hard_negative(8);
         eprintln!(
             "plain: demo {demo_plain} hard {hard_plain}; mined: demo {demo_mined} hard {hard_mined}"
         );
-        // 1 % of the negatives are hard: plain batches barely see them, mined ones mostly do
+        // 5 % of the negatives are hard: plain batches barely see them, mined ones mostly do
         assert!(
             demo_mined - hard_mined > demo_plain - hard_plain + 0.2,
             "plain: demo {demo_plain} hard {hard_plain}; mined: demo {demo_mined} hard {hard_mined}"
