@@ -246,7 +246,8 @@ def one_run(args, task, agent, seed, demo_dir, i):
              str(ROOT / "config/robots/sim_arm.yaml"),
              "-p", f"learn_config:={run_dir / 'preset.yaml'}",
              "-p", f"run_dir:={run_dir}", "-p", f"episodes:={args.episodes}",
-             "-p", f"max_steps:={episode_steps}", "-p", "watch_period_s:=5.0"]
+             "-p", f"max_steps:={episode_steps}", "-p", "watch_period_s:=5.0",
+             "-p", f"sampled_episodes:={args.sampled_episodes}"]
             + (["-p", f"state_topic:={args.state_topic}"] if args.state_topic else []),
             env=env(eval_domain), stdout=subprocess.PIPE, stderr=eval_log, text=True)
         os.set_blocking(w.stdout.fileno(), False)
@@ -327,6 +328,9 @@ def main():
     ap.add_argument("--stop-after", type=int, default=3,
                     help="stop a run after this many consecutive rounds at or above the threshold")
     ap.add_argument("--episodes", type=int, default=10, help="episodes per evaluation round")
+    ap.add_argument("--sampled-episodes", type=int, default=0, metavar="N",
+                    help="also deploy each checkpoint for N episodes with sampled actions, as "
+                         "training acts (metrics/deployed_eval_sampled.csv)")
     ap.add_argument("--out", type=Path, default=ROOT / "runs/learn_curve")
     ap.add_argument("--domain", type=int, default=36, help="training domain (evaluation: +1)")
     args = ap.parse_args()

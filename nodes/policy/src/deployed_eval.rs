@@ -87,11 +87,31 @@ impl EvalRound {
 
 pub const CSV_HEADER: &str = "unix_time_s,env_steps,world_version,policy_version,episodes,solved,success_rate,mean_steps_to_success";
 
-/// Appends a round to `<run_dir>/metrics/deployed_eval.csv` (header on creation).
-pub fn append_csv(run_dir: &Path, r: &EvalRound) -> std::io::Result<PathBuf> {
+/// How the deployed policy picks its actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actions {
+    /// The policy's mean action: what a deployed robot runs.
+    Deterministic,
+    /// Sampled from the policy, as the executors act in training.
+    Sampled,
+}
+
+impl Actions {
+    /// The CSV under `<run_dir>/metrics/` that the rounds of this kind go to.
+    pub fn csv_name(self) -> &'static str {
+        match self {
+            Actions::Deterministic => "deployed_eval.csv",
+            Actions::Sampled => "deployed_eval_sampled.csv",
+        }
+    }
+}
+
+/// Appends a round to `<run_dir>/metrics/deployed_eval.csv` (deterministic actions) or
+/// `deployed_eval_sampled.csv` (sampled), header on creation.
+pub fn append_csv(run_dir: &Path, actions: Actions, r: &EvalRound) -> std::io::Result<PathBuf> {
     let dir = run_dir.join("metrics");
     std::fs::create_dir_all(&dir)?;
-    let path = dir.join("deployed_eval.csv");
+    let path = dir.join(actions.csv_name());
     let new = !path.exists();
     let mut f = std::fs::OpenOptions::new()
         .create(true)
@@ -169,6 +189,12 @@ fn params() -> Vec<ParamSpec> {
             "success_hold",
             3i64,
             "consecutive successful steps that solve an episode",
+        ),
+        ParamSpec::new(
+            "sampled_episodes",
+            0i64,
+            "> 0: after each round's deterministic episodes, this many with sampled actions, as \
+             the executors act in training (metrics/deployed_eval_sampled.csv)",
         ),
         ParamSpec::new(
             "watch_period_s",
@@ -323,6 +349,7 @@ impl EvalArm {
         pixels: bool,
         max_steps: u32,
         hold: u32,
+        actions: Actions,
     ) -> Result<EpisodeScore> {
         let reply = self
             .reset
@@ -339,7 +366,7 @@ impl EvalArm {
         let mut score = EpisodeScore::default();
         let mut last_targets: Option<Vec<f64>> = None;
         while score.steps < max_steps && score.solved_at.is_none() {
-            let action = acting.act(&obs, true)?;
+            let action = acting.act(&obs, actions == Actions::Deterministic)?;
             // as the arbiter steps: from the last target unless it leads the arm too far
             let from = self
                 .limits
@@ -390,6 +417,7 @@ pub async fn run() -> Result<()> {
     let limits = phase_arbiter::config::limits_from(node.startup_params())?;
     let rate: f64 = node.param("control_rate_hz")?;
     let episodes = node.param::<i64>("episodes")?.max(1) as u32;
+    let sampled_episodes = node.param::<i64>("sampled_episodes")?.max(0) as u32;
     let max_steps = node.param::<i64>("max_steps")?.max(1) as u32;
     let hold = node.param::<i64>("success_hold")?.max(1) as u32;
     let watch: f64 = node.param("watch_period_s")?;
@@ -428,21 +456,34 @@ pub async fn run() -> Result<()> {
         let (acting, wv, pv) = load_deployed(&cfg, &run_dir, device)?;
         if last_versions != Some((wv, pv)) {
             last_versions = Some((wv, pv));
-            let mut scores = Vec::new();
-            for _ in 0..episodes {
-                scores.push(arm.episode(&acting, pixels, max_steps, hold).await?);
+            let rounds = [
+                (Actions::Deterministic, episodes),
+                (Actions::Sampled, sampled_episodes),
+            ];
+            for (actions, n) in rounds.into_iter().filter(|(_, n)| *n > 0) {
+                let mut scores = Vec::new();
+                for _ in 0..n {
+                    scores.push(
+                        arm.episode(&acting, pixels, max_steps, hold, actions)
+                            .await?,
+                    );
+                }
+                let round = EvalRound::from_scores(wv, pv, &scores);
+                let path = append_csv(&run_dir, actions, &round)?;
+                let kind = match actions {
+                    Actions::Deterministic => "",
+                    Actions::Sampled => " (sampled actions)",
+                };
+                println!(
+                    "deployed success{kind} {}/{} ({:.0}%) after {} env steps, world v{wv} policy v{pv}, mean steps to success {:.1} -> {}",
+                    round.solved,
+                    round.episodes,
+                    round.success_rate() * 100.0,
+                    phase_arbiter::phase_log::total_steps(&run_dir),
+                    round.mean_steps_to_success,
+                    path.display()
+                );
             }
-            let round = EvalRound::from_scores(wv, pv, &scores);
-            let path = append_csv(&run_dir, &round)?;
-            println!(
-                "deployed success {}/{} ({:.0}%) after {} env steps, world v{wv} policy v{pv}, mean steps to success {:.1} -> {}",
-                round.solved,
-                round.episodes,
-                round.success_rate() * 100.0,
-                phase_arbiter::phase_log::total_steps(&run_dir),
-                round.mean_steps_to_success,
-                path.display()
-            );
         }
         if watch <= 0.0 {
             return Ok(());
@@ -490,10 +531,34 @@ mod tests {
         let a = acting.act(&obs, true).unwrap();
         assert_eq!(a.len(), 4);
         let r = EvalRound::from_scores(0, 0, &[EpisodeScore::default()]);
-        let p = append_csv(dir.path(), &r).unwrap();
-        append_csv(dir.path(), &r).unwrap();
+        let p = append_csv(dir.path(), Actions::Deterministic, &r).unwrap();
+        append_csv(dir.path(), Actions::Deterministic, &r).unwrap();
         let text = std::fs::read_to_string(p).unwrap();
         assert_eq!(text.lines().count(), 3);
         assert!(text.starts_with(CSV_HEADER));
+        // sampled rounds go to a CSV of their own
+        let q = append_csv(dir.path(), Actions::Sampled, &r).unwrap();
+        assert_eq!(q, dir.path().join("metrics/deployed_eval_sampled.csv"));
+        assert_eq!(std::fs::read_to_string(q).unwrap().lines().count(), 2);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("metrics/deployed_eval.csv"))
+                .unwrap()
+                .lines()
+                .count(),
+            3
+        );
+    }
+
+    #[test]
+    fn sampled_actions_differ_from_the_deterministic_ones() {
+        let cfg = mbarl_node::synth::small_state_config();
+        let dir = tempfile::tempdir().unwrap();
+        let (mut acting, _, _) = load_deployed(&cfg, dir.path(), Device::Cpu).unwrap();
+        // an untrained policy holds still (world version 0); pretend a world model exists
+        acting.world_version = 1;
+        let obs = mbarl_node::synth::observation(0, [0.0, 0.1, 0.2, 0.3]);
+        let mean = acting.act(&obs, true).unwrap();
+        assert_eq!(mean, acting.act(&obs, true).unwrap());
+        assert_ne!(mean, acting.act(&obs, false).unwrap());
     }
 }
