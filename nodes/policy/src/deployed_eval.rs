@@ -104,6 +104,14 @@ impl Actions {
             Actions::Sampled => "deployed_eval_sampled.csv",
         }
     }
+
+    /// What a round's log line says after "deployed success".
+    pub fn log_suffix(self) -> &'static str {
+        match self {
+            Actions::Deterministic => "",
+            Actions::Sampled => " (sampled actions)",
+        }
+    }
 }
 
 /// Appends a round to `<run_dir>/metrics/deployed_eval.csv` (deterministic actions) or
@@ -470,10 +478,7 @@ pub async fn run() -> Result<()> {
                 }
                 let round = EvalRound::from_scores(wv, pv, &scores);
                 let path = append_csv(&run_dir, actions, &round)?;
-                let kind = match actions {
-                    Actions::Deterministic => "",
-                    Actions::Sampled => " (sampled actions)",
-                };
+                let kind = actions.log_suffix();
                 println!(
                     "deployed success{kind} {}/{} ({:.0}%) after {} env steps, world v{wv} policy v{pv}, mean steps to success {:.1} -> {}",
                     round.solved,
