@@ -72,6 +72,18 @@ pub struct EncoderConfig {
     /// (`obs.state_dim` of them, each > 0), so that small-range dimensions (an object's
     /// position in metres) weigh as much as joint angles and velocities. Empty: none.
     pub state_scale: Vec<f64>,
+    /// State mode: per-dimension offsets subtracted from the state before `state_scale`
+    /// multiplies it (`obs.state_dim` finite values). Empty: none.
+    pub state_shift: Vec<f64>,
+    /// State mode: standardise the state with the demonstrations' statistics. Each learning node
+    /// reads every demo observation in `<run_dir>/demos/` at start-up and sets `state_shift` to
+    /// their mean and `state_scale` to 1 / max(std, `state_std_floor`), the same numbers in
+    /// every node (same files, same arithmetic). Excludes a hand-set `state_scale`/`state_shift`.
+    pub state_from_demos: bool,
+    /// Lower bound on a dimension's demo std in `state_from_demos` (in the state's units): a
+    /// dimension the demos barely move (a fixed goal, an object's position across the table)
+    /// is scaled by at most 1 / floor.
+    pub state_std_floor: f64,
 }
 
 impl Default for EncoderConfig {
@@ -87,6 +99,9 @@ impl Default for EncoderConfig {
             min_std: 0.1,
             torchscript: None,
             state_scale: Vec::new(),
+            state_shift: Vec::new(),
+            state_from_demos: false,
+            state_std_floor: 0.05,
         }
     }
 }
@@ -534,6 +549,27 @@ impl LearnConfig {
                     && scale.iter().all(|v| v.is_finite() && *v > 0.0)),
             "encoder.state_scale",
             "must be empty, or in state mode obs.state_dim finite factors > 0",
+        )?;
+        let shift = &self.encoder.state_shift;
+        check(
+            shift.is_empty()
+                || (self.obs.mode == ObsMode::State
+                    && shift.len() == self.obs.state_dim
+                    && shift.iter().all(|v| v.is_finite())),
+            "encoder.state_shift",
+            "must be empty, or in state mode obs.state_dim finite values",
+        )?;
+        check(
+            !self.encoder.state_from_demos
+                || (self.obs.mode == ObsMode::State && scale.is_empty() && shift.is_empty()),
+            "encoder.state_from_demos",
+            "needs state mode and an empty encoder.state_scale and encoder.state_shift \
+             (it computes them)",
+        )?;
+        check(
+            self.encoder.state_std_floor.is_finite() && self.encoder.state_std_floor > 0.0,
+            "encoder.state_std_floor",
+            "must be finite and > 0",
         )?;
         check(
             self.medal.hard_negatives >= 1,

@@ -10,6 +10,7 @@
 //! - [`mbpo`]: branched latent rollouts truncated by ensemble disagreement; the model buffer.
 //! - [`replay`]: crash-safe append-only replay on disk, uint8 frames in memory, uniform and
 //!   sequence sampling.
+//! - [`state_norm`]: the state standardisation from demonstrations (`encoder.state_from_demos`).
 //! - [`checkpoint`]: safetensors checkpoints with version, architecture, config hash, sha256.
 //! - [`optim`]: Adam with a single-pass CPU kernel.
 //! - [`device`]: CPU/CUDA selection (`--device cpu|cuda`), CPU allocator tuning.
@@ -26,6 +27,7 @@ pub mod medal;
 pub mod nets;
 pub mod optim;
 pub mod replay;
+pub mod state_norm;
 
 pub use alm::{
     AlmAgent, AlmStats, LatentTransitions, Policy, RewardSource, SequenceBatch, TransitionBatch,
@@ -36,3 +38,4 @@ pub use config::{Component, LearnConfig, ObsMode};
 pub use device::DeviceChoice;
 pub use error::{LearnError, Result};
 pub use nets::ObsBatch;
+pub use state_norm::StateNorm;

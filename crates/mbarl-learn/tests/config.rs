@@ -84,3 +84,36 @@ fn state_scale_must_match_the_state() {
         assert!(err.contains("encoder.state_scale"), "{bad}: {err}");
     }
 }
+
+#[test]
+fn state_shift_and_state_from_demos_are_checked() {
+    for (bad, key) in [
+        (
+            "obs:\n  state_dim: 3\nencoder:\n  state_shift: [1.0, 10.0]\n",
+            "encoder.state_shift",
+        ),
+        (
+            "obs:\n  state_dim: 2\nencoder:\n  state_shift: [1.0, .inf]\n",
+            "encoder.state_shift",
+        ),
+        (
+            "obs:\n  state_dim: 2\nencoder:\n  state_from_demos: true\n  state_scale: [1.0, 2.0]\n",
+            "encoder.state_from_demos",
+        ),
+        (
+            "obs:\n  mode: pixels\nencoder:\n  state_from_demos: true\n",
+            "encoder.state_from_demos",
+        ),
+        (
+            "encoder:\n  state_std_floor: 0.0\n",
+            "encoder.state_std_floor",
+        ),
+    ] {
+        let err = LearnConfig::from_yaml_str(bad).unwrap_err().to_string();
+        assert!(err.contains(key), "{bad}: {err}");
+    }
+    let ok =
+        LearnConfig::from_yaml_str("obs:\n  state_dim: 2\nencoder:\n  state_from_demos: true\n")
+            .unwrap();
+    assert!(ok.encoder.state_from_demos);
+}

@@ -46,6 +46,19 @@ pub fn learn_config(path: &str, device: &str) -> Result<LearnConfig> {
     Ok(cfg)
 }
 
+/// `encoder.state_from_demos`: computes the state standardisation from the run's demos and
+/// puts it into the config (every node computes the same numbers from the same files); logs it.
+/// A config without the switch is left as it is.
+pub fn resolve_state_norm(cfg: &mut LearnConfig, run_dir: &std::path::Path) -> Result<()> {
+    if !cfg.encoder.state_from_demos {
+        return Ok(());
+    }
+    let norm = crate::demos::state_norm(run_dir, cfg)?;
+    tracing::info!(shift = ?norm.shift, scale = ?norm.scale, "state standardised by the demos' statistics");
+    cfg.set_state_norm(norm)?;
+    Ok(())
+}
+
 /// Sets up a learning thread: libtorch intra-op threads, and the lowest scheduling class
 /// (Linux `SCHED_IDLE`, for this thread and the threads it starts): gradient steps only get the
 /// CPU that acting, encoding, the arbiter's control loop and the arm's drivers leave idle, so
@@ -115,12 +128,13 @@ impl LearnSetup {
         let param_err = |e: mbarl_ros::TransportError| NodeError::Config(e.to_string());
         let threads: i64 = node.param("torch_threads").map_err(param_err)?;
         set_threads(threads);
-        let cfg = learn_config(
+        let mut cfg = learn_config(
             &node.param::<String>("learn_config").map_err(param_err)?,
             &node.param::<String>("device").map_err(param_err)?,
         )?;
         let device = cfg.device.resolve()?;
         let run_dir = run_dir(&node.param::<String>("run_dir").map_err(param_err)?);
+        resolve_state_norm(&mut cfg, &run_dir)?;
         Ok(Self {
             cfg,
             device,

@@ -5,6 +5,7 @@
 use crate::{NodeError, Result};
 use mbarl_bag::Bag;
 use mbarl_bag::demo::Transitions;
+use mbarl_learn::{LearnConfig, StateNorm};
 use mbarl_msgs::msg::Transition;
 use std::path::{Path, PathBuf};
 
@@ -49,4 +50,29 @@ pub fn load_role(run_dir: &Path, role: &str) -> Result<Vec<Transition>> {
         out.extend(t);
     }
     Ok(out)
+}
+
+/// `encoder.state_from_demos`: the state statistics of every demo observation in
+/// `<run_dir>/demos/` (forward, then backward datasets, in name order), under `cfg`'s
+/// observation layout. A demo observation that does not convert is an error: the
+/// statistics would otherwise depend on which messages happened to be readable.
+pub fn state_norm(run_dir: &Path, cfg: &LearnConfig) -> Result<StateNorm> {
+    let mut states = Vec::new();
+    for role in ["forward", "backward"] {
+        for t in load_role(run_dir, role)? {
+            let obs = crate::convert::observation(&t.observation, cfg)?;
+            states.extend(obs.state);
+        }
+    }
+    if states.is_empty() {
+        return Err(NodeError::Config(format!(
+            "encoder.state_from_demos: no demo observations in {}",
+            run_dir.join("demos").display()
+        )));
+    }
+    Ok(StateNorm::from_states(
+        states.iter().map(|s| s.as_slice()),
+        cfg.obs.state_dim,
+        cfg.encoder.state_std_floor,
+    )?)
 }

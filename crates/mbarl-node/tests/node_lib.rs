@@ -92,3 +92,51 @@ fn demo_datasets_load_by_role() {
     let ts = demos::load_role(dir.path(), "forward").unwrap();
     assert_eq!(ts.iter().filter(|t| t.phase_end).count(), 2);
 }
+
+#[test]
+fn state_from_demos_standardises_by_the_demo_states_of_both_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let fwd = synth::transitions(6, Phase::FORWARD, 0, 0);
+    let bwd = synth::transitions(4, Phase::BACKWARD, 1, 6);
+    write_dataset(dir.path(), "forward", "a", &fwd);
+    write_dataset(dir.path(), "backward", "b", &bwd);
+    let mut cfg = synth::small_state_config();
+    cfg.encoder.state_from_demos = true;
+    cfg.validate().unwrap();
+    mbarl_node::common::resolve_state_norm(&mut cfg, dir.path()).unwrap();
+    assert!(
+        !cfg.encoder.state_from_demos,
+        "the config now holds the numbers"
+    );
+    // Joint 2's position, by hand: the mean of the 10 demo observations.
+    let q2: Vec<f64> = fwd
+        .iter()
+        .chain(&bwd)
+        .map(|t| t.observation.joint_position[1])
+        .collect();
+    let mean = q2.iter().sum::<f64>() / q2.len() as f64;
+    let std = (q2.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / q2.len() as f64).sqrt();
+    assert!((cfg.encoder.state_shift[1] - mean).abs() < 1e-5);
+    assert!((cfg.encoder.state_scale[1] - 1.0 / std.max(0.05)).abs() < 1e-3);
+    // Velocities are 0 throughout: scaled by 1 / floor.
+    assert!((cfg.encoder.state_scale[5] - 20.0).abs() < 1e-9);
+    // The same run dir gives the same numbers (every node computes them on its own).
+    let mut again = synth::small_state_config();
+    again.encoder.state_from_demos = true;
+    mbarl_node::common::resolve_state_norm(&mut again, dir.path()).unwrap();
+    assert_eq!(again.encoder, cfg.encoder);
+}
+
+#[test]
+fn state_from_demos_without_demos_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = synth::small_state_config();
+    cfg.encoder.state_from_demos = true;
+    let err = mbarl_node::common::resolve_state_norm(&mut cfg, dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("encoder.state_from_demos") && err.contains("demos"),
+        "{err}"
+    );
+}

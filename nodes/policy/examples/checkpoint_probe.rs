@@ -10,13 +10,15 @@
 //!    replay, and the share of recorded actions at the limits.
 //! 3. Sensitivity (state mode, for each `DIM:DELTA`): the forward demos' states with state
 //!    dimension DIM moved by DELTA, and how far that moves their latents and the newest forward
-//!    actor's actions. On the push preset with the task state, dimensions 11 and 12 are the
-//!    block's x and y (4 joint positions, 4 velocities, end effector xyz, block xyz, ...): a
-//!    policy that ignores where the block is barely changes its actions when the block moves.
-//!    With a classifier checkpoint, also the demo-state and goal classifiers' mean scores on
-//!    the same states before and after the move: a demo-state classifier that still scores
-//!    the forward demos' states high with the block moved to the goal (`11:0.16`) rewards the
-//!    backward policy for the arm's pose, not for undoing the task.
+//!    actor's actions. DIM indexes the encoder's state, the task state first, then the joint
+//!    positions and velocities (`mbarl_node::convert`). On `push`/`push_pen` with the task
+//!    state: 0–2 end effector xyz, 3–6 block x, y, z, yaw, 7–8 goal xy, 9–10 start xy, 11–14
+//!    joint positions, 15–18 joint velocities. A policy that ignores where the block is barely
+//!    changes its actions when the block moves. With a classifier checkpoint, also the
+//!    demo-state and goal classifiers' mean scores on the same states before and after the
+//!    move: a demo-state classifier that still scores the forward demos' states high with the
+//!    block moved towards the goal (`3:0.16`) rewards the backward policy for the arm's pose,
+//!    not for undoing the task.
 //!
 //! Reads only; run it on a stopped run (the replay is opened like the nodes open it).
 use anyhow::{Context, Result, bail};
@@ -76,7 +78,8 @@ fn main() -> Result<()> {
     };
     let shifts = args.map(|a| parse_shift(&a)).collect::<Result<Vec<_>>>()?;
     let run = Path::new(&run);
-    let cfg = LearnConfig::from_yaml_file(run.join("preset.yaml"))?;
+    let mut cfg = LearnConfig::from_yaml_file(run.join("preset.yaml"))?;
+    mbarl_node::common::resolve_state_norm(&mut cfg, run)?;
     let trs = demos::load_role(run, "forward")?;
     if trs.is_empty() {
         bail!("{}: no forward demos", run.display());

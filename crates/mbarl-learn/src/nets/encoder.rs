@@ -1,6 +1,6 @@
 //! Encoder e(z|s): a Gaussian over latents from an observation.
 //!
-//! - state mode: an MLP on [state · `encoder.state_scale`, proprio];
+//! - state mode: an MLP on [(state − `encoder.state_shift`) · `encoder.state_scale`, proprio];
 //! - pixel mode: a conv stack on a uint8 H×W×3 frame (scaled to [0, 1]) → Linear → LayerNorm →
 //!   tanh image feature, fused with a proprio feature (Linear → ELU), then an MLP trunk;
 //! - pixel mode with `encoder.torchscript`: a frozen TorchScript backbone (e.g. a pretrained
@@ -46,6 +46,8 @@ pub struct Encoder {
     min_std: f64,
     state_dim: i64,
     proprio_dim: i64,
+    /// `encoder.state_shift` as a (state_dim) tensor; `None` when empty.
+    state_shift: Option<Tensor>,
     /// `encoder.state_scale` as a (state_dim) tensor; `None` when empty.
     state_scale: Option<Tensor>,
 }
@@ -140,17 +142,22 @@ impl Encoder {
                 }))
             }
         };
-        let state_scale = (!e.state_scale.is_empty()).then(|| {
-            Tensor::from_slice(&e.state_scale)
-                .to_kind(Kind::Float)
-                .to_device(p.device())
-        });
+        let per_dim = |v: &[f64]| {
+            (!v.is_empty()).then(|| {
+                Tensor::from_slice(v)
+                    .to_kind(Kind::Float)
+                    .to_device(p.device())
+            })
+        };
+        let state_shift = per_dim(&e.state_shift);
+        let state_scale = per_dim(&e.state_scale);
         Self {
             inner,
             latent_dim: z as i64,
             min_std: e.min_std,
             state_dim: o.state_dim as i64,
             proprio_dim: o.proprio_dim as i64,
+            state_shift,
             state_scale,
         }
     }
@@ -177,6 +184,8 @@ impl Encoder {
                 let size = state.size();
                 check_last(&size, self.state_dim, "state")?;
                 let lead = size[..size.len() - 1].to_vec();
+                let shifted = self.state_shift.as_ref().map(|m| state - m);
+                let state = shifted.as_ref().unwrap_or(state);
                 let scaled = self.state_scale.as_ref().map(|k| state * k);
                 let state = scaled.as_ref().unwrap_or(state);
                 let x = match (&obs.proprio, self.proprio_dim) {
