@@ -6,6 +6,11 @@
 //! the evaluation arm, and writes `metrics/deployed_eval.csv`. The training sim is never reset,
 //! so its `/sim/reset_count` stays 0 (as in EARL, evaluation runs on a separate environment).
 //!
+//! With `role:=backward` it deploys the backward policy instead, from the backward initial
+//! states (`reset_service:=/sim/reset_reverse success_topic:=/sim/reverse_success` on the sim):
+//! does the policy that should undo the task undo it from where the demonstrations start?
+//! Its rounds go to `metrics/deployed_eval_backward[_sampled].csv`.
+//!
 //! An episode is solved when `/sim/success` holds for `success_hold` consecutive control steps
 //! within `max_steps` steps (the scripted experts' criterion). Commands are made exactly as the
 //! arbiter makes them (same [`JointLimits::command`], from the measured position).
@@ -97,29 +102,47 @@ pub enum Actions {
 }
 
 impl Actions {
-    /// The CSV under `<run_dir>/metrics/` that the rounds of this kind go to.
-    pub fn csv_name(self) -> &'static str {
-        match self {
-            Actions::Deterministic => "deployed_eval.csv",
-            Actions::Sampled => "deployed_eval_sampled.csv",
+    /// (CSV under `<run_dir>/metrics/`, text after "deployed success" in the round's log line)
+    /// for the rounds of this kind and policy. `learn_curve.py` reads the forward,
+    /// deterministic lines, which add no text.
+    fn labels(self, role: Role) -> (&'static str, &'static str) {
+        match (role, self) {
+            (Role::Forward, Actions::Deterministic) => ("deployed_eval.csv", ""),
+            (Role::Forward, Actions::Sampled) => {
+                ("deployed_eval_sampled.csv", " (sampled actions)")
+            }
+            (Role::Backward, Actions::Deterministic) => {
+                ("deployed_eval_backward.csv", " (backward policy)")
+            }
+            (Role::Backward, Actions::Sampled) => (
+                "deployed_eval_backward_sampled.csv",
+                " (backward policy, sampled actions)",
+            ),
         }
+    }
+
+    /// The CSV under `<run_dir>/metrics/` that the rounds of this kind and policy go to.
+    pub fn csv_name(self, role: Role) -> &'static str {
+        self.labels(role).0
     }
 
     /// What a round's log line says after "deployed success".
-    pub fn log_suffix(self) -> &'static str {
-        match self {
-            Actions::Deterministic => "",
-            Actions::Sampled => " (sampled actions)",
-        }
+    pub fn log_suffix(self, role: Role) -> &'static str {
+        self.labels(role).1
     }
 }
 
-/// Appends a round to `<run_dir>/metrics/deployed_eval.csv` (deterministic actions) or
-/// `deployed_eval_sampled.csv` (sampled), header on creation.
-pub fn append_csv(run_dir: &Path, actions: Actions, r: &EvalRound) -> std::io::Result<PathBuf> {
+/// Appends a round to `<run_dir>/metrics/` [`Actions::csv_name`] (`deployed_eval.csv` for the
+/// forward policy's deterministic rounds), header on creation.
+pub fn append_csv(
+    run_dir: &Path,
+    role: Role,
+    actions: Actions,
+    r: &EvalRound,
+) -> std::io::Result<PathBuf> {
     let dir = run_dir.join("metrics");
     std::fs::create_dir_all(&dir)?;
-    let path = dir.join(actions.csv_name());
+    let path = dir.join(actions.csv_name(role));
     let new = !path.exists();
     let mut f = std::fs::OpenOptions::new()
         .create(true)
@@ -149,13 +172,14 @@ pub fn append_csv(run_dir: &Path, actions: Actions, r: &EvalRound) -> std::io::R
     Ok(path)
 }
 
-/// The forward policy to deploy: the newest world model and forward policy checkpoints of the
-/// run directory; freshly initialised (seeded) networks where there is none yet, so a round
-/// before training measures the untrained policy.
+/// The policy of `role` to deploy: the newest world model and policy checkpoints of the run
+/// directory; freshly initialised (seeded) networks where there is none yet, so a round before
+/// training measures the untrained policy.
 pub fn load_deployed(
     cfg: &LearnConfig,
     run_dir: &Path,
     device: Device,
+    role: Role,
 ) -> mbarl_node::Result<(ActingPolicy, u64, u64)> {
     tch::manual_seed(cfg.seed as i64);
     let stored_world = CheckpointStore::new(run_dir, bundle::WORLD_MODEL, 5).load_newest();
@@ -165,13 +189,13 @@ pub fn load_deployed(
         Some(ck) => ck,
         None => bundle::save_world_model(&WorldModel::new(cfg, device)?, cfg, 1)?,
     };
-    let name = bundle::policy_bundle(Role::Forward.name());
+    let name = bundle::policy_bundle(role.name());
     let policy_ck = match CheckpointStore::new(run_dir, &name, 5).load_newest() {
         Some(ck) => ck,
-        None => bundle::save_policy(&Policy::new(cfg, device)?, cfg, Role::Forward.name(), 0)?,
+        None => bundle::save_policy(&Policy::new(cfg, device)?, cfg, role.name(), 0)?,
     };
     let pv = policy_ck.meta.version;
-    let mut acting = ActingPolicy::new(cfg.clone(), Role::Forward, device)?;
+    let mut acting = ActingPolicy::new(cfg.clone(), role, device)?;
     acting.offer_world(&bundle::to_msg(&world_ck, Default::default()))?;
     acting.load_policy(&policy_ck)?;
     Ok((acting, wv, pv))
@@ -191,6 +215,12 @@ fn params() -> Vec<ParamSpec> {
         )
     }));
     p.extend([
+        ParamSpec::new(
+            "role",
+            "forward",
+            "forward | backward: the policy to deploy (backward: set reset_service and \
+             success_topic to the sim's reverse ones)",
+        ),
         ParamSpec::new("episodes", 10i64, "episodes per evaluation round"),
         ParamSpec::new("max_steps", 60i64, "control steps per episode"),
         ParamSpec::new(
@@ -222,12 +252,14 @@ fn params() -> Vec<ParamSpec> {
         ParamSpec::new(
             "reset_service",
             "/sim/eval_reset",
-            "std_srvs/Trigger resetting the evaluation arm to the forward initial states",
+            "std_srvs/Trigger resetting the evaluation arm to the deployed policy's initial \
+             states (the sim's /sim/reset_reverse for role backward)",
         ),
         ParamSpec::new(
             "success_topic",
             "/sim/success",
-            "std_msgs/Bool task success, one per control step",
+            "std_msgs/Bool task success, one per control step (the sim's /sim/reverse_success \
+             for role backward)",
         ),
     ]);
     p
@@ -429,6 +461,9 @@ pub async fn run() -> Result<()> {
     let max_steps = node.param::<i64>("max_steps")?.max(1) as u32;
     let hold = node.param::<i64>("success_hold")?.max(1) as u32;
     let watch: f64 = node.param("watch_period_s")?;
+    let role_name: String = node.param("role")?;
+    let role = Role::parse(&role_name)
+        .with_context(|| format!("role `{role_name}`: expected forward or backward"))?;
     let pixels = cfg.obs.mode == ObsMode::Pixels;
     let image_topic: String = node.param("image_topic")?;
     let mut arm = EvalArm {
@@ -461,7 +496,7 @@ pub async fn run() -> Result<()> {
     }
     let mut last_versions = None;
     loop {
-        let (acting, wv, pv) = load_deployed(&cfg, &run_dir, device)?;
+        let (acting, wv, pv) = load_deployed(&cfg, &run_dir, device, role)?;
         if last_versions != Some((wv, pv)) {
             last_versions = Some((wv, pv));
             let rounds = [
@@ -477,8 +512,8 @@ pub async fn run() -> Result<()> {
                     );
                 }
                 let round = EvalRound::from_scores(wv, pv, &scores);
-                let path = append_csv(&run_dir, actions, &round)?;
-                let kind = actions.log_suffix();
+                let path = append_csv(&run_dir, role, actions, &round)?;
+                let kind = actions.log_suffix(role);
                 println!(
                     "deployed success{kind} {}/{} ({:.0}%) after {} env steps, world v{wv} policy v{pv}, mean steps to success {:.1} -> {}",
                     round.solved,
@@ -530,19 +565,19 @@ mod tests {
     fn untrained_policy_without_checkpoints_and_csv() {
         let cfg = mbarl_node::synth::small_state_config();
         let dir = tempfile::tempdir().unwrap();
-        let (acting, wv, pv) = load_deployed(&cfg, dir.path(), Device::Cpu).unwrap();
+        let (acting, wv, pv) = load_deployed(&cfg, dir.path(), Device::Cpu, Role::Forward).unwrap();
         assert_eq!((wv, pv), (0, 0));
         let obs = mbarl_node::synth::observation(0, [0.0, 0.1, 0.2, 0.3]);
         let a = acting.act(&obs, true).unwrap();
         assert_eq!(a.len(), 4);
         let r = EvalRound::from_scores(0, 0, &[EpisodeScore::default()]);
-        let p = append_csv(dir.path(), Actions::Deterministic, &r).unwrap();
-        append_csv(dir.path(), Actions::Deterministic, &r).unwrap();
-        let text = std::fs::read_to_string(p).unwrap();
+        let p = append_csv(dir.path(), Role::Forward, Actions::Deterministic, &r).unwrap();
+        append_csv(dir.path(), Role::Forward, Actions::Deterministic, &r).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
         assert_eq!(text.lines().count(), 3);
         assert!(text.starts_with(CSV_HEADER));
         // sampled rounds go to a CSV of their own
-        let q = append_csv(dir.path(), Actions::Sampled, &r).unwrap();
+        let q = append_csv(dir.path(), Role::Forward, Actions::Sampled, &r).unwrap();
         assert_eq!(q, dir.path().join("metrics/deployed_eval_sampled.csv"));
         assert_eq!(std::fs::read_to_string(q).unwrap().lines().count(), 2);
         assert_eq!(
@@ -552,13 +587,39 @@ mod tests {
                 .count(),
             3
         );
+        // the backward policy's rounds go to CSVs of their own
+        let b = append_csv(dir.path(), Role::Backward, Actions::Deterministic, &r).unwrap();
+        assert_eq!(b, dir.path().join("metrics/deployed_eval_backward.csv"));
+        let bs = append_csv(dir.path(), Role::Backward, Actions::Sampled, &r).unwrap();
+        assert_eq!(
+            bs,
+            dir.path()
+                .join("metrics/deployed_eval_backward_sampled.csv")
+        );
+        assert_eq!(std::fs::read_to_string(p).unwrap().lines().count(), 3);
+    }
+
+    #[test]
+    fn the_backward_role_deploys_the_backward_policy_checkpoint() {
+        let cfg = mbarl_node::synth::small_state_config();
+        let dir = tempfile::tempdir().unwrap();
+        let stored = Policy::new(&cfg, Device::Cpu).unwrap();
+        let ck = bundle::save_policy(&stored, &cfg, Role::Backward.name(), 7).unwrap();
+        CheckpointStore::new(dir.path(), &bundle::policy_bundle("backward"), 5)
+            .save(&ck)
+            .unwrap();
+        let (_, _, pv) = load_deployed(&cfg, dir.path(), Device::Cpu, Role::Backward).unwrap();
+        assert_eq!(pv, 7, "the stored backward policy");
+        let (_, _, pv) = load_deployed(&cfg, dir.path(), Device::Cpu, Role::Forward).unwrap();
+        assert_eq!(pv, 0, "no forward checkpoint: an untrained forward policy");
     }
 
     #[test]
     fn sampled_actions_differ_from_the_deterministic_ones() {
         let cfg = mbarl_node::synth::small_state_config();
         let dir = tempfile::tempdir().unwrap();
-        let (mut acting, _, _) = load_deployed(&cfg, dir.path(), Device::Cpu).unwrap();
+        let (mut acting, _, _) =
+            load_deployed(&cfg, dir.path(), Device::Cpu, Role::Forward).unwrap();
         // an untrained policy holds still (world version 0); pretend a world model exists
         acting.world_version = 1;
         let obs = mbarl_node::synth::observation(0, [0.0, 0.1, 0.2, 0.3]);

@@ -53,6 +53,13 @@ impl Role {
     }
 }
 
+/// Whether the policy acts with its mean action in `phase`: always in EVAL, and in its own
+/// training phases with `mean_action_in_training` (the executors' `mean_action_in_training`
+/// parameter). Otherwise it samples, as SAC explores.
+pub fn acts_deterministically(phase: Option<u8>, mean_action_in_training: bool) -> bool {
+    phase == Some(Phase::EVAL) || mean_action_in_training
+}
+
 /// Where a policy's reward comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RewardChoice {
@@ -78,6 +85,14 @@ pub fn select_reward(role: Role, has_task_reward: bool) -> RewardChoice {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mean_actions_in_eval_and_where_asked() {
+        assert!(acts_deterministically(Some(Phase::EVAL), false));
+        assert!(!acts_deterministically(Some(Phase::BACKWARD), false));
+        assert!(!acts_deterministically(None, false));
+        assert!(acts_deterministically(Some(Phase::BACKWARD), true));
+    }
 
     #[test]
     fn reward_selection_and_phases() {

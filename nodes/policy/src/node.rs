@@ -31,6 +31,7 @@ fn params(default_role: Role) -> Vec<ParamSpec> {
         ParamSpec::new("actor_sync_updates", 20i64, "hand new actor weights to the acting side every this many updates"),
         ParamSpec::new("checkpoint_period", 200i64, "publish and save a checkpoint every this many updates"),
         ParamSpec::new("stats_period_s", 2.0, "TrainingStats period"),
+        ParamSpec::new("mean_action_in_training", false, "act with the policy's mean action in its training phases too (no sampling noise; it still learns off-policy from what it did). Default: sample, as SAC explores"),
     ]);
     p
 }
@@ -203,6 +204,7 @@ pub async fn run(default_role: Role) -> Result<()> {
             train_loop(trainer, lp, cmd_rx, out_tx)
         })?;
     let mut acting = ActingPolicy::new(cfg, role, device)?;
+    let mean_in_training: bool = node.param("mean_action_in_training")?;
 
     let observations =
         node.subscriber::<Observation>("/mbarl/observation", Qos::Reliable { depth: 5 })?;
@@ -247,7 +249,7 @@ pub async fn run(default_role: Role) -> Result<()> {
                 if !role.acts_in(phase) {
                     continue;
                 }
-                let deterministic = phase == Some(Phase::EVAL);
+                let deterministic = crate::acts_deterministically(phase, mean_in_training);
                 match acting.act(&obs, deterministic) {
                     Ok(action) => {
                         let msg = PolicyAction {

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Deploys a run's newest *backward* policy on an evaluation sim from the backward initial states
+# (the task's goal region) and writes metrics/deployed_eval_backward[_sampled].csv:
+#   scripts/backward_eval.sh --task push --run RUN_DIR [--domain 32] [--episodes 10]
+#                            [--sampled-episodes 10] [--max-steps 200]
+# Diagnoses a backward policy that does not undo the task in training: does it undo it from
+# where the backward demonstrations start? State observations with the task state, as
+# learn_curve.sh trains them. Reads the run's checkpoints only; run it on a stopped run.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+source "$ROOT/scripts/env.sh"
+task="" run="" domain=32 episodes=10 sampled=10 max_steps=200
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --task) task="$2"; shift 2;;
+    --run) run="$2"; shift 2;;
+    --domain) domain="$2"; shift 2;;
+    --episodes) episodes="$2"; shift 2;;
+    --sampled-episodes) sampled="$2"; shift 2;;
+    --max-steps) max_steps="$2"; shift 2;;
+    *) echo "backward_eval.sh: unknown argument $1" >&2; exit 2;;
+  esac
+done
+[[ -n "$task" && -d "$run" ]] || { echo "usage: $0 --task TASK --run RUN_DIR" >&2; exit 2; }
+run="$(cd "$run" && pwd)"
+export ROS_DOMAIN_ID="$domain" ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST MUJOCO_GL="${MUJOCO_GL:-egl}"
+export PYTHONPATH="$ROOT/sim:${PYTHONPATH:-}"
+"$MBARL_ROS_PYTHON" -m mbarl_sim.bridge --ros-args -p "task:=$task" -p lockstep:=true \
+  >/dev/null 2>&1 &
+bridge=$!
+trap 'kill -INT $bridge 2>/dev/null; wait $bridge 2>/dev/null || true' EXIT
+"$CARGO_TARGET_DIR/release/deployed_eval" --ros-args \
+  --params-file "$ROOT/config/robots/sim_arm.yaml" \
+  -p "learn_config:=$run/preset.yaml" -p "run_dir:=$run" -p role:=backward \
+  -p reset_service:=/sim/reset_reverse -p success_topic:=/sim/reverse_success \
+  -p state_topic:=/sim/task_state -p "episodes:=$episodes" -p "sampled_episodes:=$sampled" \
+  -p "max_steps:=$max_steps" -p watch_period_s:=0.0 2>>"$run/logs/backward_eval.log"
