@@ -23,6 +23,7 @@ while [[ $# -gt 0 ]]; do
 done
 [[ -n "$task" && -d "$run" ]] || { echo "usage: $0 --task TASK --run RUN_DIR" >&2; exit 2; }
 run="$(cd "$run" && pwd)"
+mkdir -p "$run/logs"
 export ROS_DOMAIN_ID="$domain" ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST MUJOCO_GL="${MUJOCO_GL:-egl}"
 export PYTHONPATH="$ROOT/sim:${PYTHONPATH:-}"
 "$MBARL_ROS_PYTHON" -m mbarl_sim.bridge --ros-args -p "task:=$task" -p lockstep:=true \
