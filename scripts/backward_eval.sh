@@ -2,14 +2,15 @@
 # Deploys a run's newest *backward* policy on an evaluation sim from the backward initial states
 # (the task's goal region) and writes metrics/deployed_eval_backward[_sampled].csv:
 #   scripts/backward_eval.sh --task push --run RUN_DIR [--domain 32] [--episodes 10]
-#                            [--sampled-episodes 10] [--max-steps 200]
+#                            [--sampled-episodes 10] [--max-steps 200] [--state-topic /sim/task_state]
 # Diagnoses a backward policy that does not undo the task in training: does it undo it from
-# where the backward demonstrations start? State observations with the task state, as
-# learn_curve.sh trains them. Reads the run's checkpoints only; run it on a stopped run.
+# where the backward demonstrations start? Observations as learn_curve.sh trains them: with the
+# task state (`--state-topic ''` for reach, which has none). Reads the run's checkpoints only;
+# run it on a stopped run.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
-task="" run="" domain=32 episodes=10 sampled=10 max_steps=200
+task="" run="" domain=32 episodes=10 sampled=10 max_steps=200 state_topic=/sim/task_state
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --task) task="$2"; shift 2;;
@@ -18,6 +19,7 @@ while [[ $# -gt 0 ]]; do
     --episodes) episodes="$2"; shift 2;;
     --sampled-episodes) sampled="$2"; shift 2;;
     --max-steps) max_steps="$2"; shift 2;;
+    --state-topic) state_topic="$2"; shift 2;;
     *) echo "backward_eval.sh: unknown argument $1" >&2; exit 2;;
   esac
 done
@@ -34,5 +36,6 @@ trap 'kill -INT $bridge 2>/dev/null; wait $bridge 2>/dev/null || true' EXIT
   --params-file "$ROOT/config/robots/sim_arm.yaml" \
   -p "learn_config:=$run/preset.yaml" -p "run_dir:=$run" -p role:=backward \
   -p reset_service:=/sim/reset_reverse -p success_topic:=/sim/reverse_success \
-  -p state_topic:=/sim/task_state -p "episodes:=$episodes" -p "sampled_episodes:=$sampled" \
-  -p "max_steps:=$max_steps" -p watch_period_s:=0.0 2>>"$run/logs/backward_eval.log"
+  ${state_topic:+-p "state_topic:=$state_topic"} -p "episodes:=$episodes" \
+  -p "sampled_episodes:=$sampled" -p "max_steps:=$max_steps" -p watch_period_s:=0.0 \
+  2>>"$run/logs/backward_eval.log"
