@@ -133,12 +133,15 @@ impl Actions {
 }
 
 /// Appends a round to `<run_dir>/metrics/` [`Actions::csv_name`] (`deployed_eval.csv` for the
-/// forward policy's deterministic rounds), header on creation.
+/// forward policy's deterministic rounds), header on creation. `env_steps`: the arbiter's total
+/// when the round ended ([`phase_arbiter::phase_log::total_steps`]), read once by the caller so
+/// that the row and the round's log line agree.
 pub fn append_csv(
     run_dir: &Path,
     role: Role,
     actions: Actions,
     r: &EvalRound,
+    env_steps: u64,
 ) -> std::io::Result<PathBuf> {
     let dir = run_dir.join("metrics");
     std::fs::create_dir_all(&dir)?;
@@ -159,8 +162,7 @@ pub fn append_csv(
         String::new()
     };
     let text = format!(
-        "{header}{t:.3},{},{},{},{},{},{:.4},{:.2}\n",
-        phase_arbiter::phase_log::total_steps(run_dir),
+        "{header}{t:.3},{env_steps},{},{},{},{},{:.4},{:.2}\n",
         r.world_version,
         r.policy_version,
         r.episodes,
@@ -512,14 +514,14 @@ pub async fn run() -> Result<()> {
                     );
                 }
                 let round = EvalRound::from_scores(wv, pv, &scores);
-                let path = append_csv(&run_dir, role, actions, &round)?;
+                let env_steps = phase_arbiter::phase_log::total_steps(&run_dir);
+                let path = append_csv(&run_dir, role, actions, &round, env_steps)?;
                 let kind = actions.log_suffix(role);
                 println!(
-                    "deployed success{kind} {}/{} ({:.0}%) after {} env steps, world v{wv} policy v{pv}, mean steps to success {:.1} -> {}",
+                    "deployed success{kind} {}/{} ({:.0}%) after {env_steps} env steps, world v{wv} policy v{pv}, mean steps to success {:.1} -> {}",
                     round.solved,
                     round.episodes,
                     round.success_rate() * 100.0,
-                    phase_arbiter::phase_log::total_steps(&run_dir),
                     round.mean_steps_to_success,
                     path.display()
                 );
@@ -571,13 +573,13 @@ mod tests {
         let a = acting.act(&obs, true).unwrap();
         assert_eq!(a.len(), 4);
         let r = EvalRound::from_scores(0, 0, &[EpisodeScore::default()]);
-        let p = append_csv(dir.path(), Role::Forward, Actions::Deterministic, &r).unwrap();
-        append_csv(dir.path(), Role::Forward, Actions::Deterministic, &r).unwrap();
+        let p = append_csv(dir.path(), Role::Forward, Actions::Deterministic, &r, 0).unwrap();
+        append_csv(dir.path(), Role::Forward, Actions::Deterministic, &r, 0).unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
         assert_eq!(text.lines().count(), 3);
         assert!(text.starts_with(CSV_HEADER));
         // sampled rounds go to a CSV of their own
-        let q = append_csv(dir.path(), Role::Forward, Actions::Sampled, &r).unwrap();
+        let q = append_csv(dir.path(), Role::Forward, Actions::Sampled, &r, 0).unwrap();
         assert_eq!(q, dir.path().join("metrics/deployed_eval_sampled.csv"));
         assert_eq!(std::fs::read_to_string(q).unwrap().lines().count(), 2);
         assert_eq!(
@@ -588,9 +590,9 @@ mod tests {
             3
         );
         // the backward policy's rounds go to CSVs of their own
-        let b = append_csv(dir.path(), Role::Backward, Actions::Deterministic, &r).unwrap();
+        let b = append_csv(dir.path(), Role::Backward, Actions::Deterministic, &r, 0).unwrap();
         assert_eq!(b, dir.path().join("metrics/deployed_eval_backward.csv"));
-        let bs = append_csv(dir.path(), Role::Backward, Actions::Sampled, &r).unwrap();
+        let bs = append_csv(dir.path(), Role::Backward, Actions::Sampled, &r, 0).unwrap();
         assert_eq!(
             bs,
             dir.path()
