@@ -94,3 +94,40 @@ fn latent_model_learns_linear_system_and_disagreement_grows_off_distribution() {
     assert!(off > 3.0 * on, "disagreement off {off} not > 3 × on {on}");
     common::elapsed("latent_model", t0);
 }
+
+/// `error_ratio` is about 1 or more for an untrained model and well below 1 once the model has
+/// learnt the system; `None` when nothing changes.
+#[test]
+fn error_ratio_compares_the_model_with_the_nothing_changes_guess() {
+    let _seeded = common::init(1);
+    let mut cfg = common::small_state_config(Z as usize, A as usize);
+    cfg.encoder.latent_dim = Z as usize;
+    let vs = nn::VarStore::new(Device::Cpu);
+    let model = LatentModel::new(vs.root() / "model", &cfg);
+    let mut opt = nn::Adam::default().build(&vs, 2e-3).unwrap();
+    let (m, n) = system();
+    let opts = (Kind::Float, Device::Cpu);
+    let batch = || {
+        let z = Tensor::randn([512, Z], opts);
+        let a = Tensor::rand([512, A], opts) * 2.0 - 1.0;
+        let z_next = step(&m, &n, &z, &a);
+        (z, a, z_next)
+    };
+    let (z, a, z_next) = batch();
+    let untrained = model.error_ratio(&z, &a, &z_next).expect("finite ratio");
+    for _ in 0..1500 {
+        let (z, a, z_next) = batch();
+        opt.backward_step(&model.nll_loss(&z, &a, &z_next));
+    }
+    let trained = model.error_ratio(&z, &a, &z_next).expect("finite ratio");
+    eprintln!("error ratio: untrained {untrained:.2}, trained {trained:.3}");
+    // An untrained model predicts z′ ≈ z plus noise of its random weights: at least as far off
+    // as standing still. Trained on the noiseless system it is within a tenth of the change.
+    assert!(untrained > 0.8, "untrained ratio {untrained}");
+    assert!(trained < 0.1, "trained ratio {trained}");
+    assert_eq!(
+        model.error_ratio(&z, &a, &z),
+        None,
+        "z′ = z: no change to compare with"
+    );
+}

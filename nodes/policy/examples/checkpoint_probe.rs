@@ -1,6 +1,6 @@
 //! Diagnostic for a run directory's checkpoints (docs/RESULTS.md, "what fails on push"):
 //!
-//!   cargo run --release -p policy --example checkpoint_probe -- RUN_DIR [DIM:DELTA ...]
+//!   cargo run --release -p policy --example checkpoint_probe -- RUN_DIR [--fit-model N] [DIM:DELTA ...]
 //!
 //! 1. Encoder drift: for each stored world-model version (the newest 5), the forward demos'
 //!    latents (encoder means), how far they moved since the previous version relative to their
@@ -19,6 +19,15 @@
 //!    move: a demo-state classifier that still scores the forward demos' states high with the
 //!    block moved towards the goal (`3:0.16`) rewards the backward policy for the arm's pose,
 //!    not for undoing the task.
+//! 4. Model error: on sequences of `alm.horizon` steps from each phase's replay, the newest
+//!    latent model's open-loop prediction of the encoder's next latents (ensemble mean), step
+//!    by step, against the "nothing changes" guess (the previous true latent), and the reward
+//!    head's error against the recorded reward's spread. A model whose error is not well
+//!    below the "nothing changes" guess gives the model-based actor and critic imagined
+//!    transitions that teach them nothing about the task. With `--fit-model N`, a fresh latent
+//!    model is also fitted for N steps (Gaussian NLL, batches of 256) on 4,000 of the forward
+//!    replay's transitions under the newest encoder, and its one-step error on 1,000 others
+//!    shows how much of the stored model's error more model training would remove.
 //!
 //! Reads only; run it on a stopped run (the replay is opened like the nodes open it).
 use anyhow::{Context, Result, bail};
@@ -71,11 +80,237 @@ fn load_classifiers(
     Ok(Some((demo, goal)))
 }
 
-fn main() -> Result<()> {
-    let mut args = std::env::args().skip(1);
-    let Some(run) = args.next() else {
-        bail!("usage: checkpoint_probe RUN_DIR [DIM:DELTA ...]");
+/// Section 4: the world model's open-loop latent error and the reward head's error on `k`-step
+/// sequences of one replay.
+fn model_error(world: &WorldModel, buf: &ReplayBuffer, k: usize, what: &str) -> Result<()> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let seq = match buf.sample_sequences(1000, k, &mut rng) {
+        Ok(s) => s,
+        Err(e) => {
+            println!("{what}: no model-error sequences ({e})");
+            return Ok(());
+        }
     };
+    let (k1, b) = (seq.seq_len() + 1, seq.batch_size());
+    let z_true = world
+        .encode_mean(&seq.obs.flatten_time())?
+        .reshape([k1, b, -1]);
+    let spread = z_true
+        .get(0)
+        .std_dim(0, true, false)
+        .mean(Kind::Float)
+        .double_value(&[]);
+    let mut z = z_true.get(0);
+    let mut steps = Vec::new();
+    tch::no_grad(|| {
+        for t in 0..k1 - 1 {
+            let a = seq.actions.get(t);
+            let prior = world.model.forward(&z, &a);
+            let mean = prior.mean.mean_dim(0, false, Kind::Float);
+            let next = z_true.get(t + 1);
+            let error = mean_abs(&(&mean - &next));
+            let still = mean_abs(&(&next - z_true.get(t)));
+            let r = world.reward.forward(&z, &a);
+            let rec = seq.rewards.get(t);
+            let r_err = mean_abs(&(&r - &rec));
+            let r_spread = rec.std(true).double_value(&[]);
+            steps.push(format!(
+                "step {}: latent error {error:.3} (nothing-changes {still:.3}, ratio {:.2}), model σ {:.3}, reward error {r_err:.3} (spread {r_spread:.3})",
+                t + 1,
+                error / still.max(1e-9),
+                prior.std.mean(Kind::Float).double_value(&[]),
+            ));
+            z = mean;
+        }
+    });
+    println!(
+        "{what} ({b} sequences of {k}, latent spread {spread:.3}), open loop from the true latent:"
+    );
+    for s in steps {
+        println!("  {s}");
+    }
+    Ok(())
+}
+
+/// Section 4's `--fit-model N`: a fresh latent model fitted on the forward replay's one-step
+/// transitions under `world`'s encoder, against `world`'s own model on held-out transitions.
+fn fit_model(
+    cfg: &LearnConfig,
+    world: &WorldModel,
+    buf: &ReplayBuffer,
+    steps: usize,
+) -> Result<()> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+    let b = buf.sample(5000.min(buf.len()), &mut rng)?;
+    let z = world.encode_mean(&b.obs)?;
+    let zn = world.encode_mean(&b.next_obs)?;
+    let n = z.size()[0];
+    let test = (n / 5).max(1);
+    let train = n - test;
+    if train < 1 {
+        println!("model fit: too few transitions ({n})");
+        return Ok(());
+    }
+    let split = |t: &Tensor| (t.narrow(0, 0, train), t.narrow(0, train, test));
+    let ((z_tr, z_te), (a_tr, a_te), (n_tr, n_te)) = (split(&z), split(&b.action), split(&zn));
+    let one_step = |w: &WorldModel| {
+        tch::no_grad(|| {
+            let mean = w
+                .model
+                .forward(&z_te, &a_te)
+                .mean
+                .mean_dim(0, false, Kind::Float);
+            mean_abs(&(&mean - &n_te))
+        })
+    };
+    let still = mean_abs(&(&n_te - &z_te));
+    let stored = one_step(world);
+    println!(
+        "model fit on latents (the stored model's held-out one-step error {stored:.3}, ratio {:.2}):",
+        stored / still.max(1e-9)
+    );
+    fit_fresh(
+        cfg,
+        (&z_tr, &a_tr, &n_tr),
+        (&z_te, &a_te, &n_te),
+        steps,
+        false,
+    )?;
+    // The same fit on the standardised state itself: if the state's own one-step change is no
+    // more predictable, the error is the task's (what the observation leaves out), not the
+    // encoder's. Then with the previous action appended to the state: the arm lags its
+    // targets and a step starts from the last target, which the state does not hold; if the
+    // previous action removes much of the error, the observation is missing the target.
+    let seq = buf.sample_sequences(5000.min(buf.len()), 2, &mut rng)?;
+    if let Some(s) = seq.obs.state.as_ref() {
+        let d = s.size()[2];
+        let vector = |v: &[f64], fill: f64| {
+            if v.is_empty() {
+                Tensor::full([d], fill, (Kind::Float, Device::Cpu))
+            } else {
+                Tensor::from_slice(v).to_kind(Kind::Float)
+            }
+        };
+        let (shift, scale) = (
+            vector(&cfg.encoder.state_shift, 0.0),
+            vector(&cfg.encoder.state_scale, 1.0),
+        );
+        let x = (s - shift) * scale;
+        let (x1, x2) = (x.get(1), x.get(2));
+        let (a0, a1) = (seq.actions.get(0), seq.actions.get(1));
+        let test = (x1.size()[0] / 5).max(1);
+        let train = x1.size()[0] - test;
+        let split = |t: &Tensor| (t.narrow(0, 0, train), t.narrow(0, train, test));
+        for (what, input, target) in [
+            (
+                "the standardised state",
+                x1.shallow_clone(),
+                x2.shallow_clone(),
+            ),
+            (
+                "the standardised state with the previous action appended (the last dimensions)",
+                Tensor::cat(&[&x1, &a0], 1),
+                Tensor::cat(&[&x2, &a1], 1),
+            ),
+        ] {
+            let mut raw = cfg.clone();
+            raw.encoder.latent_dim = input.size()[1] as usize;
+            println!("model fit on {what}:");
+            let ((i_tr, i_te), (a_tr, a_te), (t_tr, t_te)) =
+                (split(&input), split(&a1), split(&target));
+            fit_fresh(
+                &raw,
+                (&i_tr, &a_tr, &t_tr),
+                (&i_te, &a_te, &t_te),
+                steps,
+                true,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Fits a fresh latent model for `steps` steps on `train` (z, a, z′) and prints its held-out
+/// one-step error on `test` against the "nothing changes" guess.
+fn fit_fresh(
+    cfg: &LearnConfig,
+    train: (&Tensor, &Tensor, &Tensor),
+    test: (&Tensor, &Tensor, &Tensor),
+    steps: usize,
+    per_dim: bool,
+) -> Result<()> {
+    let (z_te, a_te, n_te) = test;
+    let still = mean_abs(&(n_te - z_te));
+    let mut fresh = WorldModel::new(cfg, Device::Cpu)?;
+    let n = train.0.size()[0];
+    for step in 1..=steps {
+        let idx = Tensor::randint(n, [256], (Kind::Int64, Device::Cpu));
+        let nll = fresh.update_model_supervised(
+            &train.0.index_select(0, &idx),
+            &train.1.index_select(0, &idx),
+            &train.2.index_select(0, &idx),
+        )?;
+        if step == steps || step % (steps / 4).max(1) == 0 {
+            let e = tch::no_grad(|| {
+                let mean = fresh
+                    .model
+                    .forward(z_te, a_te)
+                    .mean
+                    .mean_dim(0, false, Kind::Float);
+                mean_abs(&(&mean - n_te))
+            });
+            println!(
+                "  step {step}: train NLL {nll:.2}, held-out one-step error {e:.3} (nothing-changes {still:.3}, ratio {:.2})",
+                e / still.max(1e-9)
+            );
+        }
+    }
+    if per_dim {
+        let (err, chg, moving) = tch::no_grad(|| {
+            let mean = fresh
+                .model
+                .forward(z_te, a_te)
+                .mean
+                .mean_dim(0, false, Kind::Float);
+            let change = (n_te - z_te).abs();
+            (
+                Vec::<f64>::try_from((&mean - n_te).abs().mean_dim(0, false, Kind::Double)),
+                Vec::<f64>::try_from(change.mean_dim(0, false, Kind::Double)),
+                Vec::<f64>::try_from(change.gt(0.01).to_kind(Kind::Double).mean_dim(
+                    0,
+                    false,
+                    Kind::Double,
+                )),
+            )
+        });
+        let row = err?
+            .iter()
+            .zip(chg?)
+            .zip(moving?)
+            .enumerate()
+            .map(|(d, ((e, c), m))| format!("{d}:{e:.3}/{c:.3}/{:.0}%", 100.0 * m))
+            .collect::<Vec<_>>()
+            .join(" ");
+        println!(
+            "  per dimension, error / nothing-changes / share of steps it changes by > 0.01: {row}"
+        );
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1).peekable();
+    let Some(run) = args.next() else {
+        bail!("usage: checkpoint_probe RUN_DIR [--fit-model N] [DIM:DELTA ...]");
+    };
+    let mut fit_steps = 0usize;
+    if args.peek().map(String::as_str) == Some("--fit-model") {
+        args.next();
+        let n = args.next().context("--fit-model needs a step count")?;
+        fit_steps = n
+            .parse()
+            .with_context(|| format!("--fit-model {n:?}: expected a step count"))?;
+    }
     let shifts = args.map(|a| parse_shift(&a)).collect::<Result<Vec<_>>>()?;
     let run = Path::new(&run);
     let mut cfg = LearnConfig::from_yaml_file(run.join("preset.yaml"))?;
@@ -204,6 +439,15 @@ fn main() -> Result<()> {
             log_std.exp().mean(Kind::Float).double_value(&[]),
             100.0 * share_above(&b.action, 0.99),
         );
+        model_error(
+            &world,
+            &buf,
+            cfg.alm.horizon.max(1),
+            &format!("{kind:?} replay model error"),
+        )?;
+        if fit_steps > 0 && kind == BufferKind::Forward {
+            fit_model(&cfg, &world, &buf, fit_steps)?;
+        }
     }
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! Records every transition (`<run_dir>/replay/all`, plus all demo datasets in memory), trains
 //! the encoder + latent model ensemble (ALM lower bound, K-step sequences), the reward head and
 //! the latent classifier, and makes `world_model` checkpoint bundles.
+use mbarl_learn::nets::Gaussian;
 use mbarl_learn::replay::{BufferKind, ReplayBuffer, ReplaySpec};
-use mbarl_learn::{CheckpointBytes, LearnConfig, LearnError, WorldModel};
+use mbarl_learn::{CheckpointBytes, LearnConfig, LearnError, SequenceBatch, WorldModel};
 use mbarl_msgs::msg::Transition;
 use mbarl_msgs::srv::{ImagineRolloutRequest, ImagineRolloutResponse};
 use mbarl_node::store::CheckpointStore;
@@ -18,22 +19,45 @@ pub struct WorldStats {
     pub kl: f64,
     pub reward_loss: f64,
     pub classifier_loss: f64,
+    /// The latent model's one-step error against the "nothing changes" guess on the update's
+    /// sequences ([`mbarl_learn::nets::LatentModel::error_ratio`], target-encoder means); NaN
+    /// when the latents did not change.
+    pub model_error_ratio: f64,
 }
 
 impl WorldStats {
     pub fn named(&self) -> (Vec<String>, Vec<f32>) {
         (
-            ["model_loss", "kl", "reward_loss", "latent_classifier_loss"]
-                .map(String::from)
-                .to_vec(),
+            [
+                "model_loss",
+                "kl",
+                "reward_loss",
+                "latent_classifier_loss",
+                "model_error_ratio",
+            ]
+            .map(String::from)
+            .to_vec(),
             vec![
                 self.model_loss as f32,
                 self.kl as f32,
                 self.reward_loss as f32,
                 self.classifier_loss as f32,
+                self.model_error_ratio as f32,
             ],
         )
     }
+}
+
+/// [`mbarl_learn::nets::LatentModel::error_ratio`] over every step of `seq`, on the target
+/// encoder's posterior means (`targets`, shape (K+1, B, Z)) before the update; NaN when none.
+fn model_error_ratio(world: &WorldModel, targets: &Gaussian, seq: &SequenceBatch) -> f64 {
+    let k = seq.seq_len();
+    let steps = |from: i64| targets.mean.narrow(0, from, k).flatten(0, 1);
+    let actions = seq.actions.to_device(world.device()).flatten(0, 1);
+    world
+        .model
+        .error_ratio(&steps(0), &actions, &steps(1))
+        .unwrap_or(f64::NAN)
 }
 
 pub struct WorldTrainer {
@@ -157,7 +181,9 @@ impl WorldTrainer {
             Err(LearnError::NotEnoughData(_)) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let (model_loss, kl) = self.world.update_model(&seq, None)?;
+        let targets = self.world.target_posteriors(&seq)?;
+        let model_error_ratio = model_error_ratio(&self.world, &targets, &seq);
+        let (model_loss, kl) = self.world.update_model_with_targets(&seq, &targets, None)?;
         let lt = self.world.latent_transitions(&seq.transition(0))?;
         // Demos without a task reward teach the reward head nothing (0 is not their reward).
         let train_reward = !from_demos || self.demos_have_task_reward;
@@ -169,6 +195,7 @@ impl WorldTrainer {
             kl,
             reward_loss,
             classifier_loss,
+            model_error_ratio,
         }))
     }
 
@@ -281,7 +308,16 @@ mod tests {
         for _ in 0..5 {
             let s = t.train_step().unwrap().expect("an update");
             assert!(s.model_loss.is_finite() && s.reward_loss.is_finite());
+            // The synthetic states move: an untrained model is about as far off as standing still.
+            assert!(
+                s.model_error_ratio.is_finite() && s.model_error_ratio > 0.0,
+                "model error ratio {}",
+                s.model_error_ratio
+            );
         }
+        let (names, values) = t.train_step().unwrap().expect("an update").named();
+        assert_eq!(names.len(), values.len());
+        assert_eq!(names.last().map(String::as_str), Some("model_error_ratio"));
         let ck = t.checkpoint().unwrap();
         assert_eq!(ck.meta.version, 1);
         let resp = t.imagine(&ImagineRolloutRequest {

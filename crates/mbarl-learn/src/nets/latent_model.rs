@@ -95,6 +95,20 @@ impl LatentModel {
             .mean_dim(-1, false, Kind::Float)
     }
 
+    /// One-step error of the ensemble-mean prediction against the "nothing changes" guess:
+    /// mean |m̄(z, a) − z′| / mean |z′ − z| over the batch (z, a, z′ of shape (B, ·)). Below 1
+    /// the model predicts part of the change; about 1 or more, its imagined steps are no better
+    /// than standing still. `None` when nothing changes (z′ = z) or a value is not finite.
+    pub fn error_ratio(&self, z: &Tensor, a: &Tensor, z_next: &Tensor) -> Option<f64> {
+        let (error, still) = tch::no_grad(|| {
+            let mean = self.forward(z, a).mean.mean_dim(0, false, Kind::Float);
+            let mean_abs = |t: Tensor| t.abs().mean(Kind::Float).double_value(&[]);
+            (mean_abs(mean - z_next), mean_abs(z_next - z))
+        });
+        let ratio = error / still;
+        (still > 1e-12 && ratio.is_finite()).then_some(ratio)
+    }
+
     /// Negative log-likelihood of z′ under every member, averaged over members and batch
     /// (supervised fitting when the latent is known, e.g. a state-space model).
     pub fn nll_loss(&self, z: &Tensor, a: &Tensor, z_next: &Tensor) -> Tensor {
