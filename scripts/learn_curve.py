@@ -51,6 +51,13 @@ STATE_TOPIC = "/sim/task_state"
 REWARD_TOPIC = "/sim/task_reward"
 TASK_STATE_DEFAULT = {"reach": False, "push": True, "push_rail": True, "push_pen": True, "door": True}
 JOINT_STATE_DIM = 8   # 4 joint positions + 4 joint velocities
+# The arbiter's object rule (object_state_indices/object_lower/object_upper): the block's x, y,
+# z in the task state (sim/mbarl_sim/tasks.py, PushTask.state) must stay over the table
+# (sim/assets/arm_scene.xml: x -0.13..0.77, y -0.5..0.5, top at z = 0); a block pushed off it
+# cannot come back, and the arbiter asks for help instead of training on for nothing.
+BLOCK_ON_TABLE = {"object_state_indices": [3, 4, 5], "object_lower": [-0.13, -0.5, -0.05],
+                  "object_upper": [0.77, 0.5, 0.3]}
+TASK_OBJECT = {"push": BLOCK_ON_TABLE, "push_rail": BLOCK_ON_TABLE, "push_pen": BLOCK_ON_TABLE}
 
 
 class StopRequest:
@@ -151,6 +158,8 @@ def write_launch(run_dir, task, obs, agent, seed, domain, phase_steps, state_top
         if p["name"] == "phase_arbiter":
             params.update(forward_steps=phase_steps, backward_steps=phase_steps,
                           forward_only=agent == "naive")
+            if state_topic:
+                params.update(TASK_OBJECT.get(task, {}))
         if p["name"] in ("forward_policy", "backward_policy"):
             params["model_based"] = agent != "medal"
         if agent == "naive" and p["name"] == "backward_policy":

@@ -24,6 +24,7 @@ use mbarl_msgs::msg::{Observation, PolicyAction, StateScore, Transition};
 
 use crate::kinematics::Workspace;
 use crate::limits::JointLimits;
+use crate::object_bounds::{ObjectBounds, ObjectCheck};
 use crate::phases::{Phase, PhaseMachine, StepReport, Switch};
 
 /// Maps a `sensor_msgs/JointState` (any joint order, extra joints allowed) to the profile's
@@ -126,6 +127,9 @@ pub struct StepOutput {
     pub transition: Option<Transition>,
     /// The step drove the arm towards its rest pose (no policy acted).
     pub homing: bool,
+    /// Object bounds are configured but this observation's task state does not hold the
+    /// object's dimensions (too short, or not finite): the rule could not be checked.
+    pub object_unreadable: bool,
 }
 
 /// The rest pose the arm returns to before each phase (parameters `home_position`,
@@ -154,6 +158,7 @@ pub struct Arbiter {
     pub limits: JointLimits,
     pub machine: PhaseMachine,
     workspace: Option<Workspace>,
+    object_bounds: Option<ObjectBounds>,
     period: Duration,
     watchdog: Duration,
     last_targets: Option<Vec<f64>>,
@@ -182,6 +187,7 @@ impl Arbiter {
             limits,
             machine,
             workspace: None,
+            object_bounds: None,
             period,
             watchdog: period.mul_f64(watchdog_periods),
             last_targets: None,
@@ -268,6 +274,13 @@ impl Arbiter {
     /// limited joint; a mismatched chain would refuse everything).
     pub fn with_workspace(mut self, workspace: Workspace) -> Self {
         self.workspace = Some(workspace);
+        self
+    }
+
+    /// Asks for help when the task's object stays outside `bounds` (checked on every
+    /// observation's `state` during a phase).
+    pub fn with_object_bounds(mut self, bounds: ObjectBounds) -> Self {
+        self.object_bounds = Some(bounds);
         self
     }
 
@@ -371,6 +384,11 @@ impl Arbiter {
         // Close the previous step's transition with this observation as s_{t+1}.
         let mut transition = None;
         let mut switch = None;
+        let object = self
+            .object_bounds
+            .as_ref()
+            .map(|b| b.check(&observation.state));
+        let object_unreadable = object == Some(ObjectCheck::Unreadable);
         if let Some(p) = self.pending.take() {
             let travel = p
                 .observation
@@ -385,6 +403,10 @@ impl Arbiter {
                 demo_score: report_scores.1,
                 travel,
                 clamped: p.clamped,
+                object_outside: match object {
+                    Some(ObjectCheck::Outside(o)) => Some(o),
+                    _ => None,
+                },
             });
             transition = Some(Transition {
                 header: observation.header.clone(),
@@ -421,12 +443,14 @@ impl Arbiter {
                 switch,
                 transition,
                 homing: false,
+                object_unreadable,
             };
         };
         if let Some(out) = self.homing_step(&measured, &base) {
             return StepOutput {
                 switch,
                 transition,
+                object_unreadable,
                 ..out
             };
         }
@@ -471,6 +495,7 @@ impl Arbiter {
             switch,
             transition,
             homing: false,
+            object_unreadable,
         }
     }
 
@@ -546,6 +571,7 @@ impl Arbiter {
             switch: None,
             transition: None,
             homing: true,
+            object_unreadable: false,
         })
     }
 
@@ -693,6 +719,47 @@ mod tests {
         );
         let out = arb.step(obs(0, [0.2, 0.3]), t0);
         assert_eq!(out.hold, Some(HoldReason::NoAction));
+    }
+
+    #[test]
+    fn an_object_out_of_bounds_asks_for_help_and_the_arm_holds() {
+        let mut arb = arbiter()
+            .with_object_bounds(ObjectBounds::new(&[1], &[-0.05], &[0.3]).expect("bounds"));
+        arb.machine = PhaseMachine::new(PhaseConfig {
+            object_outside_steps: 3,
+            ..PhaseConfig::default()
+        });
+        let t0 = Instant::now();
+        let with_state = |seq, state: Vec<f32>| Observation {
+            state,
+            ..obs(seq, [0.0, 0.0])
+        };
+        let mut switches = Vec::new();
+        for seq in 0..6 {
+            arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![0.1, 0.1]), t0);
+            // the object (state[1]) fell to the floor
+            let out = arb.step(with_state(seq, vec![0.3, -0.73]), t0);
+            assert!(!out.object_unreadable);
+            switches.extend(out.switch);
+        }
+        assert_eq!(switches.len(), 1, "{switches:?}");
+        assert_eq!(switches[0].to, Phase::NeedsHelp);
+        assert!(switches[0].reason.contains("out of the workspace"));
+        let out = arb.step(with_state(6, vec![0.3, -0.73]), t0);
+        assert_eq!(
+            out.hold,
+            Some(HoldReason::Inactive),
+            "the arm holds while help is asked"
+        );
+        // A task state without the object's dimension: flagged, never mistaken for outside.
+        let mut arb = arbiter()
+            .with_object_bounds(ObjectBounds::new(&[1], &[-0.05], &[0.3]).expect("bounds"));
+        for seq in 0..20 {
+            arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![0.1, 0.1]), t0);
+            let out = arb.step(with_state(seq, vec![0.3]), t0);
+            assert!(out.object_unreadable);
+            assert!(out.switch.is_none());
+        }
     }
 
     #[test]

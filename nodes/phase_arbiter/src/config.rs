@@ -8,6 +8,7 @@ use mbarl_ros::{FromParam, ParamKind, ParamSpec};
 use crate::arbiter::Homing;
 use crate::kinematics::{KinematicChain, KinematicsError, Workspace, WorkspaceBox};
 use crate::limits::JointLimits;
+use crate::object_bounds::ObjectBounds;
 use crate::phases::PhaseConfig;
 
 /// A declared parameter's start-up value, typed.
@@ -153,7 +154,43 @@ pub fn params() -> Vec<ParamSpec> {
             Vec::<f64>::new(),
             "end-effector box upper corner xyz (m, base frame); empty: no box",
         ),
+        ParamSpec::new(
+            "object_state_indices",
+            Vec::<i64>::new(),
+            "dimensions of Observation.state that place the task's object (e.g. a block's x, y, z); empty: no object rule",
+        ),
+        ParamSpec::new(
+            "object_lower",
+            Vec::<f64>::new(),
+            "lower bound of each object_state_indices dimension (the object's workspace)",
+        ),
+        ParamSpec::new(
+            "object_upper",
+            Vec::<f64>::new(),
+            "upper bound of each object_state_indices dimension",
+        ),
+        ParamSpec::new(
+            "object_outside_steps",
+            10i64,
+            "steps in a row with the object outside its bounds that ask for help",
+        ),
     ]
+}
+
+/// The task object's bounds, `None` when `object_state_indices` is empty (no object rule).
+pub fn object_bounds_from(node: &[ResolvedParam]) -> Result<Option<ObjectBounds>> {
+    let indices: Vec<i64> = param(node, "object_state_indices")?;
+    let lower: Vec<f64> = param(node, "object_lower")?;
+    let upper: Vec<f64> = param(node, "object_upper")?;
+    if indices.is_empty() {
+        if !(lower.is_empty() && upper.is_empty()) {
+            anyhow::bail!("object_lower/object_upper are set but object_state_indices is empty");
+        }
+        return Ok(None);
+    }
+    Ok(Some(
+        ObjectBounds::new(&indices, &lower, &upper).map_err(anyhow::Error::msg)?,
+    ))
 }
 
 /// The kinematic chain of the profile, `None` when it has none (no `kinematics.*` parameter
@@ -239,6 +276,7 @@ pub fn phase_config_from(node: &[ResolvedParam]) -> Result<PhaseConfig> {
         forward_only: param(node, "forward_only")?,
         stuck_cycles: count("stuck_cycles")? as u32,
         max_consecutive_clamps: count("max_consecutive_clamps")?,
+        object_outside_steps: count("object_outside_steps")?,
         ..PhaseConfig::default()
     })
 }

@@ -1,11 +1,12 @@
 //! The phase arbiter's logic, testable without ROS: phases ([`phases`]), joint limits and
 //! clamping ([`limits`]), the robot's task reward in transitions ([`task_reward`]), the end-effector workspace box checked by forward kinematics
-//! ([`kinematics`]), and the per-step decision ([`arbiter`]) of what the arm is commanded.
+//! ([`kinematics`]), the task object's bounds ([`object_bounds`]), and the per-step decision ([`arbiter`]) of what the arm is commanded.
 
 pub mod arbiter;
 pub mod config;
 pub mod kinematics;
 pub mod limits;
+pub mod object_bounds;
 pub mod pacing;
 pub mod phase_log;
 pub mod phases;

@@ -21,7 +21,9 @@ use mbarl_msgs::trajectory_msgs::{JointTrajectory, JointTrajectoryPoint};
 use mbarl_ros::counters::RateLimitedWarn;
 use mbarl_ros::{NodeBuilder, Publisher, Qos, RosArgs, RosNode, Subscriber};
 use phase_arbiter::arbiter::{Arbiter, JointOrder, StepOutput};
-use phase_arbiter::config::{homing_from, limits_from, params, phase_config_from, workspace_from};
+use phase_arbiter::config::{
+    homing_from, limits_from, object_bounds_from, params, phase_config_from, workspace_from,
+};
 use phase_arbiter::pacing::Pacing;
 use phase_arbiter::phase_log::PhaseLog;
 use phase_arbiter::phases::{Phase, PhaseMachine, Switch};
@@ -155,6 +157,19 @@ fn apply(
     if step.homing {
         node.counters().counter("homing_steps").increment();
     }
+    if step.object_unreadable {
+        let total = node
+            .counters()
+            .counter("object_state.unreadable")
+            .increment();
+        if let Some(suppressed) = warn.check() {
+            tracing::warn!(
+                total,
+                suppressed,
+                "the observation's task state does not hold the object's dimensions (object_state_indices): the object rule is not checked"
+            );
+        }
+    }
     if let Some(targets) = &step.targets
         && let Err(e) = out.command.send(targets, header)
     {
@@ -216,6 +231,13 @@ async fn main() -> Result<()> {
         None => tracing::warn!(
             "no workspace box (workspace_min/workspace_max unset): only joint limits are enforced"
         ),
+    }
+    if let Some(bounds) = object_bounds_from(node.startup_params())? {
+        tracing::info!(
+            ?bounds,
+            "help is asked when the task's object leaves its bounds"
+        );
+        arb = arb.with_object_bounds(bounds);
     }
     if let Some(homing) = homing_from(node.startup_params())? {
         tracing::info!(home = ?homing.position, "each phase starts from the rest pose");

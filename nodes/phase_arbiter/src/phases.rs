@@ -1,6 +1,7 @@
 //! The phase state machine (ARCHITECTURE.md §3): FORWARD → BACKWARD → FORWARD …, with EVAL,
 //! PAUSED and NEEDS_HELP. Pure logic: the ROS shell feeds it one step at a time.
 
+use crate::object_bounds::Outside;
 use mbarl_msgs::msg::Phase as PhaseMsg;
 
 /// The arbiter's phases (values as in `mbarl_msgs/Phase`).
@@ -67,6 +68,10 @@ pub struct PhaseConfig {
     /// A phase ends, without progress, after this many consecutive clamped steps (the policy
     /// keeps pushing a limit); `stuck_cycles` such cycles in a row ask for help.
     pub max_consecutive_clamps: u64,
+    /// NEEDS_HELP after this many consecutive steps with the task's object outside its
+    /// bounds ([`crate::object_bounds::ObjectBounds`]: pushed off the table or out of reach,
+    /// where neither policy can get it back).
+    pub object_outside_steps: u64,
 }
 
 impl Default for PhaseConfig {
@@ -83,6 +88,7 @@ impl Default for PhaseConfig {
             min_score_gain: 0.05,
             min_travel: 0.05,
             max_consecutive_clamps: 200,
+            object_outside_steps: 10,
         }
     }
 }
@@ -95,6 +101,9 @@ pub struct StepReport {
     /// Sum over joints of |Δ position| in this step.
     pub travel: f64,
     pub clamped: bool,
+    /// The task's object is outside its bounds in this step's observation (`None`: inside,
+    /// unknown, or no bounds configured).
+    pub object_outside: Option<Outside>,
 }
 
 /// A phase change with its reason, for `/mbarl/phase` and the log.
@@ -116,6 +125,7 @@ pub struct PhaseMachine {
     total_steps: u64,
     above_threshold: u64,
     consecutive_clamps: u64,
+    consecutive_outside: u64,
     // progress tracking of the current phase
     first_score: Option<f32>,
     best_score: Option<f32>,
@@ -137,6 +147,7 @@ impl PhaseMachine {
             total_steps: 0,
             above_threshold: 0,
             consecutive_clamps: 0,
+            consecutive_outside: 0,
             first_score: None,
             best_score: None,
             travel: 0.0,
@@ -178,6 +189,19 @@ impl PhaseMachine {
         } else {
             0
         };
+        self.consecutive_outside = match report.object_outside {
+            Some(_) => self.consecutive_outside + 1,
+            None => 0,
+        };
+        if let Some(o) = report.object_outside
+            && self.consecutive_outside >= self.config.object_outside_steps
+        {
+            self.consecutive_outside = 0;
+            return Some(self.help(format!(
+                "the object is out of the workspace: task state [{}] = {:.3}, outside [{}, {}], for {} steps; put it back within reach",
+                o.dim, o.value, o.lower, o.upper, self.config.object_outside_steps
+            )));
+        }
         if self.consecutive_clamps >= self.config.max_consecutive_clamps {
             self.consecutive_clamps = 0;
             self.clamp_ended = true;
@@ -351,6 +375,7 @@ mod tests {
             demo_score: Some(demo),
             travel: 0.1,
             clamped: false,
+            object_outside: None,
         }
     }
 
@@ -360,6 +385,7 @@ mod tests {
             demo_score: Some(0.1),
             travel: 0.0,
             clamped: false,
+            object_outside: None,
         }
     }
 
@@ -447,6 +473,39 @@ mod tests {
         let s = m.step(moving(0.99, 0.0)).unwrap();
         assert!(s.reason.contains("goal score"), "{s:?}");
         assert_eq!(m.total_steps(), 5);
+    }
+
+    #[test]
+    fn an_object_out_of_the_workspace_asks_for_help_after_its_steps() {
+        let mut m = PhaseMachine::new(PhaseConfig {
+            object_outside_steps: 3,
+            ..cfg()
+        });
+        let outside = StepReport {
+            object_outside: Some(Outside {
+                dim: 5,
+                value: -0.73,
+                lower: -0.05,
+                upper: 0.3,
+            }),
+            ..moving(0.1, 0.1)
+        };
+        // a step back inside restarts the count (a brief excursion is not stuck)
+        assert_eq!(m.step(outside), None);
+        assert_eq!(m.step(outside), None);
+        assert_eq!(m.step(moving(0.1, 0.1)), None);
+        assert_eq!(m.step(outside), None);
+        assert_eq!(m.step(outside), None);
+        let s = m.step(outside).expect("help");
+        assert_eq!((s.from, s.to), (Phase::Forward, Phase::NeedsHelp));
+        assert!(
+            s.reason.contains("out of the workspace") && s.reason.contains("[5] = -0.730"),
+            "{}",
+            s.reason
+        );
+        assert_eq!(m.step(outside), None, "no steps while waiting for help");
+        let r = m.resume("put back").expect("resumes");
+        assert_eq!(r.to, Phase::Forward, "back to the phase it left");
     }
 
     #[test]

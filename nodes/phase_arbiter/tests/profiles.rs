@@ -205,3 +205,58 @@ fn a_box_without_a_chain_is_an_error_and_no_box_is_allowed() {
     let ws = workspace_from(&resolve(&full), 1).unwrap().unwrap();
     assert!(ws.allows(&[0.3]));
 }
+
+/// `object_state_indices` with `object_lower`/`object_upper` (as `-p name:=value`) give the
+/// object rule; none of them: no rule; bounds without indices, or of the wrong length: a clear
+/// start-up error.
+#[test]
+fn object_bounds_parameters() {
+    use mbarl_ros::args::ParamOverride;
+    use phase_arbiter::config::object_bounds_from;
+    use phase_arbiter::object_bounds::ObjectCheck;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let profile = load_params_file(&root.join("config/robots/sim_arm.yaml")).unwrap();
+    let resolve = |set: &[(&str, &str)]| {
+        let overrides: Vec<ParamOverride> = set
+            .iter()
+            .map(|(n, v)| ParamOverride {
+                node: None,
+                name: n.to_string(),
+                value: v.to_string(),
+            })
+            .collect();
+        let values = resolve_params(
+            &params(),
+            "/phase_arbiter",
+            "phase_arbiter",
+            &profile,
+            &overrides,
+        )
+        .unwrap();
+        object_bounds_from(&values)
+    };
+    assert!(resolve(&[]).unwrap().is_none(), "off by default");
+    let bounds = resolve(&[
+        ("object_state_indices", "[3, 4, 5]"),
+        ("object_lower", "[-0.13, -0.5, -0.05]"),
+        ("object_upper", "[0.77, 0.5, 0.3]"),
+    ])
+    .unwrap()
+    .expect("the rule");
+    let mut state = [0.0f32; 11];
+    assert_eq!(bounds.check(&state), ObjectCheck::Inside);
+    state[5] = -0.73;
+    assert!(matches!(bounds.check(&state), ObjectCheck::Outside(o) if o.dim == 5));
+    let err = resolve(&[("object_lower", "[0.0]"), ("object_upper", "[1.0]")]).unwrap_err();
+    assert!(
+        err.to_string().contains("object_state_indices is empty"),
+        "{err}"
+    );
+    let err = resolve(&[
+        ("object_state_indices", "[3, 4]"),
+        ("object_lower", "[0.0]"),
+        ("object_upper", "[1.0, 1.0]"),
+    ])
+    .unwrap_err();
+    assert!(err.to_string().contains("one value per"), "{err}");
+}
