@@ -25,9 +25,10 @@
 //!    head's error against the recorded reward's spread. A model whose error is not well
 //!    below the "nothing changes" guess gives the model-based actor and critic imagined
 //!    transitions that teach them nothing about the task. With `--fit-model N`, a fresh latent
-//!    model is also fitted for N steps (Gaussian NLL, batches of 256) on 4,000 of the forward
-//!    replay's transitions under the newest encoder, and its one-step error on 1,000 others
-//!    shows how much of the stored model's error more model training would remove.
+//!    model is also fitted for N steps (Gaussian NLL, batches of 256) on up to 4,000 distinct
+//!    records of the forward replay under the newest encoder, and its one-step error on 1,000
+//!    others shows how much of the stored model's error more model training would remove; then
+//!    on the standardised state itself, and with the previous action appended, per dimension.
 //!
 //! Reads only; run it on a stopped run (the replay is opened like the nodes open it).
 use anyhow::{Context, Result, bail};
@@ -132,42 +133,60 @@ fn model_error(world: &WorldModel, buf: &ReplayBuffer, k: usize, what: &str) -> 
     Ok(())
 }
 
-/// Section 4's `--fit-model N`: a fresh latent model fitted on the forward replay's one-step
-/// transitions under `world`'s encoder, against `world`'s own model on held-out transitions.
+/// Section 4's `--fit-model N` (state mode): fresh latent models fitted on up to 5,000
+/// distinct records of the forward replay (each with its predecessor in the same phase run, for
+/// the previous action), the last fifth held out, against `world`'s own model.
 fn fit_model(
     cfg: &LearnConfig,
     world: &WorldModel,
     buf: &ReplayBuffer,
     steps: usize,
 ) -> Result<()> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(2);
-    let b = buf.sample(5000.min(buf.len()), &mut rng)?;
-    let z = world.encode_mean(&b.obs)?;
-    let zn = world.encode_mean(&b.next_obs)?;
-    let n = z.size()[0];
-    let test = (n / 5).max(1);
+    use rand::seq::SliceRandom;
+    let mut order: Vec<usize> = (1..buf.len()).collect();
+    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(2));
+    let mut rows: Vec<[Vec<f32>; 4]> = Vec::new();
+    for i in order {
+        if rows.len() == 5000 {
+            break;
+        }
+        let (Some(t), Some(p)) = (buf.get(i), buf.get(i - 1)) else {
+            continue;
+        };
+        if p.segment != t.segment || p.step + 1 != t.step {
+            continue;
+        }
+        let (Some(s), Some(sn)) = (t.obs.state, t.next_obs.state) else {
+            println!("model fit: state-mode runs only");
+            return Ok(());
+        };
+        rows.push([s, sn, t.action, p.action]);
+    }
+    let n = rows.len() as i64;
+    let test = n / 5;
     let train = n - test;
-    if train < 1 {
-        println!("model fit: too few transitions ({n})");
+    if test < 1 {
+        println!("model fit: too few linked records ({n})");
         return Ok(());
     }
-    let split = |t: &Tensor| (t.narrow(0, 0, train), t.narrow(0, train, test));
-    let ((z_tr, z_te), (a_tr, a_te), (n_tr, n_te)) = (split(&z), split(&b.action), split(&zn));
-    let one_step = |w: &WorldModel| {
-        tch::no_grad(|| {
-            let mean = w
-                .model
-                .forward(&z_te, &a_te)
-                .mean
-                .mean_dim(0, false, Kind::Float);
-            mean_abs(&(&mean - &n_te))
-        })
+    let column = |k: usize| {
+        let flat: Vec<f32> = rows.iter().flat_map(|r| r[k].iter().copied()).collect();
+        Tensor::from_slice(&flat).reshape([n, -1])
     };
-    let still = mean_abs(&(&n_te - &z_te));
-    let stored = one_step(world);
+    let (s, sn, a1, a0) = (column(0), column(1), column(2), column(3));
+    let state_obs = |t: &Tensor| ObsBatch {
+        state: Some(t.shallow_clone()),
+        proprio: None,
+        frames: None,
+    };
+    let z = world.encode_mean(&state_obs(&s))?;
+    let zn = world.encode_mean(&state_obs(&sn))?;
+    let split = |t: &Tensor| (t.narrow(0, 0, train), t.narrow(0, train, test));
+    let ((z_tr, z_te), (a_tr, a_te), (n_tr, n_te)) = (split(&z), split(&a1), split(&zn));
+    let stored = world.model.error_ratio(&z_te, &a_te, &n_te);
     println!(
-        "model fit on latents (the stored model's held-out one-step error {stored:.3}, ratio {:.2}):",
-        stored / still.max(1e-9)
+        "model fit on latents, {train} records, {test} held out (the stored model's held-out one-step ratio {}):",
+        stored.map_or("-".into(), |r| format!("{r:.2}"))
     );
     fit_fresh(
         cfg,
@@ -181,51 +200,42 @@ fn fit_model(
     // encoder's. Then with the previous action appended to the state: the arm lags its
     // targets and a step starts from the last target, which the state does not hold; if the
     // previous action removes much of the error, the observation is missing the target.
-    let seq = buf.sample_sequences(5000.min(buf.len()), 2, &mut rng)?;
-    if let Some(s) = seq.obs.state.as_ref() {
-        let d = s.size()[2];
-        let vector = |v: &[f64], fill: f64| {
-            if v.is_empty() {
-                Tensor::full([d], fill, (Kind::Float, Device::Cpu))
-            } else {
-                Tensor::from_slice(v).to_kind(Kind::Float)
-            }
-        };
-        let (shift, scale) = (
-            vector(&cfg.encoder.state_shift, 0.0),
-            vector(&cfg.encoder.state_scale, 1.0),
-        );
-        let x = (s - shift) * scale;
-        let (x1, x2) = (x.get(1), x.get(2));
-        let (a0, a1) = (seq.actions.get(0), seq.actions.get(1));
-        let test = (x1.size()[0] / 5).max(1);
-        let train = x1.size()[0] - test;
-        let split = |t: &Tensor| (t.narrow(0, 0, train), t.narrow(0, train, test));
-        for (what, input, target) in [
-            (
-                "the standardised state",
-                x1.shallow_clone(),
-                x2.shallow_clone(),
-            ),
-            (
-                "the standardised state with the previous action appended (the last dimensions)",
-                Tensor::cat(&[&x1, &a0], 1),
-                Tensor::cat(&[&x2, &a1], 1),
-            ),
-        ] {
-            let mut raw = cfg.clone();
-            raw.encoder.latent_dim = input.size()[1] as usize;
-            println!("model fit on {what}:");
-            let ((i_tr, i_te), (a_tr, a_te), (t_tr, t_te)) =
-                (split(&input), split(&a1), split(&target));
-            fit_fresh(
-                &raw,
-                (&i_tr, &a_tr, &t_tr),
-                (&i_te, &a_te, &t_te),
-                steps,
-                true,
-            )?;
+    let d = s.size()[1];
+    let vector = |v: &[f64], fill: f64| {
+        if v.is_empty() {
+            Tensor::full([d], fill, (Kind::Float, Device::Cpu))
+        } else {
+            Tensor::from_slice(v).to_kind(Kind::Float)
         }
+    };
+    let (shift, scale) = (
+        vector(&cfg.encoder.state_shift, 0.0),
+        vector(&cfg.encoder.state_scale, 1.0),
+    );
+    let (x1, x2) = ((&s - &shift) * &scale, (&sn - &shift) * &scale);
+    for (what, input, target) in [
+        (
+            "the standardised state",
+            x1.shallow_clone(),
+            x2.shallow_clone(),
+        ),
+        (
+            "the standardised state with the previous action appended (the last dimensions)",
+            Tensor::cat(&[&x1, &a0], 1),
+            Tensor::cat(&[&x2, &a1], 1),
+        ),
+    ] {
+        let mut raw = cfg.clone();
+        raw.encoder.latent_dim = input.size()[1] as usize;
+        println!("model fit on {what}:");
+        let ((i_tr, i_te), (t_tr, t_te)) = (split(&input), split(&target));
+        fit_fresh(
+            &raw,
+            (&i_tr, &a_tr, &t_tr),
+            (&i_te, &a_te, &t_te),
+            steps,
+            true,
+        )?;
     }
     Ok(())
 }
@@ -251,17 +261,13 @@ fn fit_fresh(
             &train.2.index_select(0, &idx),
         )?;
         if step == steps || step % (steps / 4).max(1) == 0 {
-            let e = tch::no_grad(|| {
-                let mean = fresh
-                    .model
-                    .forward(z_te, a_te)
-                    .mean
-                    .mean_dim(0, false, Kind::Float);
-                mean_abs(&(&mean - n_te))
-            });
+            let ratio = fresh
+                .model
+                .error_ratio(z_te, a_te, n_te)
+                .unwrap_or(f64::NAN);
             println!(
-                "  step {step}: train NLL {nll:.2}, held-out one-step error {e:.3} (nothing-changes {still:.3}, ratio {:.2})",
-                e / still.max(1e-9)
+                "  step {step}: train NLL {nll:.2}, held-out one-step error {:.3} (nothing-changes {still:.3}, ratio {ratio:.2})",
+                ratio * still
             );
         }
     }
