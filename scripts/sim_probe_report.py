@@ -16,7 +16,10 @@ the start, how close the end effector came to the block and how close to
 where the demonstrations' block sits (the start region's centre at block height): a policy that
 replays the demonstrations' motion instead of going to the block comes closer to the second.
 Used in docs/RESULTS.md to tell an exploration failure (the object never touched again) from a
-learning one.
+learning one. Last, per cycle (the arbiter's `cycle`): how far the object travelled, the longest
+run of cycles in which it moved less than 1 cm, and where the arbiter's stillness rule
+(`object_still_cycles` N, `object_min_travel` 0.01) would first have asked for help, for
+`--still-cycles` N (default 10).
 """
 import argparse
 import csv
@@ -59,6 +62,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("run", type=Path)
     ap.add_argument("--window", type=int, default=1000)
+    ap.add_argument("--still-cycles", type=int, default=10)
     a = ap.parse_args()
     try:
         rows = load(a.run)
@@ -84,6 +88,8 @@ def main():
     with open(phases_csv) as f:
         phase_rows = list(csv.DictReader(f))
     phases = [(int(p["total_steps"]), p["to"]) for p in phase_rows]
+    cycles = [int(p["cycle"]) for p in phase_rows]
+    cycle_travel = {}  # cycle -> [object travel (m), last env step]
     # why each phase ended: the reason of the next row
     ends = [p["reason"] for p in phase_rows[1:]] + [""]
     summary = {}
@@ -95,6 +101,9 @@ def main():
         ks = [k for k in range(start + 1, end + 1) if k in rows]
         if not ks:
             continue
+        c = cycle_travel.setdefault(cycles[i], [0.0, end])
+        c[0] += sum(math.dist(obj(rows[p]), obj(rows[q])) for p, q in zip(ks, ks[1:]))
+        c[1] = end
         s = summary.setdefault(kind, [0, 0, 0])
         s[0] += 1
         s[1] += at_start(rows[ks[0]])
@@ -123,6 +132,27 @@ def main():
               f"approach (median) to the block {to_block[len(to_block) // 2]:.3f} m, to the "
               f"demonstrations' block position {to_start[len(to_start) // 2]:.3f} m; nearer the "
               f"latter in {nearer_start}")
+
+    still_report(cycle_travel, a.still_cycles, steps[-1])
+
+
+def still_report(cycle_travel, n, last_step, min_travel=0.01):
+    """Cycles in a row in which the object moved less than `min_travel`, and the env step where
+    `n` of them in a row would have asked for help (the arbiter's object_still_cycles rule)."""
+    run, longest, first_help = 0, 0, None
+    for cycle in sorted(cycle_travel):
+        travel, end = cycle_travel[cycle]
+        run = run + 1 if travel < min_travel else 0
+        longest = max(longest, run)
+        if run >= n and first_help is None:
+            first_help = end
+    if not cycle_travel:
+        return
+    still = sum(t < min_travel for t, _ in cycle_travel.values())
+    when = (f"at env step {first_help} ({100 * (last_step - first_help) / max(last_step, 1):.0f} % "
+            f"of the run after it)" if first_help is not None else "never")
+    print(f"Cycles: {len(cycle_travel)}; the object moved < {min_travel} m in {still}; longest run "
+          f"of such cycles {longest}; a rule of {n} such cycles in a row would have asked for help {when}")
 
 
 if __name__ == "__main__":

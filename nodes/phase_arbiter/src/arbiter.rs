@@ -407,6 +407,10 @@ impl Arbiter {
                     Some(ObjectCheck::Outside(o)) => Some(o),
                     _ => None,
                 },
+                object_motion: self
+                    .object_bounds
+                    .as_ref()
+                    .and_then(|b| b.motion(&p.observation.state, &observation.state)),
             });
             transition = Some(Transition {
                 header: observation.header.clone(),
@@ -751,6 +755,24 @@ mod tests {
             Some(HoldReason::Inactive),
             "the arm holds while help is asked"
         );
+        // An object that stays where it is, inside its bounds, for a whole cycle
+        // (object_still_cycles 1): the arbiter measures its motion from the observations.
+        let mut arb = arbiter()
+            .with_object_bounds(ObjectBounds::new(&[1], &[-0.05], &[0.3]).expect("bounds"));
+        arb.machine = PhaseMachine::new(PhaseConfig {
+            forward_steps: 2,
+            backward_steps: 2,
+            object_still_cycles: 1,
+            ..PhaseConfig::default()
+        });
+        let mut to = Vec::new();
+        for seq in 0..6 {
+            arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![0.1, 0.1]), t0);
+            arb.on_action(act(PolicyAction::POLICY_BACKWARD, vec![-0.1, -0.1]), t0);
+            to.extend(arb.step(with_state(seq, vec![0.3, 0.1]), t0).switch);
+        }
+        let to: Vec<_> = to.iter().map(|s| s.to).collect();
+        assert_eq!(to, [Phase::Backward, Phase::NeedsHelp]);
         // A task state without the object's dimension: flagged, never mistaken for outside.
         let mut arb = arbiter()
             .with_object_bounds(ObjectBounds::new(&[1], &[-0.05], &[0.3]).expect("bounds"));

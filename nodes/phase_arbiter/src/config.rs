@@ -174,6 +174,16 @@ pub fn params() -> Vec<ParamSpec> {
             10i64,
             "steps in a row with the object outside its bounds that ask for help",
         ),
+        ParamSpec::new(
+            "object_still_cycles",
+            0i64,
+            "cycles in a row in which the object moved less than object_min_travel that ask for help (0: off)",
+        ),
+        ParamSpec::new(
+            "object_min_travel",
+            0.01,
+            "object travel (m, over object_state_indices, summed over a cycle) that counts as moving it",
+        ),
     ]
 }
 
@@ -277,6 +287,18 @@ pub fn phase_config_from(node: &[ResolvedParam]) -> Result<PhaseConfig> {
         stuck_cycles: count("stuck_cycles")? as u32,
         max_consecutive_clamps: count("max_consecutive_clamps")?,
         object_outside_steps: count("object_outside_steps")?,
+        object_still_cycles: {
+            let v: i64 = param(node, "object_still_cycles")?;
+            u32::try_from(v).with_context(|| format!("object_still_cycles must be ≥ 0, got {v}"))?
+        },
+        object_min_travel: {
+            let v: f64 = param(node, "object_min_travel")?;
+            anyhow::ensure!(
+                v.is_finite() && v > 0.0,
+                "object_min_travel must be > 0, got {v}"
+            );
+            v
+        },
         ..PhaseConfig::default()
     })
 }

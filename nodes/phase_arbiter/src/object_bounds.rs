@@ -64,6 +64,21 @@ impl ObjectBounds {
         })
     }
 
+    /// How far the object moved between two task states: the Euclidean distance over the
+    /// configured dimensions; `None` when either state does not hold them (finite).
+    pub fn motion(&self, before: &[f32], after: &[f32]) -> Option<f64> {
+        let mut sum = 0.0;
+        for &dim in &self.indices {
+            let (a, b) = (before.get(dim)?, after.get(dim)?);
+            let d = f64::from(*b) - f64::from(*a);
+            if !d.is_finite() {
+                return None;
+            }
+            sum += d * d;
+        }
+        Some(sum.sqrt())
+    }
+
     /// The first configured dimension outside its bounds, if any.
     pub fn check(&self, state: &[f32]) -> ObjectCheck {
         for (k, &dim) in self.indices.iter().enumerate() {
@@ -112,6 +127,21 @@ mod tests {
         assert_eq!(b.check(&state), ObjectCheck::Unreadable);
         assert_eq!(b.check(&[0.0; 4]), ObjectCheck::Unreadable, "too short");
         assert_eq!(b.check(&[]), ObjectCheck::Unreadable, "no task state");
+    }
+
+    #[test]
+    fn motion_over_the_configured_dimensions() {
+        let b = table();
+        let mut before = vec![0.0f32; 11];
+        let mut after = before.clone();
+        after[0] = 5.0; // the end effector: not the object
+        after[3] = 0.03;
+        after[4] = 0.04;
+        let m = b.motion(&before, &after).expect("readable");
+        assert!((m - 0.05).abs() < 1e-6, "{m}");
+        before[4] = f32::NAN;
+        assert_eq!(b.motion(&before, &after), None);
+        assert_eq!(b.motion(&[0.0; 4], &after), None);
     }
 
     #[test]

@@ -72,6 +72,11 @@ pub struct PhaseConfig {
     /// bounds ([`crate::object_bounds::ObjectBounds`]: pushed off the table or out of reach,
     /// where neither policy can get it back).
     pub object_outside_steps: u64,
+    /// NEEDS_HELP after this many consecutive cycles in which the task's object moved less
+    /// than `object_min_travel` (m, summed over the cycle's steps): the scene is stuck where
+    /// neither policy moves it (0: off). Needs the object's dimensions (object bounds).
+    pub object_still_cycles: u32,
+    pub object_min_travel: f64,
 }
 
 impl Default for PhaseConfig {
@@ -89,6 +94,8 @@ impl Default for PhaseConfig {
             min_travel: 0.05,
             max_consecutive_clamps: 200,
             object_outside_steps: 10,
+            object_still_cycles: 0,
+            object_min_travel: 0.01,
         }
     }
 }
@@ -104,6 +111,8 @@ pub struct StepReport {
     /// The task's object is outside its bounds in this step's observation (`None`: inside,
     /// unknown, or no bounds configured).
     pub object_outside: Option<Outside>,
+    /// How far the task's object moved in this step (`None`: unknown or no object bounds).
+    pub object_motion: Option<f64>,
 }
 
 /// A phase change with its reason, for `/mbarl/phase` and the log.
@@ -132,6 +141,11 @@ pub struct PhaseMachine {
     travel: f64,
     cycles_without_progress: u32,
     forward_progress: bool,
+    /// The object's travel in the current phase, and whether it moved in the cycle's forward
+    /// phase; cycles in a row in which it did not move.
+    object_travel: f64,
+    forward_object_moved: bool,
+    cycles_object_still: u32,
     /// The current phase ended on the clamp rule (counts as no progress).
     clamp_ended: bool,
 }
@@ -153,6 +167,9 @@ impl PhaseMachine {
             travel: 0.0,
             cycles_without_progress: 0,
             forward_progress: false,
+            object_travel: 0.0,
+            forward_object_moved: false,
+            cycles_object_still: 0,
             clamp_ended: false,
         }
     }
@@ -184,6 +201,7 @@ impl PhaseMachine {
         self.phase_step += 1;
         self.total_steps += 1;
         self.travel += report.travel;
+        self.object_travel += report.object_motion.unwrap_or(0.0);
         self.consecutive_clamps = if report.clamped {
             self.consecutive_clamps + 1
         } else {
@@ -266,19 +284,49 @@ impl PhaseMachine {
         reached || gain || self.travel >= self.config.min_travel
     }
 
+    /// At the end of a cycle (its last phase), counts the cycles in a row in which the object
+    /// did not move; `Some(reason)` when they reach `object_still_cycles`.
+    fn object_still(&mut self, moved: bool) -> Option<String> {
+        let limit = self.config.object_still_cycles;
+        self.cycles_object_still = if moved {
+            0
+        } else {
+            self.cycles_object_still + 1
+        };
+        if limit == 0 || self.cycles_object_still < limit {
+            return None;
+        }
+        self.cycles_object_still = 0;
+        Some(format!(
+            "the object moved less than {} m in each of {limit} consecutive cycles: it is stuck where neither policy moves it; put it back",
+            self.config.object_min_travel
+        ))
+    }
+
     fn end_phase(&mut self, reason: String, reached: bool) -> Option<Switch> {
         let progress = self.made_progress(reached);
+        let object_moved = self.object_travel >= self.config.object_min_travel;
         let next = match self.phase {
             Phase::Forward if self.config.forward_only => {
                 self.cycle += 1;
+                if let Some(why) = self.object_still(object_moved) {
+                    self.enter(Phase::Forward);
+                    return Some(self.help(why));
+                }
                 Phase::Forward
             }
             Phase::Forward => {
                 self.forward_progress = progress;
+                self.forward_object_moved = object_moved;
                 Phase::Backward
             }
             Phase::Backward => {
                 self.cycle += 1;
+                if let Some(why) = self.object_still(self.forward_object_moved || object_moved) {
+                    self.cycles_without_progress = 0;
+                    self.enter(Phase::Forward);
+                    return Some(self.help(why));
+                }
                 if self.forward_progress || progress {
                     self.cycles_without_progress = 0;
                 } else {
@@ -307,6 +355,7 @@ impl PhaseMachine {
         self.first_score = None;
         self.best_score = None;
         self.travel = 0.0;
+        self.object_travel = 0.0;
         self.clamp_ended = false;
     }
 
@@ -376,6 +425,7 @@ mod tests {
             travel: 0.1,
             clamped: false,
             object_outside: None,
+            object_motion: None,
         }
     }
 
@@ -386,6 +436,7 @@ mod tests {
             travel: 0.0,
             clamped: false,
             object_outside: None,
+            object_motion: None,
         }
     }
 
@@ -506,6 +557,59 @@ mod tests {
         assert_eq!(m.step(outside), None, "no steps while waiting for help");
         let r = m.resume("put back").expect("resumes");
         assert_eq!(r.to, Phase::Forward, "back to the phase it left");
+    }
+
+    #[test]
+    fn an_object_that_no_phase_moves_asks_for_help_after_its_cycles() {
+        let mut m = PhaseMachine::new(PhaseConfig {
+            forward_steps: 2,
+            backward_steps: 2,
+            min_phase_steps: 100,
+            object_still_cycles: 2,
+            ..cfg()
+        });
+        let object = |moved: f64| StepReport {
+            object_motion: Some(moved),
+            ..moving(0.1, 0.1)
+        };
+        // cycle 1: the object moves 2 cm in the backward phase; cycles 2 and 3: it does not,
+        // although the arm travels (the joint-travel rule sees progress)
+        let mut switches = Vec::new();
+        for moved in [
+            0.0, 0.0, 0.01, 0.01, 0.0, 0.0, 0.0, 0.0, 0.001, 0.001, 0.0, 0.0,
+        ] {
+            switches.extend(m.step(object(moved)));
+        }
+        let help: Vec<_> = switches
+            .iter()
+            .filter(|s| s.to == Phase::NeedsHelp)
+            .collect();
+        assert_eq!(help.len(), 1, "{switches:?}");
+        assert!(help[0].reason.contains("stuck"), "{}", help[0].reason);
+        assert_eq!(switches.last().map(|s| s.to), Some(Phase::NeedsHelp));
+        // off (0): never
+        let mut m = PhaseMachine::new(PhaseConfig {
+            forward_steps: 2,
+            backward_steps: 2,
+            min_phase_steps: 100,
+            ..cfg()
+        });
+        for _ in 0..40 {
+            assert_ne!(m.step(object(0.0)).map(|s| s.to), Some(Phase::NeedsHelp));
+        }
+        // the naive agent's cycles are its forward phases
+        let mut m = PhaseMachine::new(PhaseConfig {
+            forward_steps: 2,
+            min_phase_steps: 100,
+            object_still_cycles: 3,
+            forward_only: true,
+            ..cfg()
+        });
+        let to: Vec<_> = (0..6)
+            .filter_map(|_| m.step(object(0.0)))
+            .map(|s| s.to)
+            .collect();
+        assert_eq!(to, [Phase::Forward, Phase::Forward, Phase::NeedsHelp]);
     }
 
     #[test]

@@ -216,7 +216,8 @@ fn object_bounds_parameters() {
     use phase_arbiter::object_bounds::ObjectCheck;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let profile = load_params_file(&root.join("config/robots/sim_arm.yaml")).unwrap();
-    let resolve = |set: &[(&str, &str)]| {
+    // the sim profile with `-p name:=value` overrides
+    let values = |set: &[(&str, &str)]| {
         let overrides: Vec<ParamOverride> = set
             .iter()
             .map(|(n, v)| ParamOverride {
@@ -225,16 +226,16 @@ fn object_bounds_parameters() {
                 value: v.to_string(),
             })
             .collect();
-        let values = resolve_params(
+        resolve_params(
             &params(),
             "/phase_arbiter",
             "phase_arbiter",
             &profile,
             &overrides,
         )
-        .unwrap();
-        object_bounds_from(&values)
+        .unwrap()
     };
+    let resolve = |set: &[(&str, &str)]| object_bounds_from(&values(set));
     assert!(resolve(&[]).unwrap().is_none(), "off by default");
     let bounds = resolve(&[
         ("object_state_indices", "[3, 4, 5]"),
@@ -259,4 +260,18 @@ fn object_bounds_parameters() {
     ])
     .unwrap_err();
     assert!(err.to_string().contains("one value per"), "{err}");
+    // the stillness rule's parameters reach the phase rules, and are checked
+    let cfg = phase_config_from(&values(&[
+        ("object_still_cycles", "20"),
+        ("object_min_travel", "0.02"),
+    ]))
+    .unwrap();
+    assert_eq!((cfg.object_still_cycles, cfg.object_min_travel), (20, 0.02));
+    assert_eq!(
+        phase_config_from(&values(&[])).unwrap().object_still_cycles,
+        0,
+        "off by default"
+    );
+    assert!(phase_config_from(&values(&[("object_still_cycles", "-1")])).is_err());
+    assert!(phase_config_from(&values(&[("object_min_travel", "0.0")])).is_err());
 }
