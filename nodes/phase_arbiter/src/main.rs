@@ -21,6 +21,7 @@ use mbarl_msgs::trajectory_msgs::{JointTrajectory, JointTrajectoryPoint};
 use mbarl_ros::counters::RateLimitedWarn;
 use mbarl_ros::{NodeBuilder, Publisher, Qos, RosArgs, RosNode, Subscriber};
 use phase_arbiter::arbiter::{Arbiter, JointOrder, StepOutput};
+use phase_arbiter::arm_pace::ArmPace;
 use phase_arbiter::config::{
     homing_from, limits_from, object_bounds_from, params, phase_config_from, workspace_from,
 };
@@ -32,6 +33,14 @@ use phase_arbiter::task_reward::{Labelled, TaskReward};
 enum CommandOut {
     Positions(Publisher<Float64MultiArray>),
     Trajectory(Publisher<JointTrajectory>, Vec<String>, Duration),
+}
+
+impl Outputs {
+    /// Sends `targets` to the arm.
+    fn command(&self, targets: &[f64], header: Header) -> Result<()> {
+        self.pace.borrow_mut().on_command();
+        self.command.send(targets, header)
+    }
 }
 
 impl CommandOut {
@@ -57,6 +66,8 @@ impl CommandOut {
 
 struct Outputs {
     command: CommandOut,
+    /// New joint states since the last command: when a silent arbiter sends the hold.
+    pace: std::cell::RefCell<ArmPace>,
     phase: Publisher<PhaseMsg>,
     /// Transitions go out from their own task: a slow recorder (reliable, keep-all: nothing is
     /// lost) must never block the control loop.
@@ -171,7 +182,7 @@ fn apply(
         }
     }
     if let Some(targets) = &step.targets
-        && let Err(e) = out.command.send(targets, header)
+        && let Err(e) = out.command(targets, header)
     {
         tracing::error!("cannot send the arm command: {e}");
     }
@@ -258,6 +269,7 @@ async fn main() -> Result<()> {
     };
     let mut out = Outputs {
         command,
+        pace: Default::default(),
         phase: node.publisher("/mbarl/phase", Qos::Latched)?,
         transition: {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -329,9 +341,19 @@ async fn main() -> Result<()> {
             let obs = $obs;
             arb.on_observation_seq(obs.seq);
             if let Some((prev, _)) = waiting.take() {
-                let header = prev.header.clone();
-                let step = arb.step(prev, Instant::now());
-                apply(&node, &out, &arb, step, header, &warn);
+                // Overtaken before its action came: observations faster than the control
+                // rate (stepped), or (lock-step) a second step in flight (dropped, so that one
+                // step goes round the loop again).
+                node.counters().counter("observation.overtaken").increment();
+                if out.pace.borrow().drop_overtaken() {
+                    node.counters()
+                        .counter("observation.dropped_second_step")
+                        .increment();
+                } else {
+                    let header = prev.header.clone();
+                    let step = arb.step(prev, Instant::now());
+                    apply(&node, &out, &arb, step, header, &warn);
+                }
             }
             if arb.has_action_for(obs.seq) || action_wait.is_zero() {
                 let header = obs.header.clone();
@@ -404,15 +426,18 @@ async fn main() -> Result<()> {
                     }
                 }
             }
-            Some(js) = joint_states.recv() => match joint_order.positions(&js) {
-                Ok(p) => arb.on_joint_positions(&p),
-                Err(e) => {
-                    let total = node.counters().counter("rejected./joint_states").increment();
-                    if let Some(suppressed) = warn.check() {
-                        tracing::warn!(total, suppressed, "ignoring a joint state: {e}");
+            Some(js) = joint_states.recv() => {
+                out.pace.borrow_mut().on_joint_state(js.header.stamp.to_nanos());
+                match joint_order.positions(&js) {
+                    Ok(p) => arb.on_joint_positions(&p),
+                    Err(e) => {
+                        let total = node.counters().counter("rejected./joint_states").increment();
+                        if let Some(suppressed) = warn.check() {
+                            tracing::warn!(total, suppressed, "ignoring a joint state: {e}");
+                        }
                     }
                 }
-            },
+            }
             Some(b) = estop.recv() => {
                 if b.data != arb.estop() {
                     tracing::warn!("e-stop {}", if b.data { "ENGAGED: the arm holds still" } else { "released" });
@@ -421,7 +446,7 @@ async fn main() -> Result<()> {
                 // Hold at once, without waiting for the next observation.
                 if b.data
                     && let Some(hold) = arb.hold_targets()
-                    && let Err(e) = out.command.send(&hold, Header { stamp: node.now(), frame_id: String::new() })
+                    && let Err(e) = out.command(&hold, Header { stamp: node.now(), frame_id: String::new() })
                 {
                     tracing::error!("cannot send the hold command: {e}");
                 }
@@ -451,21 +476,23 @@ async fn main() -> Result<()> {
             }
             _ = silence.tick() => {
                 // No observations (encoder dead): keep commanding the hold position so the
-                // controller's own watchdog never sees a silent commander. (Not while pacing: a
+                // controller's own watchdog never sees a silent commander; a lock-step sim only
+                // when its loop looks broken (phase_arbiter::arm_pace). (Not while pacing: a
                 // command would advance the lock-step sim.)
-                if paced.is_none() && last_observation.elapsed() > period * 2
+                if paced.is_none()
+                    && out.pace.borrow_mut().hold_due(last_observation.elapsed(), period, Instant::now())
                     && let Some(hold) = arb.hold_targets()
                 {
                     node.counters().counter("hold.no_observation").increment();
                     if let Some(suppressed) = warn.check() {
                         tracing::warn!(suppressed, "no observation for {:?}: the arm holds still", last_observation.elapsed());
                     }
-                    let _ = out.command.send(&hold, Header { stamp: node.now(), frame_id: String::new() });
+                    let _ = out.command(&hold, Header { stamp: node.now(), frame_id: String::new() });
                 }
             }
             _ = tokio::signal::ctrl_c() => {
                 if let Some(hold) = arb.hold_targets() {
-                    let _ = out.command.send(&hold, Header { stamp: node.now(), frame_id: String::new() });
+                    let _ = out.command(&hold, Header { stamp: node.now(), frame_id: String::new() });
                 }
                 tracing::info!("stopping: the arm holds its last target");
                 return Ok(());
