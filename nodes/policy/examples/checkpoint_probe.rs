@@ -30,6 +30,10 @@
 //!    others shows how much of the stored model's error more model training would remove; then
 //!    on the standardised state itself, and with the previous action appended, per dimension.
 //!
+//! 5. Action timing: each joint's position change fitted on its action and the previous
+//!    step's; the step's own action should dominate (a lock-step loop with two steps in flight
+//!    applied every action a step late; session 13).
+//!
 //! Reads only; run it on a stopped run (the replay is opened like the nodes open it).
 use anyhow::{Context, Result, bail};
 use mbarl_learn::medal::ClassifierTrainer;
@@ -238,6 +242,88 @@ fn fit_model(
         )?;
     }
     Ok(())
+}
+
+/// Section 5: does a recorded action move the arm in its own step? On linked records (each
+/// with its predecessor in the same phase run), each joint's position change q′ − q is fitted by
+/// least squares on that joint's action and the previous step's (a_t, a_{t−1}, 1). The arbiter
+/// sends a_t as the step's target (target += a_t · max_step), so a_t's coefficient should
+/// dominate; a coefficient of a_{t−1} far above a_t's means the sim applied each action a step
+/// late (in lock-step: two steps in flight round the loop, session 13).
+fn action_timing(buf: &ReplayBuffer, what: &str) {
+    // Σ over records of [a_t, a_{t−1}, 1] ⊗ [a_t, a_{t−1}, 1, Δq], per joint
+    let mut sums: Vec<[[f64; 4]; 3]> = Vec::new();
+    let mut n = 0usize;
+    for i in 1..buf.len() {
+        let (Some(t), Some(p)) = (buf.get(i), buf.get(i - 1)) else {
+            continue;
+        };
+        if p.segment != t.segment || p.step + 1 != t.step {
+            continue;
+        }
+        let (Some(s), Some(sn)) = (t.obs.state.as_ref(), t.next_obs.state.as_ref()) else {
+            println!("{what}: state-mode runs only");
+            return;
+        };
+        let joints = t.action.len();
+        // the encoder's state ends with the joint positions, then the velocities
+        if s.len() < 2 * joints || sn.len() != s.len() || p.action.len() != joints {
+            continue;
+        }
+        let q0 = s.len() - 2 * joints;
+        if sums.is_empty() {
+            sums = vec![[[0.0; 4]; 3]; joints];
+        }
+        for (j, acc) in sums.iter_mut().enumerate() {
+            let x = [f64::from(t.action[j]), f64::from(p.action[j]), 1.0];
+            let dq = f64::from(sn[q0 + j] - s[q0 + j]);
+            for r in 0..3 {
+                for c in 0..3 {
+                    acc[r][c] += x[r] * x[c];
+                }
+                acc[r][3] += x[r] * dq;
+            }
+        }
+        n += 1;
+    }
+    if n < 10 {
+        println!("{what}: too few linked records ({n})");
+        return;
+    }
+    let row = sums
+        .iter()
+        .enumerate()
+        .map(|(j, m)| match solve3(m) {
+            Some([bt, bp, _]) => format!("joint {j}: a_t {bt:+.4}, a_t-1 {bp:+.4}"),
+            None => format!("joint {j}: singular"),
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    println!(
+        "{what} ({n} linked records), q' - q fitted on each joint's actions (rad per unit action): {row}"
+    );
+}
+
+/// Solves the 3×3 system `m[..][..3] · x = m[..][3]` (Gaussian elimination, partial pivoting).
+fn solve3(m: &[[f64; 4]; 3]) -> Option<[f64; 3]> {
+    let mut a = *m;
+    for col in 0..3 {
+        let pivot = (col..3).max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs()))?;
+        if a[pivot][col].abs() < 1e-12 {
+            return None;
+        }
+        a.swap(col, pivot);
+        for r in 0..3 {
+            if r != col {
+                let f = a[r][col] / a[col][col];
+                let pivot_row = a[col];
+                for (x, p) in a[r].iter_mut().zip(pivot_row).skip(col) {
+                    *x -= f * p;
+                }
+            }
+        }
+    }
+    Some([a[0][3] / a[0][0], a[1][3] / a[1][1], a[2][3] / a[2][2]])
 }
 
 /// Fits a fresh latent model for `steps` steps on `train` (z, a, z′) and prints its held-out
@@ -451,6 +537,7 @@ fn main() -> Result<()> {
             cfg.alm.horizon.max(1),
             &format!("{kind:?} replay model error"),
         )?;
+        action_timing(&buf, &format!("{kind:?} replay action timing"));
         if fit_steps > 0 && kind == BufferKind::Forward {
             fit_model(&cfg, &world, &buf, fit_steps)?;
         }
