@@ -35,14 +35,6 @@ enum CommandOut {
     Trajectory(Publisher<JointTrajectory>, Vec<String>, Duration),
 }
 
-impl Outputs {
-    /// Sends `targets` to the arm.
-    fn command(&self, targets: &[f64], header: Header) -> Result<()> {
-        self.pace.borrow_mut().on_command();
-        self.command.send(targets, header)
-    }
-}
-
 impl CommandOut {
     fn send(&self, targets: &[f64], header: Header) -> Result<()> {
         match self {
@@ -77,6 +69,14 @@ struct Outputs {
     phase_log: Option<PhaseLog>,
     /// The robot's task reward for the transitions, when `task_reward_topic` is set.
     task_reward: Option<std::cell::RefCell<TaskReward>>,
+}
+
+impl Outputs {
+    /// Sends `targets` to the arm.
+    fn command(&self, targets: &[f64], header: Header) -> Result<()> {
+        self.pace.borrow_mut().on_command();
+        self.command.send(targets, header)
+    }
 }
 
 /// Publishes transitions in order, retrying while a reader lags; nothing is dropped.
