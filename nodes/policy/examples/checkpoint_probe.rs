@@ -37,7 +37,7 @@
 //! Reads only; run it on a stopped run (the replay is opened like the nodes open it).
 use anyhow::{Context, Result, bail};
 use mbarl_learn::medal::ClassifierTrainer;
-use mbarl_learn::replay::{BufferKind, ReplayBuffer, ReplaySpec};
+use mbarl_learn::replay::{BufferKind, ReplayBuffer, ReplaySpec, Transition};
 use mbarl_learn::{Component, LearnConfig, ObsBatch, Policy, WorldModel, checkpoint};
 use mbarl_node::{bundle, convert, demos, store::CheckpointStore};
 use rand::SeedableRng;
@@ -154,12 +154,9 @@ fn fit_model(
         if rows.len() == 5000 {
             break;
         }
-        let (Some(t), Some(p)) = (buf.get(i), buf.get(i - 1)) else {
+        let Some((t, p)) = linked(buf, i) else {
             continue;
         };
-        if p.segment != t.segment || p.step + 1 != t.step {
-            continue;
-        }
         let (Some(s), Some(sn)) = (t.obs.state, t.next_obs.state) else {
             println!("model fit: state-mode runs only");
             return Ok(());
@@ -250,80 +247,58 @@ fn fit_model(
 /// sends a_t as the step's target (target += a_t · max_step), so a_t's coefficient should
 /// dominate; a coefficient of a_{t−1} far above a_t's means the sim applied each action a step
 /// late (in lock-step: two steps in flight round the loop, session 13).
-fn action_timing(buf: &ReplayBuffer, what: &str) {
-    // Σ over records of [a_t, a_{t−1}, 1] ⊗ [a_t, a_{t−1}, 1, Δq], per joint
-    let mut sums: Vec<[[f64; 4]; 3]> = Vec::new();
-    let mut n = 0usize;
+fn action_timing(buf: &ReplayBuffer, what: &str) -> Result<()> {
+    // per record: [a_t, a_{t−1}, 1] per joint, and the joints' q′ − q
+    let (mut x, mut dq) = (Vec::<f64>::new(), Vec::<f64>::new());
+    let mut joints = 0;
     for i in 1..buf.len() {
-        let (Some(t), Some(p)) = (buf.get(i), buf.get(i - 1)) else {
+        let Some((t, p)) = linked(buf, i) else {
             continue;
         };
-        if p.segment != t.segment || p.step + 1 != t.step {
-            continue;
-        }
         let (Some(s), Some(sn)) = (t.obs.state.as_ref(), t.next_obs.state.as_ref()) else {
             println!("{what}: state-mode runs only");
-            return;
+            return Ok(());
         };
-        let joints = t.action.len();
+        joints = t.action.len();
         // the encoder's state ends with the joint positions, then the velocities
         if s.len() < 2 * joints || sn.len() != s.len() || p.action.len() != joints {
             continue;
         }
         let q0 = s.len() - 2 * joints;
-        if sums.is_empty() {
-            sums = vec![[[0.0; 4]; 3]; joints];
+        for j in 0..joints {
+            x.extend([f64::from(t.action[j]), f64::from(p.action[j]), 1.0]);
+            dq.push(f64::from(sn[q0 + j] - s[q0 + j]));
         }
-        for (j, acc) in sums.iter_mut().enumerate() {
-            let x = [f64::from(t.action[j]), f64::from(p.action[j]), 1.0];
-            let dq = f64::from(sn[q0 + j] - s[q0 + j]);
-            for r in 0..3 {
-                for c in 0..3 {
-                    acc[r][c] += x[r] * x[c];
-                }
-                acc[r][3] += x[r] * dq;
-            }
-        }
-        n += 1;
     }
+    let n = dq.len() / joints.max(1);
     if n < 10 {
         println!("{what}: too few linked records ({n})");
-        return;
+        return Ok(());
     }
-    let row = sums
-        .iter()
-        .enumerate()
-        .map(|(j, m)| match solve3(m) {
-            Some([bt, bp, _]) => format!("joint {j}: a_t {bt:+.4}, a_t-1 {bp:+.4}"),
-            None => format!("joint {j}: singular"),
+    let (n_, j_) = (n as i64, joints as i64);
+    let (x, dq) = (
+        Tensor::from_slice(&x).reshape([n_, j_, 3]),
+        Tensor::from_slice(&dq).reshape([n_, j_]),
+    );
+    let row = (0..j_)
+        .map(|j| {
+            let (xj, yj) = (x.select(1, j), dq.narrow(1, j, 1));
+            let (b, _, _, _) = xj.f_linalg_lstsq(&yj, None, "gelsd")?;
+            let b = Vec::<f64>::try_from(b.reshape([-1]))?;
+            Ok(format!("joint {j}: a_t {:+.4}, a_t-1 {:+.4}", b[0], b[1]))
         })
-        .collect::<Vec<_>>()
+        .collect::<Result<Vec<_>>>()?
         .join("; ");
     println!(
         "{what} ({n} linked records), q' - q fitted on each joint's actions (rad per unit action): {row}"
     );
+    Ok(())
 }
 
-/// Solves the 3×3 system `m[..][..3] · x = m[..][3]` (Gaussian elimination, partial pivoting).
-fn solve3(m: &[[f64; 4]; 3]) -> Option<[f64; 3]> {
-    let mut a = *m;
-    for col in 0..3 {
-        let pivot = (col..3).max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs()))?;
-        if a[pivot][col].abs() < 1e-12 {
-            return None;
-        }
-        a.swap(col, pivot);
-        for r in 0..3 {
-            if r != col {
-                let f = a[r][col] / a[col][col];
-                let pivot_row = a[col];
-                for (x, p) in a[r].iter_mut().zip(pivot_row).skip(col) {
-                    *x -= f * p;
-                }
-            }
-        }
-    }
-    Some([a[0][3] / a[0][0], a[1][3] / a[1][1], a[2][3] / a[2][2]])
+/// Record `i` and its predecessor, when both are steps of the same phase run.
+fn linked(buf: &ReplayBuffer, i: usize) -> Option<(Transition, Transition)> {
+    let (t, p) = (buf.get(i)?, buf.get(i.checked_sub(1)?)?);
+    (p.segment == t.segment && p.step + 1 == t.step).then_some((t, p))
 }
 
 /// Fits a fresh latent model for `steps` steps on `train` (z, a, z′) and prints its held-out
@@ -537,7 +512,7 @@ fn main() -> Result<()> {
             cfg.alm.horizon.max(1),
             &format!("{kind:?} replay model error"),
         )?;
-        action_timing(&buf, &format!("{kind:?} replay action timing"));
+        action_timing(&buf, &format!("{kind:?} replay action timing"))?;
         if fit_steps > 0 && kind == BufferKind::Forward {
             fit_model(&cfg, &world, &buf, fit_steps)?;
         }
