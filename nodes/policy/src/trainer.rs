@@ -1,6 +1,7 @@
 //! The learner: its phase's real transitions (persistent `<run_dir>/replay/<role>`, seeded from
 //! the role's demo datasets) mixed with MBPO branched rollouts through its copy of the world
-//! model (`model_based`), trained with the ALM policy objective ([`Policy::update`]). With
+//! model (`model_based`, unless `mbpo.real_ratio` is 1), trained with the ALM policy objective
+//! ([`Policy::update`]: the actor through `alm.horizon` imagined latent steps). With
 //! `model_based: false` it trains on real transitions only: the model-free MEDAL baseline.
 use crate::{RewardChoice, Role};
 use mbarl_learn::mbpo::{LatentBuffer, branched_rollout, mixed_batch};
@@ -267,7 +268,9 @@ impl PolicyTrainer {
             RewardChoice::GoalClassifier => RewardSource::Classifier(&self.goal_clf.net, &medal),
             RewardChoice::DemoClassifier => RewardSource::Classifier(&self.demo_clf.net, &medal),
         };
-        let train = if self.model_based {
+        // `mbpo.real_ratio: 1` (the state preset): the critics take no imagined transitions, so
+        // no rollouts are made for them; the actor still imagines through the model (ALM).
+        let train = if self.model_based && self.cfg.mbpo.real_ratio < 1.0 {
             let k = self.cfg.mbpo.rollout_batch.min(real.len() as usize) as i64;
             let start = real.z.narrow(0, 0, k);
             let world = &self.world;
@@ -359,7 +362,24 @@ mod tests {
     }
 
     fn run(role: Role, model_based: bool, has_task: bool) {
-        let cfg = synth::small_state_config();
+        run_with(
+            synth::small_state_config(),
+            role,
+            model_based,
+            has_task,
+            model_based,
+        );
+    }
+
+    /// The critics' batch: imagined transitions only when model-based with `real_ratio` < 1.
+    #[test]
+    fn real_ratio_one_makes_no_rollouts() {
+        let mut cfg = synth::small_state_config();
+        cfg.mbpo.real_ratio = 1.0;
+        run_with(cfg, Role::Forward, true, true, false);
+    }
+
+    fn run_with(cfg: LearnConfig, role: Role, model_based: bool, has_task: bool, imagines: bool) {
         let dir = tempfile::tempdir().unwrap();
         let reward = select_reward(role, has_task);
         let mut t = PolicyTrainer::new(
@@ -388,7 +408,7 @@ mod tests {
         for _ in 0..4 {
             let s = t.train_step().unwrap().expect("an update");
             assert!(s.critic_loss.is_finite() && s.actor_loss.is_finite());
-            assert_eq!(s.model_transitions > 0.0, model_based);
+            assert_eq!(s.model_transitions > 0.0, imagines);
         }
         // hand the weights to the acting side
         let ck = t.checkpoint(true).unwrap();
