@@ -48,6 +48,20 @@ def silences_after(run_dir, t_epoch):
     return out
 
 
+def loop_report(run_dir, probe, lines=12):
+    """What each side of the lock-step loop did last: did the sim step (the probe's joint-state
+    stamps and commands), did the encoder refuse (its counters and warnings), did the arbiter
+    wait (its counters)? For a failure message."""
+    out = [f"probe: {len(probe.states)} joint states, newest stamps "
+           f"{[round(s[1], 3) for s in probe.states[-5:]]}, {len(probe.commands)} commands, "
+           f"sim rejected {probe.rejected[-1:] or [0]}"]
+    for name in ("camera_encoder", "phase_arbiter", "sim_bridge", "world_model", "forward_policy"):
+        c = {k: v for k, v in counters(run_dir, name).items() if v}
+        tail = [l[:220] for l in log_lines(run_dir, name) if " DEBUG " not in l][-lines:]
+        out.append(f"== {name} counters {c}\n" + "\n".join(tail))
+    return "\n".join(out)
+
+
 def image(width, height, encoding, step, data, stamp):
     from sensor_msgs.msg import Image
     m = Image()
@@ -136,7 +150,7 @@ def test_hostile_inputs(tmp_path, launch_name):
         # observations, so the observable is the arbiter's "no observation" warning) and every
         # node's counters are logged (every 30 s when changed).
         assert probe.spin_until(lambda: probe.newest_stamp() > stamp_after + 1.0, 30), \
-            "the sim stopped stepping after the hostile inputs"
+            "the sim stopped stepping after the hostile inputs\n" + loop_report(run_dir, probe)
         want = ["rejected.bad_encoding", "rejected.bad_image"] if pixels else []
         want += ["rejected.non_finite", "rejected.bad_joint_state"]
         # Up to two 30 s logging periods: one period plus the suite's load was not always enough
@@ -147,7 +161,8 @@ def test_hostile_inputs(tmp_path, launch_name):
             (counters(run_dir, "camera_encoder"), counters(run_dir, "phase_arbiter"))
         probe.spin_for(1)
         silent = [x for t, x in silences_after(run_dir, hostile_end + 2.0) if x > 1.0]
-        assert not silent, f"the encoder stopped producing observations: silences {silent} s"
+        assert not silent, (f"the encoder stopped producing observations: silences {silent} s\n"
+                            + loop_report(run_dir, probe))
         enc, arb = counters(run_dir, "camera_encoder"), counters(run_dir, "phase_arbiter")
         warns = [l for l in log_lines(run_dir, "camera_encoder") if " WARN " in l]
         print(f"{launch_name}: sent {sent} in {hostile_s:.1f} s", flush=True)
