@@ -501,6 +501,8 @@ pub struct Policy {
     critic_params: Vec<Tensor>,
     critic_target_params: Vec<Tensor>,
     target_entropy: f64,
+    /// Imagined actor steps per update: `alm.horizon`, or 0 while the model is not trusted.
+    horizon: usize,
 }
 
 impl Policy {
@@ -531,6 +533,7 @@ impl Policy {
             critic_params,
             critic_target_params,
             target_entropy: cfg.target_entropy(),
+            horizon: a.horizon,
             cfg: cfg.clone(),
             device,
             actor_vs,
@@ -542,6 +545,16 @@ impl Policy {
             alpha_vs,
             log_alpha,
         })
+    }
+
+    /// Imagined actor steps of the next updates (`alm.horizon` at first; 0: SAC's actor step on
+    /// real latents, as in the model-free baseline).
+    pub fn set_horizon(&mut self, horizon: usize) {
+        self.horizon = horizon;
+    }
+
+    pub fn horizon(&self) -> usize {
+        self.horizon
     }
 
     pub fn alpha(&self) -> f64 {
@@ -613,7 +626,7 @@ impl Policy {
             let _fr = Frozen::new(&world.reward_params);
             let _fl = Frozen::new(&world.classifier_params);
             let _fc = Frozen::new(&self.critic_params);
-            let h = cfg.horizon;
+            let h = self.horizon;
             let mut z = lt.z.detach();
             let mut rewards = Vec::with_capacity(h);
             let mut values = Vec::with_capacity(h + 1);

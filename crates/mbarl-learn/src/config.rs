@@ -218,6 +218,12 @@ pub struct AlmConfig {
     /// Fraction of each policy batch drawn from the demonstrations while there are any
     /// (RLPD-style symmetric sampling keeps demos in every batch as the replay grows).
     pub demo_batch_ratio: f64,
+    /// Model trust gate of the policy trainers: imagined steps (the `horizon` actor steps and
+    /// MBPO rollouts) only while the latent model's one-step error ratio, averaged over the
+    /// policy's real batches, is at most this (1: no better than "nothing changes"); above it
+    /// the policy trains model-free. Unset: always imagine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_model_error_ratio: Option<f64>,
 }
 
 impl Default for AlmConfig {
@@ -242,6 +248,7 @@ impl Default for AlmConfig {
             grad_clip_norm: 100.0,
             bc_weight: 0.0,
             demo_batch_ratio: 0.5,
+            max_model_error_ratio: None,
         }
     }
 }
@@ -531,6 +538,12 @@ impl LearnConfig {
         check(a.tau > 0.0 && a.tau <= 1.0, "alm.tau", "must be in (0, 1]")?;
         check(a.batch_size > 0, "alm.batch_size", "must be > 0")?;
         check(a.init_alpha > 0.0, "alm.init_alpha", "must be > 0")?;
+        check(
+            a.max_model_error_ratio
+                .is_none_or(|r| r.is_finite() && r > 0.0),
+            "alm.max_model_error_ratio",
+            "must be unset or a finite ratio > 0",
+        )?;
         check(
             self.medal.batch_size >= 2,
             "medal.batch_size",

@@ -117,3 +117,20 @@ fn state_shift_and_state_from_demos_are_checked() {
             .unwrap();
     assert!(ok.encoder.state_from_demos);
 }
+
+/// The model trust gate: unset by default (and then not in the hash, so older run directories
+/// keep their config hash), a finite ratio > 0 when set.
+#[test]
+fn max_model_error_ratio_is_optional_and_checked() {
+    let default = LearnConfig::default();
+    assert_eq!(default.alm.max_model_error_ratio, None);
+    assert!(!default.to_yaml().unwrap().contains("max_model_error_ratio"));
+    let ok = LearnConfig::from_yaml_str("alm:\n  max_model_error_ratio: 0.35\n").unwrap();
+    assert_eq!(ok.alm.max_model_error_ratio, Some(0.35));
+    assert_ne!(ok.config_hash(), default.config_hash());
+    for bad in ["0.0", "-1.0", ".nan", ".inf"] {
+        let yaml = format!("alm:\n  max_model_error_ratio: {bad}\n");
+        let err = LearnConfig::from_yaml_str(&yaml).unwrap_err().to_string();
+        assert!(err.contains("alm.max_model_error_ratio"), "{bad}: {err}");
+    }
+}

@@ -2,7 +2,9 @@
 //! the role's demo datasets) mixed with MBPO branched rollouts through its copy of the world
 //! model (`model_based`, unless `mbpo.real_ratio` is 1), trained with the ALM policy objective
 //! ([`Policy::update`]: the actor through `alm.horizon` imagined latent steps). With
-//! `model_based: false` it trains on real transitions only: the model-free MEDAL baseline.
+//! `model_based: false` it trains on real transitions only: the model-free MEDAL baseline, as
+//! does a model-based learner while `alm.max_model_error_ratio` finds its model untrustworthy.
+use crate::model_trust::ModelTrust;
 use crate::{RewardChoice, Role};
 use mbarl_learn::mbpo::{LatentBuffer, branched_rollout, mixed_batch};
 use mbarl_learn::medal::ClassifierTrainer;
@@ -26,6 +28,10 @@ pub struct PolicyStats {
     pub q_mean: f64,
     pub reward_mean: f64,
     pub model_transitions: f64,
+    /// Imagined actor steps of this update (0: model-free, or the model not trusted).
+    pub horizon: f64,
+    /// The trust gate's smoothed model error ratio (NaN when `alm.max_model_error_ratio` is unset).
+    pub model_error_ratio: f64,
 }
 
 impl PolicyStats {
@@ -38,6 +44,8 @@ impl PolicyStats {
                 "q_mean",
                 "reward_mean",
                 "model_buffer",
+                "horizon",
+                "model_error_ratio",
             ]
             .map(String::from)
             .to_vec(),
@@ -48,6 +56,8 @@ impl PolicyStats {
                 self.q_mean,
                 self.reward_mean,
                 self.model_transitions,
+                self.horizon,
+                self.model_error_ratio,
             ]
             .map(|v| v as f32)
             .to_vec(),
@@ -60,6 +70,8 @@ pub struct PolicyTrainer {
     pub role: Role,
     pub model_based: bool,
     pub reward: RewardChoice,
+    /// Whether the latent model is good enough to imagine with (`alm.max_model_error_ratio`).
+    trust: ModelTrust,
     device: Device,
     pub world: WorldModel,
     pub policy: Policy,
@@ -139,6 +151,7 @@ impl PolicyTrainer {
                 device,
             ),
             rng: StdRng::seed_from_u64(cfg.seed ^ role as u64),
+            trust: ModelTrust::new(cfg.alm.max_model_error_ratio),
             policy,
             cfg,
             role,
@@ -268,9 +281,21 @@ impl PolicyTrainer {
             RewardChoice::GoalClassifier => RewardSource::Classifier(&self.goal_clf.net, &medal),
             RewardChoice::DemoClassifier => RewardSource::Classifier(&self.demo_clf.net, &medal),
         };
+        // Model-based, the policy imagines only with a model it trusts (module model_trust);
+        // otherwise this update is the model-free one.
+        if self.model_based && self.trust.measures() {
+            self.trust.observe(
+                self.world
+                    .model
+                    .error_ratio(&real.z, &real.action, &real.z_next),
+            );
+        }
+        let imagine = self.model_based && self.trust.trusted();
+        self.policy
+            .set_horizon(if imagine { self.cfg.alm.horizon } else { 0 });
         // `mbpo.real_ratio: 1` (the state preset): the critics take no imagined transitions, so
         // no rollouts are made for them; the actor still imagines through the model (ALM).
-        let train = if self.model_based && self.cfg.mbpo.real_ratio < 1.0 {
+        let train = if imagine && self.cfg.mbpo.real_ratio < 1.0 {
             let k = self.cfg.mbpo.rollout_batch.min(real.len() as usize) as i64;
             let start = real.z.narrow(0, 0, k);
             let world = &self.world;
@@ -318,6 +343,8 @@ impl PolicyTrainer {
             q_mean,
             reward_mean,
             model_transitions: self.model_buf.len() as f64,
+            horizon: self.policy.horizon() as f64,
+            model_error_ratio: self.trust.average(),
         }))
     }
 
@@ -362,12 +389,13 @@ mod tests {
     }
 
     fn run(role: Role, model_based: bool, has_task: bool) {
-        run_with(
-            synth::small_state_config(),
-            role,
-            model_based,
-            has_task,
-            model_based,
+        let cfg = synth::small_state_config();
+        let horizon = if model_based { cfg.alm.horizon } else { 0 };
+        let s = run_with(cfg, role, model_based, has_task, model_based);
+        assert_eq!(s.horizon, horizon as f64);
+        assert!(
+            s.model_error_ratio.is_nan(),
+            "nothing measured without a limit"
         );
     }
 
@@ -379,7 +407,31 @@ mod tests {
         run_with(cfg, Role::Forward, true, true, false);
     }
 
-    fn run_with(cfg: LearnConfig, role: Role, model_based: bool, has_task: bool, imagines: bool) {
+    /// The trust gate: a model no better than "nothing changes" (an untrained one, ratio ≈ 1
+    /// or more) gets no imagined steps; a generous limit lets the same model imagine.
+    #[test]
+    fn an_untrusted_model_makes_the_update_model_free() {
+        let mut cfg = synth::small_state_config();
+        cfg.mbpo.real_ratio = 0.5;
+        cfg.alm.horizon = 3;
+        cfg.alm.max_model_error_ratio = Some(0.5);
+        let s = run_with(cfg.clone(), Role::Forward, true, true, false);
+        assert_eq!(s.horizon, 0.0);
+        assert!(s.model_error_ratio > 0.5, "{}", s.model_error_ratio);
+        cfg.alm.max_model_error_ratio = Some(1e6);
+        let s = run_with(cfg, Role::Forward, true, true, true);
+        assert_eq!(s.horizon, 3.0);
+        assert!(s.model_error_ratio.is_finite());
+    }
+
+    /// Returns the last update's stats.
+    fn run_with(
+        cfg: LearnConfig,
+        role: Role,
+        model_based: bool,
+        has_task: bool,
+        imagines: bool,
+    ) -> PolicyStats {
         let dir = tempfile::tempdir().unwrap();
         let reward = select_reward(role, has_task);
         let mut t = PolicyTrainer::new(
@@ -405,10 +457,12 @@ mod tests {
             assert_eq!(t.waiting_for(), Some("a classifier checkpoint"));
             assert!(t.load_classifiers(&classifier_msg(&cfg, 1)).unwrap());
         }
+        let mut last = PolicyStats::default();
         for _ in 0..4 {
             let s = t.train_step().unwrap().expect("an update");
             assert!(s.critic_loss.is_finite() && s.actor_loss.is_finite());
             assert_eq!(s.model_transitions > 0.0, imagines);
+            last = s;
         }
         // hand the weights to the acting side
         let ck = t.checkpoint(true).unwrap();
@@ -425,6 +479,7 @@ mod tests {
         assert_eq!(a.len(), 4);
         assert!(a.iter().all(|v| (-1.0..=1.0).contains(v)));
         assert_eq!(a, acting.act(&obs, true).unwrap(), "deterministic in EVAL");
+        last
     }
 
     #[test]
