@@ -4,8 +4,9 @@
 //! against the "nothing changes" guess) is measured on every real policy batch and smoothed
 //! with an exponential moving average. While the average is above the configured limit, the
 //! policy trainer makes no imagined steps: the actor takes SAC's step on real latents and the
-//! critics get no MBPO rollouts, as in the model-free baseline. On door, whose model stayed at
-//! 0.4–0.8, imagined actor steps kept MBARL from learning (docs/RESULTS.md, "Session 18").
+//! critics get no MBPO rollouts, as in the model-free baseline. On door, where this measure
+//! never fell below 0.56, imagined actor steps kept MBARL from learning (docs/RESULTS.md,
+//! "Session 18").
 
 /// Weight of the newest measurement in the moving average.
 const RATE: f64 = 0.05;
