@@ -84,6 +84,41 @@ def preset_override(text):
     return key, yaml.safe_load(value)
 
 
+EXPERIMENT_DEFAULTS = ROOT / "config/experiments"
+
+
+def task_defaults(task, obs):
+    """The measured settings for a task and observation mode (config/experiments/TASK_OBS.yaml):
+    (learn-config overrides, node parameters) in --set and --param form, to go before the
+    command line's so that those win; empty for a task without such a file."""
+    path = EXPERIMENT_DEFAULTS / f"{task}_{obs}.yaml"
+    if not path.exists():
+        return [], []
+    doc = yaml.safe_load(path.read_text()) or {}
+    unknown = set(doc) - {"learn_config", "node_params"}
+    if unknown:
+        raise SystemExit(f"{path}: unknown sections {sorted(unknown)} (learn_config, node_params)")
+    overrides = list((doc.get("learn_config") or {}).items())
+    params = []
+    for key, value in (doc.get("node_params") or {}).items():
+        node, dot, name = key.partition(".")
+        if not dot or not node or not name:
+            raise SystemExit(f"{path}: expected NODE.PARAM, got {key!r}")
+        params.append((node, name, value))
+    return overrides, params
+
+
+def with_task_defaults(task, obs, cli_set, cli_param):
+    """--set and --param lists with the task's defaults in front (applied first, so the command
+    line's win); says what it added."""
+    overrides, params = task_defaults(task, obs)
+    if overrides or params:
+        print(f"[learn_curve] defaults for {task}/{obs} from "
+              f"{EXPERIMENT_DEFAULTS / f'{task}_{obs}.yaml'}: {dict(overrides)} "
+              f"{[f'{n}.{k}={v}' for n, k, v in params]}", flush=True)
+    return overrides + list(cli_set), params + list(cli_param)
+
+
 def task_state_dim(task):
     sys.path.insert(0, str(ROOT / "sim"))
     from mbarl_sim.tasks import TASKS as SIM_TASKS
@@ -330,6 +365,9 @@ def main():
     ap.add_argument("--param", action="append", default=[], type=node_param,
                     metavar="NODE.PARAM=VALUE",
                     help="node parameter for every run, e.g. forward_policy.updates_per_transition=4")
+    ap.add_argument("--task-defaults", action=argparse.BooleanOptionalAction, default=True,
+                    help=f"apply {EXPERIMENT_DEFAULTS.relative_to(ROOT)}/TASK_OBS.yaml where it "
+                         "exists (the settings measured to work; --set and --param win)")
     ap.add_argument("--demo-init-radius", type=float, default=None, metavar="M",
                     help="record the demos with the object's reset spread widened to M metres (the "
                          "bridge's init_radius); training and evaluation keep the task's own")
@@ -344,6 +382,8 @@ def main():
     ap.add_argument("--domain", type=int, default=36, help="training domain (evaluation: +1)")
     args = ap.parse_args()
     StopRequest.install()
+    if args.task_defaults:
+        args.set, args.param = with_task_defaults(args.task, args.obs, args.set, args.param)
     processes = {p["name"] for p in yaml.safe_load(LAUNCH_TEMPLATE.read_text())["processes"]}
     unknown = {node for node, _, _ in args.param} - processes
     if unknown:

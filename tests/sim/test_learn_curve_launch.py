@@ -51,3 +51,50 @@ def test_no_rule_without_the_task_state(tmp_path):
     lc = load_learn_curve()
     assert "object_state_indices" not in arbiter_params(lc, tmp_path, "push", "pixels", "")
     assert "object_state_indices" not in arbiter_params(lc, tmp_path, "reach", "state", "")
+
+
+def test_push_state_defaults_reach_the_preset_and_the_nodes_and_the_command_line_wins(tmp_path):
+    """config/experiments/push_state.yaml (the settings push was measured to learn with) goes
+    into the run's preset and node parameters; a --set or --param given on the command line
+    comes after it and wins; reach has no such file."""
+    lc = load_learn_curve()
+    overrides, params = lc.task_defaults("push", "state")
+    assert dict(overrides)["encoder.state_from_demos"] is True
+    assert ("demo_classifier", "initial_state_window", 10) in params
+    cli_set = [lc.preset_override("alm.target_entropy=-6")]
+    cli_param = [lc.node_param("demo_classifier.initial_state_window=5")]
+    sets, node_params = lc.with_task_defaults("push", "state", cli_set, cli_param)
+    run = tmp_path / "push_state"
+    run.mkdir()
+    path = lc.write_launch(run, "push", "state", "mbarl", 0, 30, 200, lc.STATE_TOPIC,
+                           sets, node_params)
+    preset = yaml.safe_load((run / "preset.yaml").read_text())
+    assert preset["encoder"]["state_from_demos"] is True
+    assert preset["medal"]["hard_negatives"] == 8
+    assert preset["alm"]["target_entropy"] == -6, "the command line wins"
+    procs = {p["name"]: p.get("params", {}) for p in yaml.safe_load(path.read_text())["processes"]}
+    assert procs["demo_classifier"]["initial_state_window"] == 5, "the command line wins"
+    assert len(procs["phase_arbiter"]["home_position"]) == 4
+    # every node parameter names a process of the launch file and a parameter it declares
+    for node, name, _ in params:
+        assert node in procs, node
+        sources = " ".join(p.read_text() for p in (ROOT / "nodes" / node / "src").rglob("*.rs"))
+        assert f'"{name}"' in sources, f"{node} declares no parameter {name}"
+    assert lc.with_task_defaults("reach", "state", cli_set, cli_param) == (cli_set, cli_param)
+    assert lc.task_defaults("push", "pixels") == ([], [])
+
+
+def test_experiment_defaults_name_real_learn_config_keys():
+    """Each config/experiments file is named TASK_OBS and its learn_config keys are fields of
+    LearnConfig's sections (the nodes refuse unknown keys at start-up; this finds a typo first)."""
+    lc = load_learn_curve()
+    config = (ROOT / "crates/mbarl-learn/src/config.rs").read_text()
+    files = sorted((ROOT / "config/experiments").glob("*.yaml"))
+    assert files
+    for path in files:
+        task, _, obs = path.stem.rpartition("_")
+        assert task in lc.TASKS and obs in ("state", "pixels"), path.name
+        overrides, _ = lc.task_defaults(task, obs)
+        for key, _ in overrides:
+            section, field = key.split(".")
+            assert f"pub {section}: " in config and f"pub {field}: " in config, f"{path.name}: {key}"
