@@ -87,11 +87,15 @@ def preset_override(text):
 EXPERIMENT_DEFAULTS = ROOT / "config/experiments"
 
 
+def task_defaults_path(task, obs):
+    return EXPERIMENT_DEFAULTS / f"{task}_{obs}.yaml"
+
+
 def task_defaults(task, obs):
     """The measured settings for a task and observation mode (config/experiments/TASK_OBS.yaml):
     (learn-config overrides, node parameters) in --set and --param form, to go before the
     command line's so that those win; empty for a task without such a file."""
-    path = EXPERIMENT_DEFAULTS / f"{task}_{obs}.yaml"
+    path = task_defaults_path(task, obs)
     if not path.exists():
         return [], []
     doc = yaml.safe_load(path.read_text()) or {}
@@ -101,10 +105,10 @@ def task_defaults(task, obs):
     overrides = list((doc.get("learn_config") or {}).items())
     params = []
     for key, value in (doc.get("node_params") or {}).items():
-        node, dot, name = key.partition(".")
-        if not dot or not node or not name:
+        parts = split_node_key(key)
+        if parts is None:
             raise SystemExit(f"{path}: expected NODE.PARAM, got {key!r}")
-        params.append((node, name, value))
+        params.append((*parts, value))
     return overrides, params
 
 
@@ -113,8 +117,8 @@ def with_task_defaults(task, obs, cli_set, cli_param):
     line's win); says what it added."""
     overrides, params = task_defaults(task, obs)
     if overrides or params:
-        print(f"[learn_curve] defaults for {task}/{obs} from "
-              f"{EXPERIMENT_DEFAULTS / f'{task}_{obs}.yaml'}: {dict(overrides)} "
+        print(f"[learn_curve] defaults for {task}/{obs} from {task_defaults_path(task, obs)}: "
+              f"{dict(overrides)} "
               f"{[f'{n}.{k}={v}' for n, k, v in params]}", flush=True)
     return overrides + list(cli_set), params + list(cli_param)
 
@@ -154,12 +158,18 @@ def record_demos(task, demo_dir, domain, state_topic, reward_topic, init_radius=
                    env=env(domain), check=True)
 
 
+def split_node_key(key):
+    """NODE.PARAM -> (node, param); None when either part is missing."""
+    node, dot, name = key.partition(".")
+    return (node, name) if dot and node and name else None
+
+
 def node_param(text):
     key, value = preset_override(text)
-    node, dot, name = key.partition(".")
-    if not dot or not node or not name:
+    parts = split_node_key(key)
+    if parts is None:
         raise argparse.ArgumentTypeError(f"expected NODE.PARAM=VALUE, got {text!r}")
-    return node, name, value
+    return *parts, value
 
 
 LAUNCH_TEMPLATE = ROOT / "config/launch/sim_reach_state.yaml"
