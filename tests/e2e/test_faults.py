@@ -268,10 +268,14 @@ def test_kill_each_node_lockstep(tmp_path):
             if name in ("phase_arbiter", "camera_encoder"):
                 # Lock-step: without commands the sim does not step; without observations the
                 # arbiter sends none (its silence hold goes to an arm that runs on its own, or
-                # after 20 periods).
+                # after 20 periods). One step may already be in flight at the kill: a command
+                # sent just before it, stepped and published after it (CI: under load that chain
+                # took over 50 ms). A sim that kept stepping would publish several in 0.3 s.
                 probe.spin_for(0.3)
                 frozen = [s for s in probe.states if s[4] >= t_kill + 0.05]
                 figures[f"{name}_dead_steps"] = len(frozen)
+                figures[f"{name}_dead_step_times"] = [
+                    (round(s[4] - t_kill, 3), round(s[1], 3)) for s in frozen]
             restart_s, up = wait_restart(run_dir, out, name, pid, ups, probe)
             f = {"restart_s": round(restart_s, 2)}
             if active is not None:
@@ -338,10 +342,14 @@ def test_kill_each_node_lockstep(tmp_path):
                     "observation sequence restarted" in l for l in log_lines(run_dir, "phase_arbiter")), 10)
                 assert restarted, log_lines(run_dir, "phase_arbiter")[-10:]
             if name == "camera_encoder":
-                assert figures["camera_encoder_dead_steps"] == 0, "the sim stepped without observations"
+                assert figures["camera_encoder_dead_steps"] <= 1, \
+                    f"the sim stepped without observations (s after the kill, sim stamp): " \
+                    f"{figures['camera_encoder_dead_step_times']}"
                 f["speed_at_kill"] = round(speed_at_kill, 3)
             if name == "phase_arbiter":
-                assert figures["phase_arbiter_dead_steps"] == 0, "the sim stepped without its commander"
+                assert figures["phase_arbiter_dead_steps"] <= 1, \
+                    f"the sim stepped without its commander (s after the kill, sim stamp): " \
+                    f"{figures['phase_arbiter_dead_step_times']}"
                 steps_before = len(probe.states)
                 assert probe.spin_until(lambda: len(probe.states) > steps_before + 20, 30), \
                     "the sim did not step again after the arbiter's restart"
@@ -360,7 +368,8 @@ def test_kill_each_node_lockstep(tmp_path):
         steps = [max(abs(a - b) for a, b in zip(c1, c0))
                  for (_, c0, _), (_, c1, _) in zip(probe.commands, probe.commands[1:])]
         print(f"commands checked: {n}; largest step between commands {max(steps):.4f} rad; "
-              f"arbiter dead: {figures['phase_arbiter_dead_steps']} sim steps", flush=True)
+              f"sim steps after a kill: encoder {figures['camera_encoder_dead_steps']}, "
+              f"arbiter {figures['phase_arbiter_dead_steps']} (at most 1 in flight)", flush=True)
         assert all(p.poll() is None for p in [suite])
     finally:
         probe.close()
