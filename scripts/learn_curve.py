@@ -14,6 +14,12 @@ probe on the training domain that averages /sim/task_reward over every step (the
 lifetime average reward) and reads /sim/reset_count (must stay 0). Ground truth (/sim/*) is
 only read here, never by the learners.
 
+When the arbiter asks for help (a NeedsHelp row in metrics/phases.csv), `--on-help` decides:
+`reset` (default) stands in for the operator: the training sim is reset to the forward initial
+distribution (/sim/eval_reset, counted in /sim/reset_count and the results' resets column)
+and `mbarl resume` lets the arbiter go on; `stop` ends the run there; `wait` leaves it holding
+until its budget (no operator).
+
   scripts/learn_curve.sh --task reach --obs state --agents mbarl,medal,naive --seeds 0,1,2
 
 Run with the ROS venv's python (scripts/learn_curve.sh does the set-up and the release build).
@@ -21,6 +27,7 @@ SIGINT (Ctrl-C) or SIGTERM ends the current run as its budget would (processes s
 count read, summary and results table written) and starts no further run.
 """
 import argparse
+import csv
 import json
 import os
 import platform
@@ -242,7 +249,7 @@ class TrainingProbe:
         self.node.create_subscription(Float64, "/sim/task_reward", self._reward, 100)
         self.node.create_subscription(UInt64, "/sim/reset_count",
                                       lambda m: setattr(self, "resets", m.data), latched)
-        self.csv, self.state, self.success = None, None, None
+        self.csv, self.state, self.success, self.reset_client = None, None, None, None
         if csv_path is not None:
             self.csv = open(csv_path, "w")
             self.node.create_subscription(Float64MultiArray, STATE_TOPIC,
@@ -261,6 +268,23 @@ class TrainingProbe:
             row = [str(self.reward_n), f"{m.data:.4f}", str(int(bool(self.success)))]
             self.csv.write(",".join(row + [f"{v:.4f}" for v in self.state.data]) + "\n")
 
+    def reset_sim(self, timeout=10.0):
+        """The operator's scripted reset: /sim/eval_reset on the training sim. (success, message)."""
+        from std_srvs.srv import Trigger
+        if self.reset_client is None:
+            self.reset_client = self.node.create_client(Trigger, "/sim/eval_reset")
+        end = time.monotonic() + timeout
+        while not self.reset_client.service_is_ready() and time.monotonic() < end:
+            self.ex.spin_once(timeout_sec=0.05)
+        if not self.reset_client.service_is_ready():
+            return False, f"/sim/eval_reset not served within {timeout:.0f} s"
+        future = self.reset_client.call_async(Trigger.Request())
+        while not future.done() and time.monotonic() < end:
+            self.ex.spin_once(timeout_sec=0.05)
+        if not future.done():
+            return False, f"/sim/eval_reset did not answer within {timeout:.0f} s"
+        return future.result().success, future.result().message
+
     def spin(self, seconds):
         end = time.monotonic() + seconds
         while time.monotonic() < end:
@@ -270,6 +294,34 @@ class TrainingProbe:
         if self.csv is not None:
             self.csv.close()
         self.rclpy.try_shutdown(context=self.ctx)
+
+
+def help_requests(run_dir):
+    """How many times the arbiter has asked for help: complete NeedsHelp rows of phases.csv."""
+    path = run_dir / "metrics/phases.csv"
+    if not path.exists():
+        return 0
+    text = path.read_text(errors="replace")
+    lines = text.split("\n")[1:-1]   # the header, and a line still being written
+    return sum(1 for row in csv.reader(lines) if len(row) >= 5 and row[4] == "NeedsHelp")
+
+
+def answer_help(probe, domain, n):
+    """Stands in for the operator after help request `n`: resets the training sim, resumes the
+    arbiter. Returns what happened, for the run's log."""
+    ok, msg = probe.reset_sim()
+    if not ok:
+        return f"scripted reset failed ({msg}); the arbiter keeps holding"
+    note = f"learn_curve --on-help reset: scripted reset of the scene (help request {n})"
+    try:
+        out = subprocess.run([str(TARGET / "mbarl"), "resume", "--domain", str(domain), "--note",
+                              note], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return f"sim reset ({msg}), but mbarl resume did not return within 60 s"
+    said = out.stdout.strip() or (out.stderr.strip().splitlines() or [""])[-1]
+    if out.returncode != 0:
+        return f"sim reset ({msg}), but mbarl resume failed: {said}"
+    return f"sim reset ({msg}); {said}"
 
 
 def one_run(args, task, agent, seed, demo_dir, i):
@@ -310,13 +362,28 @@ def one_run(args, task, agent, seed, demo_dir, i):
     watcher, watcher_restarts = start_watcher(), 0
     (run_dir / "metrics").mkdir(exist_ok=True)
     probe = TrainingProbe(train_domain, run_dir / "metrics/sim_probe.csv")
-    rounds, above = [], 0
+    rounds, above, helps_seen, helps_answered = [], 0, 0, 0
     try:
         while time.monotonic() - started < args.max_wall_s and not StopRequest.requested:
             probe.spin(1.0)
             if suite.poll() is not None:
                 print(f"{name}: mbarl launch stopped (see {run_dir}/launch.out)", flush=True)
                 break
+            helps = help_requests(run_dir)
+            if helps > helps_seen:
+                helps_seen = helps
+                print(f"{name}: the arbiter asks for help (request {helps}; see "
+                      f"{run_dir}/metrics/phases.csv)", flush=True)
+                if args.on_help == "stop":
+                    print(f"{name}: --on-help stop: ending the run", flush=True)
+                    break
+                if args.on_help == "reset":
+                    if helps_answered >= args.max_help_resets:
+                        print(f"{name}: {helps_answered} scripted resets already "
+                              f"(--max-help-resets): ending the run", flush=True)
+                        break
+                    print(f"{name}: {answer_help(probe, train_domain, helps)}", flush=True)
+                    helps_answered += 1
             for line in iter(watcher.stdout.readline, ""):
                 m = ROUND.search(line)
                 if m:
@@ -353,7 +420,8 @@ def one_run(args, task, agent, seed, demo_dir, i):
     (run_dir / "metrics/sim_resets.txt").write_text(f"{resets}\n")
     summary = dict(run=name, task=task, obs=args.obs, agent=agent, seed=seed,
                    rounds=rounds, lifetime_avg_reward=avg, reward_steps=probe.reward_n,
-                   sim_resets=resets, wall_s=round(wall, 1))
+                   sim_resets=resets, help_requests=helps_seen, helps_answered=helps_answered,
+                   wall_s=round(wall, 1))
     (run_dir / "metrics/learn_curve.json").write_text(json.dumps(summary, indent=1))
     return run_dir, summary
 
@@ -381,6 +449,11 @@ def main():
     ap.add_argument("--demo-init-radius", type=float, default=None, metavar="M",
                     help="record the demos with the object's reset spread widened to M metres (the "
                          "bridge's init_radius); training and evaluation keep the task's own")
+    ap.add_argument("--on-help", choices=["reset", "stop", "wait"], default="reset",
+                    help="when the arbiter asks for help: reset the training sim and resume it "
+                         "(counted as a reset), end the run, or wait out its budget")
+    ap.add_argument("--max-help-resets", type=int, default=10, metavar="N",
+                    help="--on-help reset: end a run that asks for help again after N resets")
     ap.add_argument("--threshold", type=float, default=0.8)
     ap.add_argument("--stop-after", type=int, default=3,
                     help="stop a run after this many consecutive rounds at or above the threshold")

@@ -98,3 +98,20 @@ def test_experiment_defaults_name_real_learn_config_keys():
         for key, _ in overrides:
             section, field = key.split(".")
             assert f"pub {section}: " in config and f"pub {field}: " in config, f"{path.name}: {key}"
+
+
+def test_help_requests_counts_complete_needs_help_rows(tmp_path):
+    """`--on-help` acts once per NeedsHelp row of phases.csv; a row still being written (no
+    newline yet) and a reason that merely mentions the word do not count."""
+    lc = load_learn_curve()
+    assert lc.help_requests(tmp_path) == 0   # no phases.csv yet
+    (tmp_path / "metrics").mkdir()
+    path = tmp_path / "metrics/phases.csv"
+    path.write_text("unix_time_s,cycle,total_steps,from,to,reason\n"
+                    '1.0,0,0,Forward,Forward,"start"\n'
+                    '2.0,3,500,Forward,NeedsHelp,"the object is out of the workspace: x, y"\n'
+                    '3.0,3,510,NeedsHelp,Forward,"resumed by operator: NeedsHelp, reset"\n'
+                    '4.0,4,700,Backward,NeedsHelp,"no progress in 5 cycles"')
+    assert lc.help_requests(tmp_path) == 1
+    path.write_text(path.read_text() + "\n")
+    assert lc.help_requests(tmp_path) == 2

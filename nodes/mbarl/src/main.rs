@@ -6,6 +6,7 @@ mod eval;
 mod example;
 mod launch;
 mod record;
+mod resume;
 mod status;
 
 use anyhow::Result;
@@ -42,6 +43,8 @@ enum Command {
     /// EARL-style results of runs: deployed success over env steps, phase switches, help
     /// requests, resets; a CSV and a PNG learning curve comparing the runs.
     Eval(eval::EvalOpts),
+    /// Answer a help request (or a pause): ask the phase arbiter to resume learning.
+    Resume(resume::ResumeOpts),
     /// Benchmarks that print measured figures.
     Bench {
         #[command(subcommand)]
@@ -65,6 +68,7 @@ fn main() -> Result<()> {
             Command::Demo { cmd } => demo::run(cmd),
             Command::Launch(opts) => launch::run(opts).await,
             Command::Eval(opts) => eval::run(opts),
+            Command::Resume(opts) => resume::run(opts).await,
         }
     })
 }
