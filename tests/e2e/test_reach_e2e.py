@@ -162,6 +162,12 @@ def test_reach_state_learns_without_resets(tmp_path, eval_bridge):
         best = max(rounds, key=lambda r: r[0] / r[1]) if rounds else None
         assert best and best[0] / best[1] >= 0.8, f"deployed success never reached 80%: {rounds}"
         assert best[2] <= MAX_STEPS, f"80% only after {best[2]} env steps (budget {MAX_STEPS})"
+        # each round is reported at the env steps its checkpoints were taken, no later than its end
+        rows = csv_rows(run_dir / "metrics/deployed_eval.csv")
+        steps = [(int(row["env_steps"]), int(row["env_steps_at_end"])) for row in rows]
+        assert all(taken <= ended for taken, ended in steps), steps
+        # (the untrained policy's one-off round comes first)
+        assert [taken for taken, _ in steps][-len(rounds):] == [r[2] for r in rounds], (steps, rounds)
         switches = phase_switches(run_dir)
         assert ("Forward", "Backward") in switches and ("Backward", "Forward") in switches, switches
         assert all(to != "NeedsHelp" for _, to in switches), switches

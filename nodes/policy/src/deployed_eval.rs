@@ -90,7 +90,23 @@ impl EvalRound {
     }
 }
 
-pub const CSV_HEADER: &str = "unix_time_s,env_steps,world_version,policy_version,episodes,solved,success_rate,mean_steps_to_success";
+/// `env_steps`: the arbiter's total when the round took its checkpoints (the training the
+/// evaluated policy had had); `env_steps_at_end`: when the round ended. Rows written before
+/// session 19 have no `env_steps_at_end`, and their `env_steps` is the end's.
+pub const CSV_HEADER: &str = "unix_time_s,env_steps,world_version,policy_version,episodes,solved,success_rate,mean_steps_to_success,env_steps_at_end";
+
+/// The arbiter's env-step totals ([`phase_arbiter::phase_log::total_steps`], exact to one
+/// phase: the log is written at each switch) that a round is reported against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RoundSteps {
+    /// When the round loaded the newest checkpoints: what the evaluated policy was trained on,
+    /// at most (checkpoints are written before they are loaded). The curves' x.
+    pub at_checkpoint: u64,
+    /// When the round's episodes ended. Training goes on while the evaluation sim runs the
+    /// episodes, so this is later by the round's duration (thousands of env steps on the
+    /// 2-core machine).
+    pub at_end: u64,
+}
 
 /// How the deployed policy picks its actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,15 +149,14 @@ impl Actions {
 }
 
 /// Appends a round to `<run_dir>/metrics/` [`Actions::csv_name`] (`deployed_eval.csv` for the
-/// forward policy's deterministic rounds), header on creation. `env_steps`: the arbiter's total
-/// when the round ended ([`phase_arbiter::phase_log::total_steps`]), read once by the caller so
-/// that the row and the round's log line agree.
+/// forward policy's deterministic rounds), header on creation. `steps` are read once by the
+/// caller so that the row and the round's log line agree.
 pub fn append_csv(
     run_dir: &Path,
     role: Role,
     actions: Actions,
     r: &EvalRound,
-    env_steps: u64,
+    steps: RoundSteps,
 ) -> std::io::Result<PathBuf> {
     let dir = run_dir.join("metrics");
     std::fs::create_dir_all(&dir)?;
@@ -162,13 +177,15 @@ pub fn append_csv(
         String::new()
     };
     let text = format!(
-        "{header}{t:.3},{env_steps},{},{},{},{},{:.4},{:.2}\n",
+        "{header}{t:.3},{},{},{},{},{},{:.4},{:.2},{}\n",
+        steps.at_checkpoint,
         r.world_version,
         r.policy_version,
         r.episodes,
         r.solved,
         r.success_rate(),
-        r.mean_steps_to_success
+        r.mean_steps_to_success,
+        steps.at_end
     );
     f.write_all(text.as_bytes())?;
     Ok(path)
@@ -499,6 +516,7 @@ pub async fn run() -> Result<()> {
     let mut last_versions = None;
     loop {
         let (acting, wv, pv) = load_deployed(&cfg, &run_dir, device, role)?;
+        let at_checkpoint = phase_arbiter::phase_log::total_steps(&run_dir);
         if last_versions != Some((wv, pv)) {
             last_versions = Some((wv, pv));
             let rounds = [
@@ -514,14 +532,19 @@ pub async fn run() -> Result<()> {
                     );
                 }
                 let round = EvalRound::from_scores(wv, pv, &scores);
-                let env_steps = phase_arbiter::phase_log::total_steps(&run_dir);
-                let path = append_csv(&run_dir, role, actions, &round, env_steps)?;
+                let steps = RoundSteps {
+                    at_checkpoint,
+                    at_end: phase_arbiter::phase_log::total_steps(&run_dir),
+                };
+                let path = append_csv(&run_dir, role, actions, &round, steps)?;
                 let kind = actions.log_suffix(role);
                 println!(
-                    "deployed success{kind} {}/{} ({:.0}%) after {env_steps} env steps, world v{wv} policy v{pv}, mean steps to success {:.1} -> {}",
+                    "deployed success{kind} {}/{} ({:.0}%) after {} env steps (round ended at {}), world v{wv} policy v{pv}, mean steps to success {:.1} -> {}",
                     round.solved,
                     round.episodes,
                     round.success_rate() * 100.0,
+                    steps.at_checkpoint,
+                    steps.at_end,
                     round.mean_steps_to_success,
                     path.display()
                 );
@@ -573,13 +596,31 @@ mod tests {
         let a = acting.act(&obs, true).unwrap();
         assert_eq!(a.len(), 4);
         let r = EvalRound::from_scores(0, 0, &[EpisodeScore::default()]);
-        let p = append_csv(dir.path(), Role::Forward, Actions::Deterministic, &r, 0).unwrap();
-        append_csv(dir.path(), Role::Forward, Actions::Deterministic, &r, 0).unwrap();
+        let append = |role, actions| {
+            append_csv(dir.path(), role, actions, &r, RoundSteps::default()).unwrap()
+        };
+        let p = append(Role::Forward, Actions::Deterministic);
+        append(Role::Forward, Actions::Deterministic);
         let text = std::fs::read_to_string(&p).unwrap();
         assert_eq!(text.lines().count(), 3);
         assert!(text.starts_with(CSV_HEADER));
+        // env_steps is when the checkpoints were taken, env_steps_at_end when the round ended
+        let steps = RoundSteps {
+            at_checkpoint: 1200,
+            at_end: 4800,
+        };
+        append_csv(dir.path(), Role::Forward, Actions::Deterministic, &r, steps).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let header: Vec<&str> = CSV_HEADER.split(',').collect();
+        let row: Vec<&str> = text.lines().last().unwrap().split(',').collect();
+        assert_eq!(row.len(), header.len());
+        let col = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+        assert_eq!(
+            (col("env_steps"), col("env_steps_at_end")),
+            ("1200", "4800")
+        );
         // sampled rounds go to a CSV of their own
-        let q = append_csv(dir.path(), Role::Forward, Actions::Sampled, &r, 0).unwrap();
+        let q = append(Role::Forward, Actions::Sampled);
         assert_eq!(q, dir.path().join("metrics/deployed_eval_sampled.csv"));
         assert_eq!(std::fs::read_to_string(q).unwrap().lines().count(), 2);
         assert_eq!(
@@ -587,18 +628,18 @@ mod tests {
                 .unwrap()
                 .lines()
                 .count(),
-            3
+            4
         );
         // the backward policy's rounds go to CSVs of their own
-        let b = append_csv(dir.path(), Role::Backward, Actions::Deterministic, &r, 0).unwrap();
+        let b = append(Role::Backward, Actions::Deterministic);
         assert_eq!(b, dir.path().join("metrics/deployed_eval_backward.csv"));
-        let bs = append_csv(dir.path(), Role::Backward, Actions::Sampled, &r, 0).unwrap();
+        let bs = append(Role::Backward, Actions::Sampled);
         assert_eq!(
             bs,
             dir.path()
                 .join("metrics/deployed_eval_backward_sampled.csv")
         );
-        assert_eq!(std::fs::read_to_string(p).unwrap().lines().count(), 3);
+        assert_eq!(std::fs::read_to_string(p).unwrap().lines().count(), 4);
     }
 
     #[test]
