@@ -13,7 +13,9 @@
 //! loop looks broken: no observation for [`LOST_STEP_PERIODS`] periods (a step the encoder
 //! refused, or a restarted arbiter whose sim waits for a command), at most once per such
 //! silence. A second step in flight all the same is taken out of the loop by
-//! [`ArmPace::drop_overtaken`].
+//! [`ArmPace::drop_overtaken`]. A silence counts from the arm's first joint state, not from
+//! the arbiter's start: a suite whose sim comes up after the arbiter has not lost a step (CI,
+//! session 19: a hold 1.0 s after the arbiter's start, 0.4 s after the sim's).
 
 use std::time::{Duration, Instant};
 
@@ -31,12 +33,15 @@ pub struct ArmPace {
     newest_stamp_ns: Option<i64>,
     /// When the last hold for a silence was sent while the arm waited for commands.
     last_lost_step_hold: Option<Instant>,
+    /// When the arm's first joint state came.
+    first_state_at: Option<Instant>,
 }
 
 impl ArmPace {
     /// A joint state stamped `stamp_ns` arrived. A repeat of the newest stamp (a lock-step sim
     /// re-sending its last state while idle) is not new; an unstamped one (0) always is.
-    pub fn on_joint_state(&mut self, stamp_ns: i64) {
+    pub fn on_joint_state(&mut self, stamp_ns: i64, now: Instant) {
+        self.first_state_at.get_or_insert(now);
         if stamp_ns == 0 || self.newest_stamp_ns != Some(stamp_ns) {
             self.new_states = self.new_states.saturating_add(1);
         }
@@ -61,6 +66,15 @@ impl ArmPace {
     /// steps in flight, and commanding both would keep them both in the loop.
     pub fn drop_overtaken(&self) -> bool {
         !self.runs_on_its_own()
+    }
+
+    /// How long the loop has been silent at `now`: since the last observation, or since the
+    /// arm's first joint state when that came later (the start, when no observation came
+    /// yet). Zero before any joint state: there is no arm to hold yet.
+    pub fn silence(&self, last_observation: Instant, now: Instant) -> Duration {
+        self.first_state_at.map_or(Duration::ZERO, |first| {
+            now.saturating_duration_since(first.max(last_observation))
+        })
     }
 
     /// Is a hold due now, `silent` after the last observation (or the start)? It is recorded
@@ -95,8 +109,8 @@ mod tests {
     fn an_arm_publishing_on_its_own_is_held_after_two_silent_periods() {
         let mut pace = ArmPace::default();
         pace.on_command();
-        pace.on_joint_state(1_000);
-        pace.on_joint_state(2_000);
+        pace.on_joint_state(1_000, Instant::now());
+        pace.on_joint_state(2_000, Instant::now());
         assert!(pace.runs_on_its_own());
         let t = Instant::now();
         assert!(!pace.hold_due(ms(90), PERIOD, t));
@@ -114,9 +128,9 @@ mod tests {
         let t = Instant::now();
         for k in 1..=100 {
             pace.on_command();
-            pace.on_joint_state(k * 50_000_000);
+            pace.on_joint_state(k * 50_000_000, Instant::now());
             // the idle sim re-sends its state with the same stamp
-            pace.on_joint_state(k * 50_000_000);
+            pace.on_joint_state(k * 50_000_000, Instant::now());
             assert!(!pace.runs_on_its_own());
             assert!(
                 pace.drop_overtaken(),
@@ -130,23 +144,43 @@ mod tests {
     fn a_lock_step_arm_is_stepped_once_per_long_silence() {
         let mut pace = ArmPace::default();
         // a restarted arbiter: the idle sim re-sends its last state, which the encoder has seen
-        pace.on_joint_state(50_000_000);
-        pace.on_joint_state(50_000_000);
+        pace.on_joint_state(50_000_000, Instant::now());
+        pace.on_joint_state(50_000_000, Instant::now());
         let t = Instant::now();
         assert!(!pace.hold_due(ms(900), PERIOD, t));
         assert!(pace.hold_due(ms(1_001), PERIOD, t));
         pace.on_command();
-        pace.on_joint_state(100_000_000);
+        pace.on_joint_state(100_000_000, Instant::now());
         assert!(!pace.hold_due(ms(1_051), PERIOD, t + ms(50)));
         assert!(!pace.hold_due(ms(1_900), PERIOD, t + ms(900)));
         assert!(pace.hold_due(ms(2_100), PERIOD, t + ms(1_100)));
     }
 
     #[test]
+    fn a_silence_counts_from_the_arms_first_state() {
+        let mut pace = ArmPace::default();
+        let start = Instant::now();
+        // the arbiter is up, the sim is not: nothing to hold, however long
+        assert_eq!(pace.silence(start, start + ms(5_000)), Duration::ZERO);
+        // the sim's first state 4 s later: the silence starts then
+        pace.on_joint_state(50_000_000, start + ms(4_000));
+        assert_eq!(pace.silence(start, start + ms(4_900)), ms(900));
+        assert!(!pace.hold_due(
+            pace.silence(start, start + ms(4_900)),
+            PERIOD,
+            start + ms(4_900)
+        ));
+        // later joint states do not move it; an observation does
+        pace.on_joint_state(100_000_000, start + ms(4_500));
+        assert_eq!(pace.silence(start, start + ms(5_100)), ms(1_100));
+        assert_eq!(pace.silence(start + ms(5_000), start + ms(5_100)), ms(100));
+    }
+
+    #[test]
     fn unstamped_states_count_as_new() {
         let mut pace = ArmPace::default();
-        pace.on_joint_state(0);
-        pace.on_joint_state(0);
+        pace.on_joint_state(0, Instant::now());
+        pace.on_joint_state(0, Instant::now());
         assert!(pace.runs_on_its_own());
         pace.on_command();
         assert!(!pace.runs_on_its_own());

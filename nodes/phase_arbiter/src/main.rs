@@ -427,7 +427,7 @@ async fn main() -> Result<()> {
                 }
             }
             Some(js) = joint_states.recv() => {
-                out.pace.borrow_mut().on_joint_state(js.header.stamp.to_nanos());
+                out.pace.borrow_mut().on_joint_state(js.header.stamp.to_nanos(), Instant::now());
                 match joint_order.positions(&js) {
                     Ok(p) => arb.on_joint_positions(&p),
                     Err(e) => {
@@ -479,13 +479,15 @@ async fn main() -> Result<()> {
                 // controller's own watchdog never sees a silent commander; a lock-step sim only
                 // when its loop looks broken (phase_arbiter::arm_pace). (Not while pacing: a
                 // command would advance the lock-step sim.)
+                let now = Instant::now();
+                let silent = out.pace.borrow().silence(last_observation, now);
                 if paced.is_none()
-                    && out.pace.borrow_mut().hold_due(last_observation.elapsed(), period, Instant::now())
+                    && out.pace.borrow_mut().hold_due(silent, period, now)
                     && let Some(hold) = arb.hold_targets()
                 {
                     node.counters().counter("hold.no_observation").increment();
                     if let Some(suppressed) = warn.check() {
-                        tracing::warn!(suppressed, "no observation for {:?}: the arm holds still", last_observation.elapsed());
+                        tracing::warn!(suppressed, "no observation for {silent:?}: the arm holds still");
                     }
                     let _ = out.command(&hold, Header { stamp: node.now(), frame_id: String::new() });
                 }
