@@ -17,8 +17,8 @@ only read here, never by the learners.
 When the arbiter asks for help (a NeedsHelp row in metrics/phases.csv), `--on-help` decides:
 `reset` (default) stands in for the operator: the training sim is reset to the forward initial
 distribution (/sim/eval_reset, counted in /sim/reset_count and the results' resets column)
-and `mbarl resume` lets the arbiter go on; `stop` ends the run there; `wait` leaves it holding
-until its budget (no operator).
+and `mbarl resume` lets the arbiter go on (a run that asks again after `--max-help-resets` such
+resets ends); `stop` ends the run there; `wait` leaves it holding until its budget (no operator).
 
   scripts/learn_curve.sh --task reach --obs state --agents mbarl,medal,naive --seeds 0,1,2
 
