@@ -273,14 +273,11 @@ class TrainingProbe:
         from std_srvs.srv import Trigger
         if self.reset_client is None:
             self.reset_client = self.node.create_client(Trigger, "/sim/eval_reset")
-        end = time.monotonic() + timeout
-        while not self.reset_client.service_is_ready() and time.monotonic() < end:
-            self.ex.spin_once(timeout_sec=0.05)
-        if not self.reset_client.service_is_ready():
+        if not self.reset_client.wait_for_service(timeout_sec=timeout):
             return False, f"/sim/eval_reset not served within {timeout:.0f} s"
         future = self.reset_client.call_async(Trigger.Request())
-        while not future.done() and time.monotonic() < end:
-            self.ex.spin_once(timeout_sec=0.05)
+        self.rclpy.spin_until_future_complete(self.node, future, executor=self.ex,
+                                              timeout_sec=timeout)
         if not future.done():
             return False, f"/sim/eval_reset did not answer within {timeout:.0f} s"
         return future.result().success, future.result().message

@@ -516,9 +516,9 @@ pub async fn run() -> Result<()> {
     let mut last_versions = None;
     loop {
         let (acting, wv, pv) = load_deployed(&cfg, &run_dir, device, role)?;
-        let at_checkpoint = phase_arbiter::phase_log::total_steps(&run_dir);
         if last_versions != Some((wv, pv)) {
             last_versions = Some((wv, pv));
+            let at_checkpoint = phase_arbiter::phase_log::total_steps(&run_dir);
             let rounds = [
                 (Actions::Deterministic, episodes),
                 (Actions::Sampled, sampled_episodes),
