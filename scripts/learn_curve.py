@@ -17,8 +17,8 @@ only read here, never by the learners.
 When the arbiter asks for help (a NeedsHelp row in metrics/phases.csv), `--on-help` decides:
 `reset` (default) stands in for the operator: the training sim is reset to the forward initial
 distribution (/sim/eval_reset, counted in /sim/reset_count and the results' resets column)
-and `mbarl resume` lets the arbiter go on (a run that asks again after `--max-help-resets` such
-resets ends); `stop` ends the run there; `wait` leaves it holding until its budget (no operator).
+and `mbarl resume --scene-reset` lets the arbiter go on with a forward phase (a run that asks
+again after `--max-help-resets` such resets ends); `stop` ends the run there; `wait` leaves it holding until its budget (no operator).
 
   scripts/learn_curve.sh --task reach --obs state --agents mbarl,medal,naive --seeds 0,1,2
 
@@ -311,8 +311,8 @@ def answer_help(probe, domain, n):
         return f"scripted reset failed ({msg}); the arbiter keeps holding"
     note = f"learn_curve --on-help reset: scripted reset of the scene (help request {n})"
     try:
-        out = subprocess.run([str(TARGET / "mbarl"), "resume", "--domain", str(domain), "--note",
-                              note], capture_output=True, text=True, timeout=60)
+        out = subprocess.run([str(TARGET / "mbarl"), "resume", "--scene-reset", "--domain",
+                              str(domain), "--note", note], capture_output=True, text=True, timeout=60)
     except subprocess.TimeoutExpired:
         return f"sim reset ({msg}), but mbarl resume did not return within 60 s"
     said = out.stdout.strip() or (out.stderr.strip().splitlines() or [""])[-1]

@@ -2,9 +2,9 @@
 launched from `scripts/learn_curve.py`'s own launch file, with the arbiter's block rule moved so
 that the block's start (x = 0.26 m) is outside it (x must be >= 0.5), so the arbiter asks for
 help 10 steps in. Then learn_curve's `--on-help reset` answer runs against it for real: the
-training sim's /sim/eval_reset (counted in /sim/reset_count) and `mbarl resume` (the
-`/mbarl/resume` service, from Rust). The arbiter's phases.csv must show the resume with the
-note, and the sim one reset. `mbarl resume` with no suite in its domain must fail, saying so.
+training sim's /sim/eval_reset (counted in /sim/reset_count) and `mbarl resume --scene-reset`
+(the `/mbarl/resume` service, from Rust). The arbiter's phases.csv must show the resume into a
+forward phase with the note, and the sim one reset. `mbarl resume` with no suite in its domain must fail, saying so.
 
   $MBARL_ROS_PYTHON -m pytest -q -s tests/e2e/test_operator_help.py
 """
@@ -53,7 +53,8 @@ def test_help_request_answered_by_a_scripted_reset_and_mbarl_resume(tmp_path):
         assert resumed, rows[-5:]
         assert resumed[0]["reason"].startswith(
             "resumed by operator: learn_curve --on-help reset: scripted reset"), resumed[0]
-        assert resumed[0]["to"] in ("Forward", "Backward"), resumed[0]
+        # --scene-reset: a forward phase, whichever phase asked for help
+        assert resumed[0]["to"] == "Forward", resumed[0]
         assert suite.poll() is None, out.read_text()[-3000:]
     finally:
         probe.close()

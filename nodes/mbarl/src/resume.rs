@@ -1,8 +1,9 @@
 //! `mbarl resume`: the operator's answer to a help request (or a pause), from the command line.
 //!
 //! Calls the phase arbiter's `/mbarl/resume` (`mbarl_msgs/srv/Resume`), the same call as
-//! `ros2 service call /mbarl/resume mbarl_msgs/srv/Resume "{note: '...'}"`, without needing the
-//! message package built for the ROS 2 CLI.
+//! `ros2 service call /mbarl/resume mbarl_msgs/srv/Resume "{note: '...', scene_reset: false}"`,
+//! without needing the message package built for the ROS 2 CLI. `--scene-reset` says the scene
+//! was put back at the task's start, so the arbiter resumes with a forward phase.
 
 use std::time::Duration;
 
@@ -16,6 +17,10 @@ pub struct ResumeOpts {
     /// What the operator did (kept in the arbiter's log and metrics/phases.csv).
     #[arg(long, default_value = "resumed from the command line")]
     pub note: String,
+    /// The scene was put back at the task's start: resume with a forward phase, not with the
+    /// phase the help request interrupted (e.g. a backward phase, with nothing left to undo).
+    #[arg(long)]
+    pub scene_reset: bool,
     /// ROS domain of the suite (default: ROS_DOMAIN_ID, else 0).
     #[arg(long)]
     pub domain: Option<u16>,
@@ -46,7 +51,13 @@ pub async fn run(opts: ResumeOpts) -> Result<()> {
         );
     }
     let response = client
-        .call(ResumeRequest { note: opts.note }, timeout)
+        .call(
+            ResumeRequest {
+                note: opts.note,
+                scene_reset: opts.scene_reset,
+            },
+            timeout,
+        )
         .await?;
     if !response.success {
         bail!("the arbiter refused: {}", response.message);

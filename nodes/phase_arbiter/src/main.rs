@@ -464,7 +464,7 @@ async fn main() -> Result<()> {
                 let _ = set_phase.respond(id, response).await;
             }
             Some((id, req)) = resume.next_request() => {
-                let response = match arb.machine.resume(&req.note) {
+                let response = match arb.machine.resume(&req.note, req.scene_reset) {
                     Some(s) => {
                         arb.end_pending_phase();
                         announce(&node, &out, &arb, &s);

@@ -382,13 +382,23 @@ impl PhaseMachine {
         self.switch_to(to, format!("operator: {reason}"))
     }
 
-    /// Operator acknowledges a pause or help request.
-    pub fn resume(&mut self, note: &str) -> Option<Switch> {
+    /// Operator acknowledges a pause or help request. With `scene_reset` (the operator put the
+    /// scene back at the task's start) the arbiter resumes with a forward phase, whatever phase
+    /// was interrupted, and the stuck-scene counts start again; otherwise with the interrupted
+    /// phase. An interrupted cycle is not counted as completed.
+    pub fn resume(&mut self, note: &str, scene_reset: bool) -> Option<Switch> {
         if self.phase.is_active() {
             return None;
         }
         self.consecutive_clamps = 0;
-        Some(self.switch_to(self.resume_to, format!("resumed by operator: {note}")))
+        let to = if scene_reset {
+            self.cycles_without_progress = 0;
+            self.cycles_object_still = 0;
+            Phase::Forward
+        } else {
+            self.resume_to
+        };
+        Some(self.switch_to(to, format!("resumed by operator: {note}")))
     }
 
     pub fn to_msg(&self, reason: &str) -> PhaseMsg {
@@ -485,7 +495,7 @@ mod tests {
             None,
             "no steps counted while waiting for help"
         );
-        let s = m.resume("cleared the table").unwrap();
+        let s = m.resume("cleared the table", false).unwrap();
         assert_eq!(s.to, Phase::Forward);
     }
 
@@ -555,7 +565,7 @@ mod tests {
             s.reason
         );
         assert_eq!(m.step(outside), None, "no steps while waiting for help");
-        let r = m.resume("put back").expect("resumes");
+        let r = m.resume("put back", false).expect("resumes");
         assert_eq!(r.to, Phase::Forward, "back to the phase it left");
     }
 
@@ -647,7 +657,27 @@ mod tests {
         assert_eq!(m.phase(), Phase::Backward);
         m.set_phase(Phase::Paused, "lunch");
         assert_eq!(m.step(moving(0.0, 0.0)), None);
-        assert_eq!(m.resume("back").unwrap().to, Phase::Backward);
+        assert_eq!(m.resume("back", false).unwrap().to, Phase::Backward);
+    }
+
+    #[test]
+    fn a_resume_after_a_scene_reset_starts_a_forward_phase() {
+        let mut m = PhaseMachine::new(cfg());
+        m.step(moving(0.9, 0.0));
+        m.step(moving(0.9, 0.0));
+        assert_eq!(m.phase(), Phase::Backward);
+        let cycle = m.cycle();
+        m.set_phase(Phase::NeedsHelp, "block off the table");
+        assert_eq!(
+            m.resume("not yet", false).map(|s| s.to),
+            Some(Phase::Backward)
+        );
+        m.set_phase(Phase::NeedsHelp, "block off the table");
+        let s = m.resume("put the block back", true).expect("resumes");
+        assert_eq!((s.from, s.to), (Phase::NeedsHelp, Phase::Forward));
+        assert_eq!(s.reason, "resumed by operator: put the block back");
+        assert_eq!(m.cycle(), cycle, "the interrupted cycle is not counted");
+        assert_eq!(m.resume("again", true), None, "already running");
     }
 
     #[test]
