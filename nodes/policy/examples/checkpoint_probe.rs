@@ -1,6 +1,6 @@
 //! Diagnostic for a run directory's checkpoints (docs/RESULTS.md, "what fails on push"):
 //!
-//!   cargo run --release -p policy --example checkpoint_probe -- RUN_DIR [--fit-model N] [DIM:DELTA ...]
+//!   cargo run --release -p policy --example checkpoint_probe -- RUN_DIR [--fit-model N [--fit-records R]] [DIM:DELTA ...]
 //!
 //! 1. Encoder drift: for each stored world-model version (the newest 5), the forward demos'
 //!    latents (encoder means), how far they moved since the previous version relative to their
@@ -29,6 +29,8 @@
 //!    records of the forward replay under the newest encoder, and its one-step error on 1,000
 //!    others shows how much of the stored model's error more model training would remove; then
 //!    on the standardised state itself, and with the previous action appended, per dimension.
+//!    `--fit-records R` takes up to R records instead of 5,000 (a fifth held out): the fit's
+//!    error falls with the data (docs/RESULTS.md, "Session 20").
 //!
 //! 5. Action timing: each joint's position change fitted on its action and the previous
 //!    step's; the step's own action should dominate (a lock-step loop with two steps in flight
@@ -145,13 +147,14 @@ fn fit_model(
     world: &WorldModel,
     buf: &ReplayBuffer,
     steps: usize,
+    records: usize,
 ) -> Result<()> {
     use rand::seq::SliceRandom;
     let mut order: Vec<usize> = (1..buf.len()).collect();
     order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(2));
     let mut rows: Vec<[Vec<f32>; 4]> = Vec::new();
     for i in order {
-        if rows.len() == 5000 {
+        if rows.len() == records {
             break;
         }
         let Some((t, p)) = linked(buf, i) else {
@@ -368,16 +371,21 @@ fn fit_fresh(
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1).peekable();
     let Some(run) = args.next() else {
-        bail!("usage: checkpoint_probe RUN_DIR [--fit-model N] [DIM:DELTA ...]");
+        bail!("usage: checkpoint_probe RUN_DIR [--fit-model N [--fit-records R]] [DIM:DELTA ...]");
     };
-    let mut fit_steps = 0usize;
-    if args.peek().map(String::as_str) == Some("--fit-model") {
+    let mut count_after = |flag: &str, default: usize| -> Result<usize> {
+        if args.peek().map(String::as_str) != Some(flag) {
+            return Ok(default);
+        }
         args.next();
-        let n = args.next().context("--fit-model needs a step count")?;
-        fit_steps = n
-            .parse()
-            .with_context(|| format!("--fit-model {n:?}: expected a step count"))?;
-    }
+        let n = args
+            .next()
+            .with_context(|| format!("{flag} needs a count"))?;
+        n.parse()
+            .with_context(|| format!("{flag} {n:?}: expected a count"))
+    };
+    let fit_steps = count_after("--fit-model", 0)?;
+    let fit_records = count_after("--fit-records", 5000)?.max(2);
     let shifts = args.map(|a| parse_shift(&a)).collect::<Result<Vec<_>>>()?;
     let run = Path::new(&run);
     let mut cfg = LearnConfig::from_yaml_file(run.join("preset.yaml"))?;
@@ -514,7 +522,7 @@ fn main() -> Result<()> {
         )?;
         action_timing(&buf, &format!("{kind:?} replay action timing"))?;
         if fit_steps > 0 && kind == BufferKind::Forward {
-            fit_model(&cfg, &world, &buf, fit_steps)?;
+            fit_model(&cfg, &world, &buf, fit_steps, fit_records)?;
         }
     }
     Ok(())
