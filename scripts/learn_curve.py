@@ -500,8 +500,11 @@ def write_results(args, runs, summaries):
     machine = f"{platform.node()}: {os.cpu_count()} cores, {platform.processor() or platform.machine()}"
     lines = ["| run | env steps to 80% | final success | env steps | lifetime avg reward | "
              "phase switches | help requests | resets | wall time |", "|---|---|---|---|---|---|---|---|---|"]
+    # `mbarl eval` prints a table per run, then one per agent ("by agent": seeds together,
+    # medians and their ratios, the comparison issue 7's targets ask for)
+    per_run, _, by_agent = out.stdout.partition("by agent\n")
     table = {}
-    for row in out.stdout.splitlines()[1:]:
+    for row in per_run.splitlines()[1:]:
         parts = row.split()
         if len(parts) >= 8 and parts[0] in labels:
             table[parts[0]] = parts
@@ -513,6 +516,10 @@ def write_results(args, runs, summaries):
         switches, helps = (t[-3], t[-2]) if t else ("-", "-")
         lines.append(f"| {s['run']} | {to80} | {final} | {steps} | {s['lifetime_avg_reward']:.4f} | "
                      f"{switches} | {helps} | {s['sim_resets']} | {s['wall_s'] / 60:.1f} min |")
+    if by_agent.strip():
+        agent_rows = [l for l in by_agent.splitlines() if l.strip() and not l.startswith("wrote ")]
+        lines += ["", "By agent (median env steps over the seeds, a run that did not reach "
+                  f"{args.threshold:.0%} counted as never):", "", "```", *agent_rows, "```"]
     lines.append(f"\nMachine: {machine}. Command: `scripts/learn_curve.sh {' '.join(sys.argv[1:])}`")
     (args.out / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines), flush=True)

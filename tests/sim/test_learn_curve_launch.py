@@ -115,3 +115,46 @@ def test_help_requests_counts_complete_needs_help_rows(tmp_path):
     assert lc.help_requests(tmp_path) == 1
     path.write_text(path.read_text() + "\n")
     assert lc.help_requests(tmp_path) == 2
+
+
+def fake_run(run_dir, rounds, resets=0):
+    """A run directory as deployed_eval, the arbiter and learn_curve leave it."""
+    (run_dir / "metrics").mkdir(parents=True)
+    rows = "".join(f"1.0,{steps},1,1,10,{round(rate * 10)},{rate},20.0,{steps + 500}\n"
+                   for steps, rate in rounds)
+    (run_dir / "metrics/deployed_eval.csv").write_text(
+        "unix_time_s,env_steps,world_version,policy_version,episodes,solved,success_rate,"
+        "mean_steps_to_success,env_steps_at_end\n" + rows)
+    (run_dir / "metrics/phases.csv").write_text(
+        "unix_time_s,cycle,total_steps,from,to,reason\n1.0,0,0,Forward,Forward,\"start\"\n")
+    (run_dir / "metrics/sim_resets.txt").write_text(f"{resets}\n")
+
+
+def test_results_compare_the_agents_over_their_seeds(tmp_path):
+    """results.md has a row per run and, from `mbarl eval`'s by-agent table, each agent's seeds
+    together: how many reached 80 %, the median env steps (an unreached run counts as never)
+    and the ratio of the medians, the comparison issue 7's targets ask for."""
+    import argparse
+    lc = load_learn_curve()
+    assert (lc.TARGET / "mbarl").exists(), "build the release binaries first (scripts/test.sh does)"
+    curves = {"mbarl": [[(0, 0.0), (2000, 0.9)], [(0, 0.0), (3000, 0.8)], [(0, 0.1), (9000, 0.2)]],
+              "medal": [[(0, 0.0), (4000, 0.8)], [(0, 0.0), (8000, 1.0)], [(0, 0.0), (6000, 0.8)]]}
+    runs, summaries = [], []
+    for seed in range(3):
+        for agent, rounds in curves.items():
+            name = f"door_state_{agent}_s{seed}"
+            fake_run(tmp_path / name, rounds[seed])
+            runs.append(tmp_path / name)
+            summaries.append(dict(run=name, lifetime_avg_reward=-0.5, sim_resets=0, wall_s=60.0))
+    args = argparse.Namespace(out=tmp_path, threshold=0.8)
+    lc.write_results(args, runs, summaries)
+    text = (tmp_path / "results.md").read_text()
+    assert "| door_state_mbarl_s0 | 2000 | 90% |" in text, text
+    assert "| door_state_mbarl_s2 | not reached | 20% |" in text, text
+    section = text.split("By agent", 1)[1]
+    mbarl = next(line for line in section.splitlines() if line.startswith("door_state_mbarl "))
+    assert "2 of 3" in mbarl and " 3000 " in mbarl, mbarl
+    medal = next(line for line in section.splitlines() if line.startswith("door_state_medal "))
+    assert "3 of 3" in medal and " 6000 " in medal, medal
+    assert "door_state_mbarl / door_state_medal = 0.50" in section, section
+    assert (tmp_path / "learning_curve.png").exists()

@@ -2,12 +2,15 @@
 //! deployed-policy success over environment steps (`metrics/deployed_eval.csv`, written by
 //! `deployed_eval`), phase switches and help requests (`metrics/phases.csv`, written by the
 //! arbiter) and, when the run recorded it, the training sim's reset count
-//! (`metrics/sim_resets.txt`). Writes one CSV over all runs and a PNG learning curve.
+//! (`metrics/sim_resets.txt`). Writes one CSV over all runs and a PNG learning curve, and
+//! prints a table per run and one per agent (its seeds together, `eval/agents.rs`).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+
+mod agents;
 
 #[derive(Args)]
 pub struct EvalOpts {
@@ -23,6 +26,10 @@ pub struct EvalOpts {
     /// Success rate that counts as "learned" in the summary.
     #[arg(long, default_value_t = 0.8)]
     threshold: f64,
+    /// Env steps over which the by-agent table averages deployed success (EARL's
+    /// deployed-policy evaluation; default: the shortest run's env steps).
+    #[arg(long)]
+    horizon: Option<u64>,
 }
 
 /// One deployed-evaluation round of a run.
@@ -282,6 +289,7 @@ pub fn run(opts: EvalOpts) -> Result<()> {
             r.sim_resets.map_or("-".into(), |v| v.to_string()),
         );
     }
+    print!("{}", agents::report(&runs, opts.threshold, opts.horizon));
     println!("wrote {} and {}", csv.display(), png.display());
     Ok(())
 }
