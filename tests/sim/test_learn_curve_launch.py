@@ -53,6 +53,17 @@ def test_no_rule_without_the_task_state(tmp_path):
     assert "object_state_indices" not in arbiter_params(lc, tmp_path, "reach", "state", "")
 
 
+def launch_with_defaults(lc, tmp_path, task, agent, sets, node_params):
+    """A run's launch file with the given settings: (its preset, its processes' parameters)."""
+    run = tmp_path / f"{task}_state"
+    run.mkdir()
+    path = lc.write_launch(run, task, "state", agent, 0, 30, 200, lc.STATE_TOPIC, sets,
+                           node_params)
+    preset = yaml.safe_load((run / "preset.yaml").read_text())
+    procs = {p["name"]: p.get("params", {}) for p in yaml.safe_load(path.read_text())["processes"]}
+    return preset, procs
+
+
 def test_push_state_defaults_reach_the_preset_and_the_nodes_and_the_command_line_wins(tmp_path):
     """config/experiments/push_state.yaml (the settings push was measured to learn with) goes
     into the run's preset and node parameters; a --set or --param given on the command line
@@ -64,15 +75,10 @@ def test_push_state_defaults_reach_the_preset_and_the_nodes_and_the_command_line
     cli_set = [lc.preset_override("alm.target_entropy=-6")]
     cli_param = [lc.node_param("demo_classifier.initial_state_window=5")]
     sets, node_params = lc.with_task_defaults("push", "state", cli_set, cli_param)
-    run = tmp_path / "push_state"
-    run.mkdir()
-    path = lc.write_launch(run, "push", "state", "mbarl", 0, 30, 200, lc.STATE_TOPIC,
-                           sets, node_params)
-    preset = yaml.safe_load((run / "preset.yaml").read_text())
+    preset, procs = launch_with_defaults(lc, tmp_path, "push", "mbarl", sets, node_params)
     assert preset["encoder"]["state_from_demos"] is True
     assert preset["medal"]["hard_negatives"] == 8
     assert preset["alm"]["target_entropy"] == -6, "the command line wins"
-    procs = {p["name"]: p.get("params", {}) for p in yaml.safe_load(path.read_text())["processes"]}
     assert procs["demo_classifier"]["initial_state_window"] == 5, "the command line wins"
     assert len(procs["phase_arbiter"]["home_position"]) == 4
     # every node parameter names a process of the launch file and a parameter it declares
@@ -158,3 +164,17 @@ def test_results_compare_the_agents_over_their_seeds(tmp_path):
     assert "3 of 3" in medal and " 6000 " in medal, medal
     assert "door_state_mbarl / door_state_medal = 0.50" in section, section
     assert (tmp_path / "learning_curve.png").exists()
+
+
+def test_door_state_defaults_train_the_classifier_on_initial_states(tmp_path):
+    """config/experiments/door_state.yaml (session 22): the demo-state classifier's positives
+    are the task's initial states, so an open door no longer scores as demo-like; the launch
+    file's demo_classifier gets it and the preset standardises the state by the demos."""
+    lc = load_learn_curve()
+    sets, node_params = lc.with_task_defaults("door", "state", [], [])
+    assert ("demo_classifier", "initial_state_window", 10) in node_params
+    preset, procs = launch_with_defaults(lc, tmp_path, "door", "medal", sets, node_params)
+    assert preset["encoder"]["state_from_demos"] is True
+    assert preset["medal"]["hard_negatives"] == 8
+    assert procs["demo_classifier"]["initial_state_window"] == 10
+    assert lc.task_defaults("door", "pixels") == ([], [])
