@@ -157,6 +157,11 @@ fn rounds_max_steps(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// A success rate as a whole percentage, "-" when there is none.
+fn percent(rate: Option<f64>) -> String {
+    rate.map_or("-".into(), |v| format!("{:.0}%", v * 100.0))
+}
+
 /// All rounds of all runs as one CSV.
 pub fn write_csv(path: &Path, runs: &[RunResult]) -> Result<()> {
     let mut text = String::from("run,env_steps,success_rate,episodes\n");
@@ -263,7 +268,6 @@ pub fn run(opts: EvalOpts) -> Result<()> {
     write_csv(&csv, &runs)?;
     let png = out.join("learning_curve.png");
     plot(&png, &runs, opts.threshold)?;
-    let pct = |v: Option<f64>| v.map_or("-".into(), |v| format!("{:.0}%", v * 100.0));
     println!(
         "{:<24} {:>7} {:>10} {:>12} {:>9} {:>6} {:>6} {:>7}",
         "run",
@@ -283,7 +287,7 @@ pub fn run(opts: EvalOpts) -> Result<()> {
             r.env_steps,
             r.steps_to(opts.threshold)
                 .map_or("not reached".into(), |s| s.to_string()),
-            pct(r.final_success()),
+            percent(r.final_success()),
             r.phase_switches,
             r.help_requests,
             r.sim_resets.map_or("-".into(), |v| v.to_string()),

@@ -10,7 +10,7 @@
 //! deployed success averaged over the first H env steps (H common to all runs compared), so
 //! an agent that learns and then loses the task scores lower than one that keeps it.
 
-use super::RunResult;
+use super::{RunResult, percent};
 
 /// One agent's runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,7 +122,7 @@ pub fn summarise(runs: &[RunResult], threshold: f64, horizon: u64) -> Vec<AgentS
         .collect()
 }
 
-/// "A's median is R× B's" for every ordered pair of agents whose medians both exist, and
+/// "A's median is R× B's", both ways, for every pair of agents whose medians both exist, and
 /// "A: not reached by half of its runs" where a median does not.
 pub fn median_ratios(agents: &[AgentSummary]) -> Vec<String> {
     let mut lines = Vec::new();
@@ -138,12 +138,9 @@ pub fn median_ratios(agents: &[AgentSummary]) -> Vec<String> {
                     a.agent,
                     y / x
                 )),
-                (Some(_), Some(_)) => lines.push(format!(
-                    "median env steps: {} {:.0}, {} {:.0} (a zero median: no ratio)",
-                    a.agent,
-                    a.median_steps.unwrap_or_default(),
-                    b.agent,
-                    b.median_steps.unwrap_or_default()
+                (Some(x), Some(y)) => lines.push(format!(
+                    "median env steps: {} {x:.0}, {} {y:.0} (a zero median: no ratio)",
+                    a.agent, b.agent
                 )),
                 _ => {}
             }
@@ -166,7 +163,6 @@ pub fn report(runs: &[RunResult], threshold: f64, horizon: Option<u64>) -> Strin
     let horizon = horizon.unwrap_or_else(|| common_horizon(runs));
     let agents = summarise(runs, threshold, horizon);
     let pct = format!("{:.0}%", threshold * 100.0);
-    let percent = |v: Option<f64>| v.map_or("-".into(), |f| format!("{:.0}%", f * 100.0));
     let mut out = format!(
         "by agent\n{:<24} {:>5} {:>9} {:>11} {:>7} {:>9} {:>5} {:>7}  env steps to {pct} (runs that reached it)\n",
         "agent",
