@@ -70,8 +70,8 @@ def test_push_state_defaults_reach_the_preset_and_the_nodes_and_the_command_line
     comes after it and wins; reach has no such file."""
     lc = load_learn_curve()
     overrides, params = lc.task_defaults("push", "state")
-    assert dict(overrides)["encoder.state_from_demos"] is True
-    assert ("demo_classifier", "initial_state_window", 10) in params
+    assert dict(overrides)["alm.target_entropy"] == -8
+    assert any(name == "home_position" for _, name, _ in params), params
     cli_set = [lc.preset_override("alm.target_entropy=-6")]
     cli_param = [lc.node_param("demo_classifier.initial_state_window=5")]
     sets, node_params = lc.with_task_defaults("push", "state", cli_set, cli_param)
@@ -166,15 +166,22 @@ def test_results_compare_the_agents_over_their_seeds(tmp_path):
     assert (tmp_path / "learning_curve.png").exists()
 
 
-def test_door_state_defaults_train_the_classifier_on_initial_states(tmp_path):
-    """config/experiments/door_state.yaml (session 22): the demo-state classifier's positives
-    are the task's initial states, so an open door no longer scores as demo-like; the launch
-    file's demo_classifier gets it and the preset standardises the state by the demos."""
+def test_shipped_classifier_settings_and_door_defaults(tmp_path):
+    """Session 23: the classifier settings door, push and reach were measured to learn best with
+    are the shipped ones: the state preset mines hard negatives, and the demo-state classifier's
+    positives are the task's initial states by default (so an open door no longer scores as
+    demo-like). Door's own default (config/experiments/door_state.yaml) standardises the state
+    by the demos, which made reach slower and so is not in the preset."""
     lc = load_learn_curve()
+    preset, procs = launch_with_defaults(lc, tmp_path, "reach", "medal", [], [])
+    assert not preset["encoder"].get("state_from_demos", False)
+    assert preset["medal"]["hard_negatives"] == 8
+    # the launch file leaves the window to the node's default (10; demo_classifier's unit test
+    # `backward_demo_states_are_positives_only_when_asked` holds it)
+    assert "initial_state_window" not in procs["demo_classifier"]
+    assert dict(lc.task_defaults("door", "state")[0]) == {"encoder.state_from_demos": True}
     sets, node_params = lc.with_task_defaults("door", "state", [], [])
-    assert ("demo_classifier", "initial_state_window", 10) in node_params
-    preset, procs = launch_with_defaults(lc, tmp_path, "door", "medal", sets, node_params)
+    preset, _ = launch_with_defaults(lc, tmp_path, "door", "medal", sets, node_params)
     assert preset["encoder"]["state_from_demos"] is True
     assert preset["medal"]["hard_negatives"] == 8
-    assert procs["demo_classifier"]["initial_state_window"] == 10
     assert lc.task_defaults("door", "pixels") == ([], [])

@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use demo_classifier::learner::{ClassifierLearner, DemoStateSource, Scorer};
+use demo_classifier::learner::{self, ClassifierLearner, DemoStateSource, Scorer};
 use mbarl_learn::CheckpointBytes;
 use mbarl_msgs::msg::{ModelCheckpoint, Observation, StateScore, TrainingStats, Transition};
 use mbarl_msgs::std_msgs::Header;
@@ -42,8 +42,8 @@ fn params() -> Vec<ParamSpec> {
         ),
         ParamSpec::new(
             "initial_state_window",
-            0i64,
-            "0: every demo state is a positive; k > 0: only the task's initial states, the first k states of each forward demo episode and the last k of each backward one",
+            learner::DEFAULT_INITIAL_WINDOW as i64,
+            "k > 0: only the task's initial states are positives, the first k states of each forward demo episode and the last k of each backward one (measured best on door and push); 0: every demo state",
         ),
     ]);
     p
