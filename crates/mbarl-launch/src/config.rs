@@ -334,13 +334,7 @@ processes:
 
     #[test]
     fn shipped_launch_files_load() {
-        // `cargo test` sets CARGO_MANIFEST_DIR at run time too; the compile-time value can name
-        // another checkout when two share a target dir (cargo does not rebuild for a moved
-        // workspace), so the run-time one comes first.
-        let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-        let root = manifest_dir.join("../..").canonicalize().unwrap();
+        let root = mbarl_testkit::repo_root().canonicalize().unwrap();
         assert_eq!(
             project_root(&root.join("config/launch/sim_reach_state.yaml")),
             root

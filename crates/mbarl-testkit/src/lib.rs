@@ -12,11 +12,15 @@ use serde_json::Value;
 
 pub const TIMEOUT: Duration = Duration::from_secs(40);
 
-/// The repository root: `$MBARL_ROOT` (set by scripts/env.sh), else where this crate was built
-/// from (a shared target dir may hold a build from another checkout, so the variable wins).
+/// The repository root: `$MBARL_ROOT` (set by scripts/env.sh), else two levels above the
+/// running test's package (`cargo test` sets `CARGO_MANIFEST_DIR` at run time; every package
+/// sits at `crates/NAME` or `nodes/NAME`), else where this crate was built from. A shared
+/// target dir may hold a build from another checkout (cargo does not rebuild a moved
+/// workspace), so the compile-time path comes last.
 pub fn repo_root() -> PathBuf {
     std::env::var_os("MBARL_ROOT")
         .map(PathBuf::from)
+        .or_else(|| std::env::var_os("CARGO_MANIFEST_DIR").map(|d| PathBuf::from(d).join("../..")))
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.."))
 }
 

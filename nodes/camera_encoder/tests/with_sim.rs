@@ -11,11 +11,6 @@ use mbarl_node::bundle;
 use mbarl_ros::{NodeBuilder, Qos, Subscriber};
 use mbarl_testkit::{TIMEOUT, spawn_in_domain, start_sim_bridge};
 
-/// This crate's repository (the testkit's `repo_root` is fixed where the testkit was compiled).
-fn repo_root() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 async fn next(obs: &Subscriber<Observation>) -> Observation {
     obs.recv_timeout(TIMEOUT)
         .await
@@ -26,7 +21,7 @@ async fn next(obs: &Subscriber<Observation>) -> Observation {
 async fn pixel_observations_and_encoder_hot_swap_with_the_lockstep_sim() {
     let domain = 100;
     let _sim = start_sim_bridge(domain, "reach", true, &[]);
-    let root = repo_root();
+    let root = mbarl_testkit::repo_root();
     let preset = root.join("config/presets/pixels.yaml");
     let _enc = spawn_in_domain(
         Command::new(env!("CARGO_BIN_EXE_camera_encoder")).args([
@@ -142,7 +137,7 @@ async fn pixel_observations_and_encoder_hot_swap_with_the_lockstep_sim() {
 async fn compressed_frames_and_state_mode_with_the_lockstep_sim() {
     let domain = 103;
     let _sim = start_sim_bridge(domain, "reach", true, &[]);
-    let root = repo_root();
+    let root = mbarl_testkit::repo_root();
     let profile = root.join("config/robots/sim_arm.yaml");
     let spawn = |name: &str, preset: &str, extra: &[&str]| {
         let mut args: Vec<String> = [

@@ -12,10 +12,6 @@ use mbarl_node::{bundle, synth};
 use mbarl_ros::{NodeBuilder, Qos, Subscriber};
 use mbarl_testkit::{TIMEOUT, spawn_in_domain};
 
-fn repo_root() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 async fn score_for(
     scores: &Subscriber<StateScore>,
     obs: &mbarl_ros::Publisher<Observation>,
@@ -42,7 +38,7 @@ async fn scores_every_observation_and_learns_demo_states() {
         &synth::transitions(40, Phase::FORWARD, 0, 0),
     )
     .unwrap();
-    let preset = repo_root().join("config/presets/state.yaml");
+    let preset = mbarl_testkit::repo_root().join("config/presets/state.yaml");
     let _node = spawn_in_domain(
         Command::new(env!("CARGO_BIN_EXE_demo_classifier")).args([
             "--ros-args",

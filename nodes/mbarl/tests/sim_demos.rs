@@ -5,16 +5,12 @@ use std::process::Command;
 
 use mbarl_msgs::msg::{Phase, Transition};
 
-fn repo_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 #[test]
 fn record_demos_script_makes_a_dataset_from_the_sim_expert() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
     let out = Command::new("bash")
-        .arg(repo_root().join("sim/record_demos.sh"))
+        .arg(mbarl_testkit::repo_root().join("sim/record_demos.sh"))
         .args([
             "--task",
             "reach",

@@ -14,10 +14,6 @@ use mbarl_node::{bundle, synth};
 use mbarl_ros::{NodeBuilder, Qos};
 use mbarl_testkit::{TIMEOUT, spawn_in_domain};
 
-fn repo_root() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn world_model_bin() -> std::path::PathBuf {
     // built by `cargo build` (world_model is another package of the workspace)
     let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_forward_policy"));
@@ -34,7 +30,7 @@ fn world_model_bin() -> std::path::PathBuf {
 async fn policy_and_world_model_exchange_checkpoints_and_act() {
     let domain = 101;
     let run = tempfile::tempdir().unwrap();
-    let preset = repo_root().join("config/presets/state.yaml");
+    let preset = mbarl_testkit::repo_root().join("config/presets/state.yaml");
     let common = |extra: &[&str]| -> Vec<String> {
         let mut v: Vec<String> = vec![
             "--ros-args".into(),

@@ -162,7 +162,7 @@ pub fn median_ratios(agents: &[AgentSummary]) -> Vec<String> {
 pub fn report(runs: &[RunResult], threshold: f64, horizon: Option<u64>) -> String {
     let horizon = horizon.unwrap_or_else(|| common_horizon(runs));
     let agents = summarise(runs, threshold, horizon);
-    let pct = format!("{:.0}%", threshold * 100.0);
+    let pct = percent(Some(threshold));
     let mut out = format!(
         "by agent\n{:<24} {:>5} {:>9} {:>11} {:>7} {:>9} {:>5} {:>7}  env steps to {pct} (runs that reached it)\n",
         "agent",
