@@ -6,6 +6,7 @@ Agents:
   mbarl  model-based (MBPO rollouts through the world model), this suite's default
   medal  model-free MEDAL: the same code with `model_based: false`
   naive  forward-only: no backward policy, forward phases follow each other without resets
+  bc     behaviour cloning on the demonstrations alone (no RL: `alm.rl_weight` 0), forward-only
 
 Per run: a training sim (lock-step) with the whole suite (`mbarl launch`), an evaluation sim in
 its own ROS domain where `deployed_eval` deploys the newest forward policy from the forward
@@ -40,6 +41,9 @@ import time
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sim_probe_report import practice  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
@@ -154,11 +158,13 @@ def stop(proc, timeout=30):
             proc.wait()
 
 
-def record_demos(task, demo_dir, domain, state_topic, reward_topic, init_radius=None):
+def record_demos(task, demo_dir, domain, state_topic, reward_topic, init_radius=None, episodes=10,
+                 reverse_start="task"):
     if (demo_dir / "demos" / "forward" / task / "dataset.yaml").exists():
         return
     spread = [] if init_radius is None else ["--bridge-param", f"init_radius:={init_radius}"]
-    subprocess.run(["bash", str(ROOT / "sim/record_demos.sh"), "--task", task, "--episodes", "10",
+    spread += ["--bridge-param", f"reverse_start:={reverse_start}"]
+    subprocess.run(["bash", str(ROOT / "sim/record_demos.sh"), "--task", task, "--episodes", str(episodes),
                     "--run-dir", str(demo_dir), "--domain", str(domain),
                     "--mbarl", str(TARGET / "mbarl"), "--state-topic", state_topic,
                     "--reward-topic", reward_topic, *spread],
@@ -180,12 +186,16 @@ def node_param(text):
 
 
 LAUNCH_TEMPLATE = ROOT / "config/launch/sim_reach_state.yaml"
+AGENTS = ("mbarl", "medal", "naive", "bc")
+FORWARD_ONLY = ("naive", "bc")
 
 
 def write_launch(run_dir, task, obs, agent, seed, domain, phase_steps, state_topic, overrides,
                  node_params=()):
     preset = yaml.safe_load((ROOT / f"config/presets/{obs}.yaml").read_text())
     preset["seed"] = seed
+    if agent == "bc":
+        preset.setdefault("alm", {})["rl_weight"] = 0.0
     if state_topic:
         preset["obs"]["state_dim"] = JOINT_STATE_DIM + task_state_dim(task)
     for key, value in overrides:
@@ -209,12 +219,12 @@ def write_launch(run_dir, task, obs, agent, seed, domain, phase_steps, state_top
             params["state_topic"] = state_topic
         if p["name"] == "phase_arbiter":
             params.update(forward_steps=phase_steps, backward_steps=phase_steps,
-                          forward_only=agent == "naive")
+                          forward_only=agent in FORWARD_ONLY)
             if state_topic:
                 params.update(TASK_OBJECT.get(task, {}))
         if p["name"] in ("forward_policy", "backward_policy"):
-            params["model_based"] = agent != "medal"
-        if agent == "naive" and p["name"] == "backward_policy":
+            params["model_based"] = agent not in ("medal", "bc")
+        if agent in FORWARD_ONLY and p["name"] == "backward_policy":
             continue
         params.update({name: v for node, name, v in node_params if node == p["name"]})
         procs.append(p)
@@ -418,7 +428,8 @@ def one_run(args, task, agent, seed, demo_dir, i):
     summary = dict(run=name, task=task, obs=args.obs, agent=agent, seed=seed,
                    rounds=rounds, lifetime_avg_reward=avg, reward_steps=probe.reward_n,
                    sim_resets=resets, help_requests=helps_seen, helps_answered=helps_answered,
-                   wall_s=round(wall, 1))
+                   wall_s=round(wall, 1), practice=practice(run_dir),
+                   practice_after_10k=practice(run_dir, 10_000))
     (run_dir / "metrics/learn_curve.json").write_text(json.dumps(summary, indent=1))
     return run_dir, summary
 
@@ -427,7 +438,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--task", default="reach", choices=sorted(TASKS))
     ap.add_argument("--obs", default="state", choices=["state", "pixels"])
-    ap.add_argument("--agents", default="mbarl,medal,naive")
+    ap.add_argument("--agents", default="mbarl,medal,naive",
+                    help=f"comma-separated, of {', '.join(AGENTS)}")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--max-steps", type=int, default=100_000, help="env-step budget per run")
     ap.add_argument("--max-wall-s", type=float, default=3600, help="wall-time budget per run")
@@ -443,6 +455,12 @@ def main():
     ap.add_argument("--task-defaults", action=argparse.BooleanOptionalAction, default=True,
                     help=f"apply {EXPERIMENT_DEFAULTS.relative_to(ROOT)}/TASK_OBS.yaml where it "
                          "exists (the settings measured to work; --set and --param win)")
+    ap.add_argument("--demos", type=int, default=10, metavar="N",
+                    help="scripted-expert demonstrations per direction (forward and backward)")
+    ap.add_argument("--backward-demos-from", choices=["task", "forward_end"], default="task",
+                    help="where the backward demonstrations start: the task's reverse initial "
+                         "states, or where the forward expert ends (the experts chained without a "
+                         "reset, as a reset-free robot's backward phases begin)")
     ap.add_argument("--demo-init-radius", type=float, default=None, metavar="M",
                     help="record the demos with the object's reset spread widened to M metres (the "
                          "bridge's init_radius); training and evaluation keep the task's own")
@@ -461,6 +479,9 @@ def main():
     ap.add_argument("--out", type=Path, default=ROOT / "runs/learn_curve")
     ap.add_argument("--domain", type=int, default=36, help="training domain (evaluation: +1)")
     args = ap.parse_args()
+    unknown_agents = set(args.agents.split(",")) - set(AGENTS)
+    if unknown_agents:
+        ap.error(f"--agents: unknown {', '.join(sorted(unknown_agents))} (known: {', '.join(AGENTS)})")
     StopRequest.install()
     if args.task_defaults:
         args.set, args.param = with_task_defaults(args.task, args.obs, args.set, args.param)
@@ -474,10 +495,12 @@ def main():
     args.state_topic = STATE_TOPIC if use_state and args.obs == "state" else ""
     reward_topic = REWARD_TOPIC if args.demo_rewards else ""
     suffix = ("_taskstate" if args.state_topic else "") + ("_rewards" if reward_topic else "") + (
-        f"_spread{args.demo_init_radius:g}" if args.demo_init_radius is not None else "")
+        f"_spread{args.demo_init_radius:g}" if args.demo_init_radius is not None else "") + (
+        f"_{args.demos}demos" if args.demos != 10 else "") + (
+        "_chained" if args.backward_demos_from == "forward_end" else "")
     demo_dir = (args.out / f"demos_{args.task}{suffix}").resolve()
     record_demos(args.task, demo_dir, args.domain + 2, args.state_topic, reward_topic,
-                 args.demo_init_radius)
+                 args.demo_init_radius, args.demos, args.backward_demos_from)
     runs, summaries = [], []
     # seed-major: a budget cut short still leaves every agent with its first seeds
     for seed in [int(s) for s in args.seeds.split(",")]:
@@ -490,6 +513,23 @@ def main():
             write_results(args, runs, summaries)
 
 
+def fraction(n, of):
+    return f"{n}/{of} ({100 * n / of:.0f} %)" if of else "-"
+
+
+def practice_cells(summary):
+    """The results table's practice cells: forward phases solved, backward phases undone (all
+    phases; after 10k env steps in brackets where the run got there)."""
+    cells = []
+    for phases, done in (("forward_phases", "forward_solved"), ("backward_phases", "backward_undone")):
+        p, late = summary.get("practice"), summary.get("practice_after_10k")
+        cell = fraction(p[done], p[phases]) if p else "-"
+        if late and late[phases]:
+            cell += f"; after 10k {fraction(late[done], late[phases])}"
+        cells.append(cell)
+    return cells
+
+
 def write_results(args, runs, summaries):
     """`mbarl eval` over the runs so far (CSV, PNG) and results.md (rewritten after each run)."""
     labels = [s["run"] for s in summaries]
@@ -498,8 +538,9 @@ def write_results(args, runs, summaries):
                          capture_output=True, text=True)
     print(out.stdout, out.stderr, flush=True)
     machine = f"{platform.node()}: {os.cpu_count()} cores, {platform.processor() or platform.machine()}"
-    lines = ["| run | env steps to 80% | final success | env steps | lifetime avg reward | "
-             "phase switches | help requests | resets | wall time |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| run | env steps to 80% | final success | env steps | forward phases solved | "
+             "backward phases undone | lifetime avg reward | phase switches | help requests | "
+             "resets | wall time |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     # `mbarl eval` prints a table per run, then one per agent ("by agent": seeds together,
     # medians and their ratios, the comparison issue 7's targets ask for)
     per_run, _, by_agent = out.stdout.partition("by agent\n")
@@ -514,12 +555,19 @@ def write_results(args, runs, summaries):
         final = t[-4] if t else "-"
         steps = t[2] if t else "-"
         switches, helps = (t[-3], t[-2]) if t else ("-", "-")
-        lines.append(f"| {s['run']} | {to80} | {final} | {steps} | {s['lifetime_avg_reward']:.4f} | "
-                     f"{switches} | {helps} | {s['sim_resets']} | {s['wall_s'] / 60:.1f} min |")
+        fwd, bwd = practice_cells(s)
+        lines.append(f"| {s['run']} | {to80} | {final} | {steps} | {fwd} | {bwd} | "
+                     f"{s['lifetime_avg_reward']:.4f} | {switches} | {helps} | {s['sim_resets']} | "
+                     f"{s['wall_s'] / 60:.1f} min |")
     if by_agent.strip():
         agent_rows = [l for l in by_agent.splitlines() if l.strip() and not l.startswith("wrote ")]
         lines += ["", "By agent (median env steps over the seeds, a run that did not reach "
                   f"{args.threshold:.0%} counted as never):", "", "```", *agent_rows, "```"]
+    lines.append("\nForward phases solved: of the forward phases begun with the task not done, "
+                 "those in which the sim's forward success held at some step; backward phases "
+                 "undone: of those begun with the scene away from the forward start, those that "
+                 "ended with it back there (sim ground truth, never a training input). All "
+                 "phases, then those begun after 10k env steps.")
     lines.append(f"\nMachine: {machine}. Command: `scripts/learn_curve.sh {' '.join(sys.argv[1:])}`")
     (args.out / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines), flush=True)

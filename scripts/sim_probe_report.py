@@ -55,7 +55,44 @@ def obj_key(r):
 def at_start(r):
     if "block_x" in r:
         return math.hypot(r["block_x"] - r["start_x"], r["block_y"] - r["start_y"]) < 0.05
-    return r["door_angle"] < 0.15
+    if "door_angle" in r:
+        return r["door_angle"] < 0.15
+    # reach: the end effector back at the forward start region (the reverse task's success)
+    return math.dist(ee(r), (r["start_x"], r["start_y"], r["start_z"])) < 0.05
+
+
+def practice(run, after=0):
+    """What training practised, from the ground-truth log (never a training input), over the
+    phases begun at or after env step `after`: of the forward phases that began with the task
+    not done, how many saw it done; of the backward phases that began with the scene away from
+    the forward start, how many ended with it back there (push: the block, door: the door
+    closed, reach: the end effector). A phase that begins already done (a door left open, a
+    scene never moved) is no practice and counts in neither. A dict of counts
+    (forward_phases, forward_solved, backward_phases, backward_undone); None without logs."""
+    try:
+        rows = load(run)
+        with open(run / "metrics/phases.csv") as f:
+            phase_rows = list(csv.DictReader(f))
+    except (OSError, KeyError, ValueError):
+        return None
+    if not rows:
+        return None
+    last = max(rows)
+    out = dict(forward_phases=0, forward_solved=0, backward_phases=0, backward_undone=0)
+    starts = [(int(p["total_steps"]), p["to"]) for p in phase_rows]
+    for i, (start, kind) in enumerate(starts):
+        end = starts[i + 1][0] if i + 1 < len(starts) else last
+        ks = [k for k in range(start + 1, end + 1) if k in rows]
+        if start < after or not ks:
+            continue
+        first = rows[ks[0]]
+        if kind == "Forward" and first["success"] <= 0:
+            out["forward_phases"] += 1
+            out["forward_solved"] += any(rows[k]["success"] > 0 for k in ks)
+        elif kind == "Backward" and not at_start(first):
+            out["backward_phases"] += 1
+            out["backward_undone"] += at_start(rows[ks[-1]])
+    return out
 
 
 def main():

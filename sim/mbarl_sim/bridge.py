@@ -16,6 +16,7 @@ Sim-only evaluation interface (never used by training):
   pub  /sim/rejected_commands              std_msgs/UInt64 (latched) commands rejected
   srv  /sim/eval_reset                     std_srvs/Trigger reset to the forward initial distribution
   srv  /sim/reset_reverse                  std_srvs/Trigger reset to the reverse initial distribution
+                                           (reverse_start: forward_end: where the forward expert ends)
 
 Modes: real-time (physics paced to the wall clock, last accepted target held, watchdog) and
 lock-step (one control period per accepted command). See sim/README.md.
@@ -59,7 +60,7 @@ class SimBridge(Node):
         self.env = SimEnv(c["task"], control_rate=c["control_rate"], substeps=c["physics_substeps"],
                           image_width=c["image_width"], image_height=c["image_height"],
                           render=c["publish_image"] or c["publish_compressed"], seed=c["seed"],
-                          init_radius=c["init_radius"])
+                          init_radius=c["init_radius"], reverse_start=c["reverse_start"])
         self.env.reset(c["initial_direction"])
         self.names = list(c["joint_names"])
         if len(self.names) != 4 or len(c["joint_lower"]) != 4 or len(c["joint_upper"]) != 4:

@@ -16,12 +16,23 @@ from . import arm  # noqa: E402
 from .tasks import make_task  # noqa: E402
 
 
+# Where reverse episodes (/sim/reset_reverse) start: "task", the task's own reverse
+# initial-state distribution (door: open 1.1-1.4 rad, arm at rest); "forward_end", where the
+# forward expert leaves the scene after a forward reset (door: open about 1 rad, the hand at the
+# handle), which is where a reset-free robot's backward phases begin.
+REVERSE_STARTS = ("task", "forward_end")
+
+
 class SimEnv:
     def __init__(self, task: str = "push", control_rate: float = 20.0, substeps: int = 10,
                  image_width: int = 64, image_height: int = 64, render: bool = True,
-                 seed: int = 0, camera: str = "cam", init_radius: float | None = None):
+                 seed: int = 0, camera: str = "cam", init_radius: float | None = None,
+                 reverse_start: str = "task"):
         if control_rate <= 0 or substeps < 1:
             raise ValueError("control_rate must be > 0 and substeps >= 1")
+        if reverse_start not in REVERSE_STARTS:
+            raise ValueError(f"reverse_start must be one of {REVERSE_STARTS}, not {reverse_start!r}")
+        self.reverse_start = reverse_start
         self.task = make_task(task)
         if init_radius is not None and init_radius >= 0:
             self.task.set_init_radius(init_radius)
@@ -47,8 +58,26 @@ class SimEnv:
 
     # --- state -------------------------------------------------------------------------------
     def reset(self, direction: str = "forward") -> None:
-        self.task.reset(self.data, self.rng, direction)
+        if direction == "reverse" and self.reverse_start == "forward_end":
+            self._run_forward_expert()
+        else:
+            self.task.reset(self.data, self.rng, direction)
         self.direction = direction
+
+    def _run_forward_expert(self) -> None:
+        """A forward reset, then the forward scripted expert until the task is done (held for
+        the experts' HOLD steps, or its horizon): the state the forward expert ends in. It
+        takes no simulation time (the clock is restored)."""
+        from .experts import HOLD, HORIZON, make_expert
+        self.task.reset(self.data, self.rng, "forward")
+        expert = make_expert(self.task.name, "forward")
+        clock, held = self.time, 0
+        for _ in range(HORIZON[self.task.name]):
+            self.control_step(expert.act(self.joint_positions(), self.task_state()))
+            held = held + 1 if self.success("forward") else 0
+            if held >= HOLD:
+                break
+        self.time = clock
 
     def joint_positions(self) -> np.ndarray:
         return self.data.qpos[self.task.arm_qpos].copy()

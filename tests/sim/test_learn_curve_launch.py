@@ -2,6 +2,7 @@
 the object rule, and its dimensions are the block's in the sim's task state; without the task
 state (pixels, reach) it gets none (the arbiter would find no object to check)."""
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 
@@ -185,3 +186,23 @@ def test_shipped_classifier_settings_and_door_defaults(tmp_path):
     assert preset["encoder"]["state_from_demos"] is True
     assert preset["medal"]["hard_negatives"] == 8
     assert lc.task_defaults("door", "pixels") == ([], [])
+
+
+def test_the_bc_agent_clones_the_demos_forward_only(tmp_path):
+    """`bc`: behaviour cloning alone (alm.rl_weight 0, bc_weight from the preset), no backward
+    policy and no model, like `naive` in every other setting; `medal` has the backward policy
+    and no model; unknown agents are refused."""
+    lc = load_learn_curve()
+    preset, procs = launch_with_defaults(lc, tmp_path, "door", "bc", [], [])
+    assert preset["alm"]["rl_weight"] == 0.0 and preset["alm"]["bc_weight"] > 0
+    assert "backward_policy" not in procs
+    assert procs["phase_arbiter"]["forward_only"] is True
+    assert procs["forward_policy"]["model_based"] is False
+    (tmp_path / "door_state").rename(tmp_path / "bc")
+    preset, procs = launch_with_defaults(lc, tmp_path, "door", "medal", [], [])
+    assert preset.get("alm", {}).get("rl_weight", 1.0) == 1.0
+    assert procs["backward_policy"]["model_based"] is False
+    assert procs["phase_arbiter"]["forward_only"] is False
+    out = subprocess.run([sys.executable, str(ROOT / "scripts/learn_curve.py"), "--agents",
+                          "medal,sac"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "unknown sac" in out.stderr, out.stderr

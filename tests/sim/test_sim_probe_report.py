@@ -48,3 +48,29 @@ def test_stillness_rule_fires_after_its_cycles_in_a_row(tmp_path):
     # the 4th still cycle is cycle 5, whose last step is 6 cycles x 20 steps
     assert "asked for help at env step 120" in line, line
     assert "never" in report(tmp_path / "run", "--still-cycles", "7")
+
+
+def test_practice_counts_solved_forward_and_undone_backward_phases(tmp_path):
+    """practice(): from the ground-truth log, forward phases begun unsolved in which the task
+    was solved, and backward phases begun with the block away from its start that ended with
+    it back there; phases begun before `after` are left out."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from sim_probe_report import practice
+    run = tmp_path / "run"
+    # 4 cycles of 10 + 10 steps; the block moves 5 mm a step in cycles 1 and 2
+    write_run(run, 4, {1, 2})
+    rows = list(csv.DictReader(open(run / "metrics/sim_probe.csv")))
+    for r in rows:   # the forward task "solved" at step 25 (cycle 1's forward phase)
+        r["success"] = 1 if int(r["step"]) == 25 else 0
+    with open(run / "metrics/sim_probe.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+    p = practice(run)
+    # every forward phase begins unsolved; the block is away from its start when the backward
+    # phases of cycles 1-3 begin (cycle 0's begins at the start: no practice), and none of
+    # them brings it back
+    assert p == dict(forward_phases=4, forward_solved=1, backward_phases=3, backward_undone=0), p
+    late = practice(run, after=40)
+    assert late == dict(forward_phases=2, forward_solved=0, backward_phases=2, backward_undone=0), late
+    assert practice(tmp_path / "missing") is None

@@ -203,3 +203,22 @@ def test_a_block_pushed_off_the_table_lands_on_the_floor_and_stays_finite():
         assert np.isfinite(env.task_state()).all() and abs(env.task.reward(env.data, "forward")) < 10
     finally:
         env.close()
+
+
+@pytest.mark.parametrize("task", ["door", "push", "reach"])
+def test_reverse_episodes_can_start_where_the_forward_expert_ends(task):
+    """reverse_start="forward_end": a reverse reset runs the forward expert from a forward reset
+    (no simulation time passes), so the scene is where a reset-free robot's backward phases
+    begin; the reverse expert still undoes the task from there."""
+    from mbarl_sim.experts import run_episode
+    env = SimEnv(task, render=False, seed=3, reverse_start="forward_end")
+    for _ in range(3):
+        clock = env.time
+        env.reset("reverse")
+        assert env.time == clock
+        assert env.success("forward"), "the forward expert finished the task"
+        assert not env.success("reverse")
+    solved = [run_episode(env, "reverse")[0] for _ in range(5)]
+    assert sum(solved) >= 4, solved
+    with pytest.raises(ValueError):
+        SimEnv(task, render=False, reverse_start="elsewhere")

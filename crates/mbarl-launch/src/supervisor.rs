@@ -44,18 +44,44 @@ pub struct Supervisor {
     exe_dir: Option<PathBuf>,
     events: Option<mpsc::UnboundedSender<SupervisorEvent>>,
     echo: bool,
+    quiet: bool,
+}
+
+/// Whether a process's output line is a warning or an error (tracing's `WARN`/`ERROR`,
+/// rclpy's `[WARN]`/`[ERROR]`/`[FATAL]`, a Python traceback, a Rust panic): what a quiet
+/// terminal still shows.
+pub fn is_warning(line: &str) -> bool {
+    [
+        " WARN ",
+        " ERROR ",
+        "[WARN]",
+        "[ERROR]",
+        "[FATAL]",
+        "Traceback",
+        "panicked",
+        "Error:",
+    ]
+    .iter()
+    .any(|m| line.contains(m))
+        || line.starts_with("WARN")
+        || line.starts_with("ERROR")
 }
 
 /// Output shared by all process tasks: the terminal (prefixed lines) and per-process log files.
 struct Sink {
     color: bool,
     echo: bool,
+    quiet: bool,
     events: Option<mpsc::UnboundedSender<SupervisorEvent>>,
 }
 
 impl Sink {
     fn emit(&self, e: SupervisorEvent) {
-        if self.echo {
+        let shown = match &e {
+            SupervisorEvent::Line { line, .. } => !self.quiet || is_warning(line),
+            _ => true,
+        };
+        if self.echo && shown {
             let mut out = std::io::stdout().lock();
             let _ = match &e {
                 SupervisorEvent::Line { name, line } => {
@@ -106,7 +132,15 @@ impl Supervisor {
             exe_dir,
             events: None,
             echo: true,
+            quiet: false,
         }
+    }
+
+    /// Echo only the processes' warnings and errors (and the supervisor's own events); every
+    /// line still goes to `<run_dir>/logs/<process>.log`.
+    pub fn quiet(mut self, on: bool) -> Self {
+        self.quiet = on;
+        self
     }
 
     /// Look up bare program names in `dir` first.
@@ -145,6 +179,7 @@ impl Supervisor {
         let sink = Arc::new(Sink {
             color: std::io::stdout().is_terminal(),
             echo: self.echo,
+            quiet: self.quiet,
             events: self.events.clone(),
         });
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -339,6 +374,33 @@ fn signal_group(group: Option<libc::pid_t>, signal: libc::c_int) {
         // SAFETY: kill(2) on the process group we created for a child we spawned.
         unsafe {
             libc::kill(-pgid, signal);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_warning;
+
+    #[test]
+    fn a_quiet_terminal_keeps_warnings_and_errors() {
+        for line in [
+            "2026-12-07T07:00:00Z  WARN policy: demo transition refused",
+            "2026-12-07T07:00:00Z ERROR world_model: replay sync failed",
+            "[WARN] [1765.1] [sim_bridge]: command rejected",
+            "[ERROR] [1765.1] [sim_bridge]: no model",
+            "Traceback (most recent call last):",
+            "thread 'main' panicked at src/main.rs:3:5:",
+            "Error: parameter learn_config missing",
+        ] {
+            assert!(is_warning(line), "{line}");
+        }
+        for line in [
+            "2026-12-07T07:00:00Z  INFO policy: policy up",
+            "[INFO] [1765.1] [sim_bridge]: task=reach",
+            "deployed success 9/10",
+        ] {
+            assert!(!is_warning(line), "{line}");
         }
     }
 }

@@ -263,6 +263,17 @@ impl WorldModel {
         tch::no_grad(|| Ok(self.encoder.forward(&obs.to_device(self.device))?.mean))
     }
 
+    /// What the MEDAL classifiers read (`medal.input`): the standardised state, or the online
+    /// encoder's latent mean. Without gradients. The one place that decides it, for the
+    /// classifiers' training, their scores and the rewards they give.
+    pub fn classifier_input(&self, obs: &ObsBatch) -> Result<Tensor> {
+        if self.cfg.classifier_reads_state() {
+            tch::no_grad(|| self.encoder.state_input(&obs.to_device(self.device)))
+        } else {
+            self.encode_mean(obs)
+        }
+    }
+
     /// Latent samples of observations from the target encoder, without gradients.
     pub fn encode_target(&self, obs: &ObsBatch) -> Result<Tensor> {
         tch::no_grad(|| {
@@ -271,6 +282,26 @@ impl WorldModel {
                 .forward(&obs.to_device(self.device))?
                 .sample())
         })
+    }
+
+    /// The latent model's one-step error ratio ([`LatentModel::error_ratio`]) on real
+    /// transitions, measured on the target encoder's *means*: a model that predicts the next
+    /// latent mean exactly scores 0. (On posterior samples, the encoder's noise alone kept a
+    /// perfect model near 0.7, above any useful trust limit.) Without gradients.
+    pub fn model_error_ratio(
+        &self,
+        obs: &ObsBatch,
+        action: &Tensor,
+        next_obs: &ObsBatch,
+    ) -> Result<Option<f64>> {
+        let mean = |o: &ObsBatch| -> Result<Tensor> {
+            tch::no_grad(|| Ok(self.encoder_target.forward(&o.to_device(self.device))?.mean))
+        };
+        Ok(self.model.error_ratio(
+            &mean(obs)?,
+            &action.to_device(self.device),
+            &mean(next_obs)?,
+        ))
     }
 
     /// Real transitions in latent space (target encoder samples), without gradients.
@@ -674,9 +705,9 @@ impl Policy {
                     let bc = (self.actor.dist(&d.z.detach()).0.tanh() - &d.action)
                         .square()
                         .mean(Kind::Float);
-                    rl / scale + bc * cfg.bc_weight
+                    rl / scale * cfg.rl_weight + bc * cfg.bc_weight
                 }
-                None => rl,
+                None => rl * cfg.rl_weight,
             };
             (loss, logp0)
         };

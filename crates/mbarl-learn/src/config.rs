@@ -169,6 +169,13 @@ pub struct ActorConfig {
     pub hidden: Vec<usize>,
     pub log_std_min: f64,
     pub log_std_max: f64,
+    /// Bounded exploration: the largest standard deviation (before the tanh) of the actions
+    /// the executors sample in training. The learned σ can stay large where the entropy
+    /// target asks for it, and the robot then practises a noisier policy than the deployed
+    /// mean: on door the deployed policy succeeded while 0 of 34 sampled forward phases did.
+    /// Unset: sample with the learned σ (SAC). It bounds acting only, not the learning update.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explore_std_max: Option<f64>,
 }
 
 impl Default for ActorConfig {
@@ -177,6 +184,7 @@ impl Default for ActorConfig {
             hidden: vec![256, 256],
             log_std_min: -5.0,
             log_std_max: 2.0,
+            explore_std_max: None,
         }
     }
 }
@@ -215,6 +223,9 @@ pub struct AlmConfig {
     /// Behaviour cloning on demonstrations (as in MEDAL++, TD3+BC): the actor loss becomes
     /// RL / mean|return| + `bc_weight`·‖tanh μ(z_demo) − a_demo‖². 0 turns it off.
     pub bc_weight: f64,
+    /// Weight of the RL term in the actor loss (1). 0 with `bc_weight` > 0: behaviour cloning
+    /// on the demonstrations alone, the `bc` baseline of `scripts/learn_curve.sh`.
+    pub rl_weight: f64,
     /// Fraction of each policy batch drawn from the demonstrations while there are any
     /// (RLPD-style symmetric sampling keeps demos in every batch as the replay grows).
     pub demo_batch_ratio: f64,
@@ -247,13 +258,29 @@ impl Default for AlmConfig {
             value_in_model_loss: true,
             grad_clip_norm: 100.0,
             bc_weight: 0.0,
+            rl_weight: 1.0,
             demo_batch_ratio: 0.5,
             max_model_error_ratio: None,
         }
     }
 }
 
-/// MEDAL: the demo-state classifier f(z), the goal classifier, the backward reward.
+/// What the MEDAL classifiers read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassifierInput {
+    /// The standardised state in state mode, the encoder's latent mean with pixels.
+    #[default]
+    Auto,
+    /// The encoder's latent mean. It moves as the encoder learns, so the classifier and the
+    /// rewards it gives drift with it.
+    Latent,
+    /// The observation's state (and proprio), standardised as the encoder's input is (state
+    /// mode only): fixed for the whole run, whatever the encoder learns.
+    State,
+}
+
+/// MEDAL: the demo-state classifier f(s), the goal classifier, the backward reward.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MedalConfig {
@@ -273,6 +300,15 @@ pub struct MedalConfig {
     /// The backward reward is clamped to [0, reward_clamp] before scaling.
     pub reward_clamp: f64,
     pub reward_scale: f64,
+    /// What the classifiers read (default `auto`: the standardised state in state mode). On
+    /// door the latent-input classifier scored open-door states as demo states (its encoder
+    /// kept moving), so the backward reward did not point at a closed door.
+    pub input: ClassifierInput,
+    /// The backward policy learns from every phase's transitions, not only its own: its reward
+    /// −log(1 − f(z′)) depends on the next state alone, so a forward step is relabelled with
+    /// it. The forward phases cover the states where backward phases start (the task done),
+    /// which the backward demos never show.
+    pub backward_learns_from_all: bool,
 }
 
 impl Default for MedalConfig {
@@ -287,6 +323,8 @@ impl Default for MedalConfig {
             reward_eps: 1e-10,
             reward_clamp: 10.0,
             reward_scale: 1.0,
+            input: ClassifierInput::Auto,
+            backward_learns_from_all: true,
         }
     }
 }
@@ -539,10 +577,29 @@ impl LearnConfig {
         check(a.batch_size > 0, "alm.batch_size", "must be > 0")?;
         check(a.init_alpha > 0.0, "alm.init_alpha", "must be > 0")?;
         check(
+            a.rl_weight.is_finite()
+                && a.rl_weight >= 0.0
+                && (a.rl_weight > 0.0 || a.bc_weight > 0.0),
+            "alm.rl_weight",
+            "must be finite and >= 0, and > 0 unless alm.bc_weight is (the actor needs a loss)",
+        )?;
+        check(
             a.max_model_error_ratio
                 .is_none_or(|r| r.is_finite() && r > 0.0),
             "alm.max_model_error_ratio",
             "must be unset or a finite ratio > 0",
+        )?;
+        check(
+            self.actor
+                .explore_std_max
+                .is_none_or(|s| s.is_finite() && s > 0.0),
+            "actor.explore_std_max",
+            "must be unset or a finite standard deviation > 0",
+        )?;
+        check(
+            self.medal.input != ClassifierInput::State || self.obs.mode == ObsMode::State,
+            "medal.input",
+            "`state` needs obs.mode state (with pixels the classifiers read latents)",
         )?;
         check(
             self.medal.batch_size >= 2,
@@ -642,6 +699,24 @@ impl LearnConfig {
         hex(&Sha256::digest(text.as_bytes()))
     }
 
+    /// Whether the MEDAL classifiers read the standardised state (`medal.input`).
+    pub fn classifier_reads_state(&self) -> bool {
+        match self.medal.input {
+            ClassifierInput::State => true,
+            ClassifierInput::Latent => false,
+            ClassifierInput::Auto => self.obs.mode == ObsMode::State,
+        }
+    }
+
+    /// The MEDAL classifiers' input size: state + proprio, or the latent.
+    pub fn classifier_input_dim(&self) -> usize {
+        if self.classifier_reads_state() {
+            self.obs.state_dim + self.obs.proprio_dim
+        } else {
+            self.encoder.latent_dim
+        }
+    }
+
     /// Architecture id of one component: network kinds and sizes, nothing else.
     /// Checkpoints carry it; a load into a network of another id is refused.
     pub fn architecture(&self, component: Component) -> String {
@@ -696,7 +771,15 @@ impl LearnConfig {
                 if self.critic.layer_norm { ";ln" } else { "" }
             ),
             Component::DemoClassifier | Component::GoalClassifier => {
-                format!("state_classifier;z={z};h={}", dims(&self.medal.hidden))
+                if self.classifier_reads_state() {
+                    format!(
+                        "state_classifier;state={};h={}",
+                        self.classifier_input_dim(),
+                        dims(&self.medal.hidden)
+                    )
+                } else {
+                    format!("state_classifier;z={z};h={}", dims(&self.medal.hidden))
+                }
             }
         };
         format!("mbarl/{}/{}", component.name(), body)

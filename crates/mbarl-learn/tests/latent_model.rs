@@ -131,3 +131,44 @@ fn error_ratio_compares_the_model_with_the_nothing_changes_guess() {
         "z′ = z: no change to compare with"
     );
 }
+
+/// The trust gate can open: a model that predicts the next latent mean exactly scores 0 on
+/// the encoder's means, while on posterior samples (encoder σ 0.1, the encoder's floor) the
+/// same perfect prediction scores about 0.6 of a small step's change, above the 0.35 limit
+/// by construction. The world model measures on means, so the same call twice agrees.
+#[test]
+fn a_perfect_model_passes_the_trust_gate_on_means() {
+    use mbarl_learn::nets::latent_model::error_ratio_of;
+    let _seeded = common::init(5);
+    let opts = (Kind::Float, Device::Cpu);
+    // one control step moves the latent a little (about 0.075 per dimension), as an arm's
+    // step does, less than the encoder's noise
+    let z = Tensor::randn([512, Z], opts);
+    let a = Tensor::rand([512, A], opts) * 2.0 - 1.0;
+    let z_next = &z + a.repeat([1, Z / A]) * 0.15;
+    let perfect = z_next.shallow_clone();
+    assert_eq!(error_ratio_of(&perfect, &z, &z_next), Some(0.0));
+    let noisy = |t: &Tensor| t + Tensor::randn_like(t) * 0.1;
+    let on_samples = error_ratio_of(&perfect, &noisy(&z), &noisy(&z_next)).unwrap();
+    assert!(on_samples > 0.35, "samples: {on_samples}");
+    assert_eq!(
+        error_ratio_of(&z, &z, &z),
+        None,
+        "nothing changes: no ratio"
+    );
+
+    let mut cfg = common::small_state_config(Z as usize, A as usize);
+    cfg.encoder.min_std = 0.3;
+    let world = mbarl_learn::WorldModel::new(&cfg, Device::Cpu).unwrap();
+    let obs = mbarl_learn::ObsBatch {
+        state: Some(z.shallow_clone()),
+        ..Default::default()
+    };
+    let next = mbarl_learn::ObsBatch {
+        state: Some(z_next.shallow_clone()),
+        ..Default::default()
+    };
+    let first = world.model_error_ratio(&obs, &a, &next).unwrap().unwrap();
+    let second = world.model_error_ratio(&obs, &a, &next).unwrap().unwrap();
+    assert_eq!(first, second, "measured on means, not on samples");
+}

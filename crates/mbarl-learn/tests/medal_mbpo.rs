@@ -198,3 +198,135 @@ fn imagined_transitions_with_non_finite_values_never_enter_the_model_buffer() {
         "rows 1 (NaN latent) and 3 (infinite reward) are left out"
     );
 }
+
+/// Latent transitions whose reward is their row number `first..first + n` (z = reward too), so
+/// a sample tells where each row came from.
+fn numbered(first: i64, n: i64) -> mbarl_learn::alm::LatentTransitions {
+    let r = Tensor::arange_start(first, first + n, OPTS);
+    mbarl_learn::alm::LatentTransitions {
+        z: r.unsqueeze(1).repeat([1, 4]),
+        action: Tensor::zeros([n, 2], OPTS),
+        reward: r.shallow_clone(),
+        z_next: r.unsqueeze(1).repeat([1, 4]),
+        done: Tensor::zeros([n], OPTS),
+    }
+}
+
+fn values(t: &Tensor) -> Vec<f32> {
+    Vec::try_from(t.to_kind(Kind::Float).flatten(0, -1)).unwrap()
+}
+
+/// Known values: the ring keeps the newest `capacity` rows, overwriting the oldest in place.
+#[test]
+fn the_latent_buffer_overwrites_its_oldest_rows() {
+    let mut buf = LatentBuffer::new(5, 4, 2, Device::Cpu);
+    buf.push(&numbered(0, 3)).unwrap();
+    assert_eq!(buf.len(), 3);
+    buf.push(&numbered(3, 4)).unwrap(); // rows 3..7: 5 and 6 overwrite 0 and 1
+    assert_eq!(buf.len(), 5);
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
+    let mut seen: Vec<f32> = values(&buf.sample(400, &mut rng).unwrap().reward);
+    seen.sort_by(f32::total_cmp);
+    seen.dedup();
+    assert_eq!(
+        seen,
+        [2.0, 3.0, 4.0, 5.0, 6.0],
+        "the 5 newest rows, nothing older"
+    );
+    // a push larger than the capacity keeps its last rows
+    buf.push(&numbered(100, 12)).unwrap();
+    let mut seen: Vec<f32> = values(&buf.sample(400, &mut rng).unwrap().reward);
+    seen.sort_by(f32::total_cmp);
+    seen.dedup();
+    assert_eq!(seen, [107.0, 108.0, 109.0, 110.0, 111.0]);
+}
+
+/// Known values: `real_ratio` of the batch is real (rounded), the rest from the model buffer;
+/// all real while the model buffer is empty.
+#[test]
+fn mixed_batches_split_real_and_model_rows_by_the_ratio() {
+    use mbarl_learn::mbpo::mixed_batch;
+    let real = numbered(0, 10); // rewards 0..10
+    let mut model = LatentBuffer::new(100, 4, 2, Device::Cpu);
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(2);
+    let all_real = mixed_batch(&real, &model, 0.25, 64, &mut rng).unwrap();
+    assert_eq!(all_real.len(), 64);
+    assert!(values(&all_real.reward).iter().all(|r| *r < 10.0));
+    model.push(&numbered(1000, 50)).unwrap(); // model rows: rewards ≥ 1000
+    for (ratio, n, want_real) in [(0.25, 64, 16), (0.05, 400, 20), (1.0, 32, 32), (0.0, 8, 0)] {
+        let b = mixed_batch(&real, &model, ratio, n, &mut rng).unwrap();
+        assert_eq!(b.len(), n as i64);
+        let r = values(&b.reward);
+        let n_real = r.iter().filter(|v| **v < 10.0).count();
+        assert_eq!(n_real, want_real, "ratio {ratio}, batch {n}");
+        assert!(r[..want_real].iter().all(|v| *v < 10.0), "real rows first");
+    }
+}
+
+/// Known values of the AUC (the Mann–Whitney U over the pairs, ties one half).
+#[test]
+fn roc_auc_known_values() {
+    assert_eq!(roc_auc(&[0.9, 0.8], &[0.1, 0.2]), 1.0);
+    assert_eq!(roc_auc(&[0.1, 0.2], &[0.9, 0.8]), 0.0);
+    assert_eq!(roc_auc(&[0.5], &[0.5]), 0.5);
+    // pairs (0.8 > 0.3), (0.8 > 0.6), (0.4 > 0.3), (0.4 < 0.6): 3 of 4
+    assert_eq!(roc_auc(&[0.8, 0.4], &[0.3, 0.6]), 0.75);
+    // (0.5 = 0.5) counts one half; 0.5 > 0.2, 0.7 > 0.5 and 0.7 > 0.2 count one each: 3.5 / 4
+    assert_eq!(roc_auc(&[0.5, 0.7], &[0.5, 0.2]), 0.875);
+    assert!(roc_auc(&[], &[0.1]).is_nan());
+}
+
+/// In state mode the classifiers read the standardised state, the encoder's input, which stays
+/// the same while the encoder learns (their rewards do not drift with it); `medal.input:
+/// latent` reads the encoder's latent mean, which moves.
+#[test]
+fn classifiers_read_the_standardised_state_in_state_mode() {
+    use mbarl_learn::config::ClassifierInput;
+    use mbarl_learn::{ObsBatch, WorldModel};
+    let _seeded = common::init(4);
+    let mut cfg = common::small_state_config(3, 2);
+    cfg.encoder.state_shift = vec![1.0, 2.0, 3.0];
+    cfg.encoder.state_scale = vec![2.0, 2.0, 0.5];
+    assert!(cfg.classifier_reads_state());
+    assert_eq!(cfg.classifier_input_dim(), 3);
+    let obs = ObsBatch {
+        state: Some(Tensor::from_slice(&[1f32, 3.0, 5.0]).reshape([1, 3])),
+        ..Default::default()
+    };
+    let values = |t: Tensor| Vec::<f32>::try_from(t.flatten(0, -1)).unwrap();
+    let world = WorldModel::new(&cfg, Device::Cpu).unwrap();
+    let before = world.classifier_input(&obs).unwrap();
+    assert_eq!(values(before.shallow_clone()), [0.0, 2.0, 1.0]);
+    let latent_before = world.encode_mean(&obs).unwrap();
+    tch::no_grad(|| {
+        for v in world.encoder_vs.trainable_variables() {
+            let _ = v.shallow_clone().g_add_scalar_(0.5);
+        }
+    });
+    assert!(world.classifier_input(&obs).unwrap().equal(&before));
+    assert!(!world.encode_mean(&obs).unwrap().equal(&latent_before));
+
+    cfg.medal.input = ClassifierInput::Latent;
+    assert!(!cfg.classifier_reads_state());
+    assert_eq!(cfg.classifier_input_dim(), cfg.encoder.latent_dim);
+    let world = WorldModel::new(&cfg, Device::Cpu).unwrap();
+    assert!(
+        world
+            .classifier_input(&obs)
+            .unwrap()
+            .equal(&world.encode_mean(&obs).unwrap())
+    );
+    assert_ne!(
+        cfg.architecture(Component::DemoClassifier),
+        common::small_state_config(3, 2).architecture(Component::DemoClassifier)
+    );
+
+    let mut pixels = cfg.clone();
+    pixels.obs.mode = mbarl_learn::ObsMode::Pixels;
+    pixels.medal.input = ClassifierInput::State;
+    let err = pixels.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("medal.input"),
+        "a state classifier needs states: {err}"
+    );
+}

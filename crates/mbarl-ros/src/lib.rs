@@ -12,6 +12,7 @@
 
 pub mod args;
 pub mod counters;
+pub mod help;
 pub mod logging;
 pub mod names;
 pub mod node;

@@ -77,6 +77,7 @@ pub struct NodeBuilder {
     args: RosArgs,
     rosout: bool,
     domain_id: Option<u16>,
+    about: Option<String>,
 }
 
 impl NodeBuilder {
@@ -88,7 +89,16 @@ impl NodeBuilder {
             args: RosArgs::default(),
             rosout: true,
             domain_id: None,
+            about: None,
         }
+    }
+
+    /// What the node does, for `NODE --help`: with it, [`NodeBuilder::build`] prints this and
+    /// the declared parameters and exits (status 0) when the program's arguments ask for help,
+    /// before it joins a domain or the node touches anything.
+    pub fn about(mut self, text: &str) -> Self {
+        self.about = Some(text.into());
+        self
     }
 
     /// Joins this DDS domain instead of `ROS_DOMAIN_ID`'s (tests use it to run in isolation).
@@ -129,6 +139,12 @@ impl NodeBuilder {
     /// Resolves name, namespace and parameters, joins the DDS domain and starts the node's
     /// background tasks (graph, parameter services, `/clock`). Must run inside a tokio runtime.
     pub fn build(mut self) -> Result<RosNode, TransportError> {
+        if let Some(about) = &self.about
+            && crate::help::requested(std::env::args().skip(1))
+        {
+            print!("{}", crate::help::text(&self.name, about, &self.specs));
+            std::process::exit(0);
+        }
         let runtime =
             tokio::runtime::Handle::try_current().map_err(|_| TransportError::NoRuntime)?;
         let name = self

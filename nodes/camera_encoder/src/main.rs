@@ -116,6 +116,7 @@ async fn main() -> Result<()> {
     let (_, args) = RosArgs::from_env()?;
     mbarl_ros::logging::init_logging(args.log_level.as_deref());
     let node = NodeBuilder::new("camera_encoder")
+        .about("turns joint states, camera frames and an optional task state into one /mbarl/observation per control step, with the newest world model's latent")
         .ros_args(args)
         .params(params())
         .build()?;

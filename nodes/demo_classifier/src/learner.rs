@@ -229,10 +229,11 @@ impl ClassifierLearner {
         Ok(true)
     }
 
+    /// The classifiers' input for observations ([`WorldModel::classifier_input`]).
     fn encode(&self, obs: &[&RObs]) -> Result<Tensor> {
         Ok(self
             .world
-            .encode_mean(&convert::obs_batch(obs, &self.cfg))?)
+            .classifier_input(&convert::obs_batch(obs, &self.cfg))?)
     }
 
     /// `n` latents of negatives from `pool` for classifier `clf`; with `medal.hard_negatives`
@@ -342,14 +343,16 @@ impl Scorer {
         if self.version == 0 || self.world_version == 0 {
             return Ok((0.0, 0.0));
         }
-        let z = if obs.encoder_version == self.world_version
+        // the camera encoder's latent when the classifiers read latents of the same encoder
+        let z = if !self.cfg.classifier_reads_state()
+            && obs.encoder_version == self.world_version
             && obs.latent.len() == self.cfg.encoder.latent_dim
         {
             Tensor::from_slice(&obs.latent).reshape([1, -1])
         } else {
             let o = convert::observation(obs, &self.cfg)?;
             self.world
-                .encode_mean(&convert::obs_batch(&[&o], &self.cfg))?
+                .classifier_input(&convert::obs_batch(&[&o], &self.cfg))?
         };
         let d = self.demo.prob(&z).double_value(&[0]) as f32;
         let g = self.goal.prob(&z).double_value(&[0]) as f32;

@@ -152,6 +152,7 @@ async fn main() -> Result<()> {
     let (_, args) = RosArgs::from_env()?;
     mbarl_ros::logging::init_logging(args.log_level.as_deref());
     let node = NodeBuilder::new("demo_classifier")
+        .about("trains the demo-state and goal classifiers (MEDAL) and publishes a /mbarl/state_score for every observation")
         .ros_args(args)
         .params(params())
         .build()?;

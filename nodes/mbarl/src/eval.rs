@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 mod agents;
+mod mann_whitney;
 
 #[derive(Args)]
 pub struct EvalOpts {

@@ -1,7 +1,11 @@
-//! The live status line of `mbarl launch`: phase, cycle, steps, success estimate and losses,
-//! read from the suite's own topics (and, in simulation, the evaluation-only `/sim/success`).
+//! The live status line of `mbarl launch`: phase, cycle, env steps, the deployed policy's
+//! success (from `<run_dir>/metrics/deployed_eval.csv`, written by `deployed_eval` on an
+//! evaluation sim, as `scripts/run.sh` runs it), and in simulation how many recent forward
+//! phases reached the goal (the evaluation-only `/sim/success`, never a training input). Each
+//! new evaluation round also redraws `<run_dir>/metrics/learning_curve.png`.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -14,9 +18,19 @@ use mbarl_ros::{NodeBuilder, Qos};
 pub struct Status {
     phase: Option<Phase>,
     goal_scores: Vec<f32>,
-    sim_success: Vec<bool>,
+    /// Per finished forward phase (newest last): whether `/sim/success` held at some step.
+    forward_solved: Vec<bool>,
+    /// The current forward phase's (cycle, solved so far); `None` outside forward phases or
+    /// without `/sim/success`.
+    forward_now: Option<(u32, bool)>,
+    saw_sim: bool,
+    /// The newest deployed-evaluation round: (solved, episodes, env steps).
+    deployed: Option<(u32, u32, u64)>,
     stats: BTreeMap<String, TrainingStats>,
 }
+
+/// Forward phases the training line reports on (the newest).
+const PHASES_SHOWN: usize = 10;
 
 const WINDOW: usize = 100;
 
@@ -40,6 +54,19 @@ fn phase_name(p: u8) -> &'static str {
 
 impl Status {
     pub fn on_phase(&mut self, p: Phase) {
+        let forward = p.phase == Phase::FORWARD;
+        if let Some((cycle, solved)) = self.forward_now
+            && (!forward || cycle != p.cycle)
+        {
+            push(&mut self.forward_solved, solved);
+            if self.forward_solved.len() > PHASES_SHOWN {
+                self.forward_solved.remove(0);
+            }
+            self.forward_now = None;
+        }
+        if forward && self.forward_now.is_none() {
+            self.forward_now = Some((p.cycle, false));
+        }
         self.phase = Some(p);
     }
     pub fn on_score(&mut self, s: &StateScore) {
@@ -52,33 +79,50 @@ impl Status {
         }
     }
     pub fn on_sim_success(&mut self, ok: bool) {
-        push(&mut self.sim_success, ok);
+        self.saw_sim = true;
+        if let Some((_, solved)) = self.forward_now.as_mut() {
+            *solved |= ok;
+        }
+    }
+
+    /// The newest deployed-evaluation round.
+    pub fn on_deployed(&mut self, solved: u32, episodes: u32, env_steps: u64) {
+        self.deployed = Some((solved, episodes, env_steps));
     }
     pub fn on_stats(&mut self, s: TrainingStats) {
         self.stats.insert(s.node.clone(), s);
     }
 
-    /// One line, e.g. `FORWARD cycle 3 step 40/1240 | goal score 0.41 | world_model 1200 upd model_loss 0.12`.
+    /// One line, e.g. `FORWARD cycle 3, 1240 env steps | deployed 9/10 at 1000 env steps |
+    /// training: 4 of the last 10 forward phases reached the goal (sim) | goal classifier 41% |
+    /// world_model 1200 upd model_loss 0.12`.
     pub fn line(&self) -> String {
         let mut parts = Vec::new();
         match &self.phase {
             Some(p) => parts.push(format!(
-                "{} cycle {} step {}/{}",
+                "{} cycle {}, {} env steps",
                 phase_name(p.phase),
                 p.cycle,
-                p.phase_step,
                 p.total_steps
             )),
             None => parts.push("waiting for /mbarl/phase".into()),
         }
+        parts.push(match self.deployed {
+            Some((solved, episodes, steps)) => format!(
+                "deployed policy {solved}/{episodes} episodes solved (trained {steps} env steps)"
+            ),
+            None => "deployed policy: no evaluation round yet".into(),
+        });
+        if self.saw_sim && !self.forward_solved.is_empty() {
+            parts.push(format!(
+                "training: {} of the last {} forward phases reached the goal (sim)",
+                self.forward_solved.iter().filter(|s| **s).count(),
+                self.forward_solved.len()
+            ));
+        }
         if !self.goal_scores.is_empty() {
             let mean = self.goal_scores.iter().sum::<f32>() / self.goal_scores.len() as f32;
-            parts.push(format!("success estimate {:.0}%", mean * 100.0));
-        }
-        if !self.sim_success.is_empty() {
-            let rate = self.sim_success.iter().filter(|s| **s).count() as f32
-                / self.sim_success.len() as f32;
-            parts.push(format!("sim success {:.0}% (eval only)", rate * 100.0));
+            parts.push(format!("goal classifier {:.0}%", mean * 100.0));
         }
         for (node, s) in &self.stats {
             let losses: Vec<String> = s
@@ -100,8 +144,37 @@ impl Status {
     }
 }
 
+/// The newest round of `<run_dir>/metrics/deployed_eval.csv`: (solved, episodes, env steps
+/// when its checkpoints were made), and how many rounds the file has.
+fn newest_round(run_dir: &Path) -> Option<(u32, u32, u64, usize)> {
+    let text = std::fs::read_to_string(run_dir.join("metrics/deployed_eval.csv")).ok()?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next()?.split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let (solved, episodes, steps) = (col("solved")?, col("episodes")?, col("env_steps")?);
+    let rows: Vec<Vec<&str>> = lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split(',').collect())
+        .collect();
+    let last = rows.last()?;
+    Some((
+        last.get(solved)?.parse().ok()?,
+        last.get(episodes)?.parse().ok()?,
+        last.get(steps)?.parse().ok()?,
+        rows.len(),
+    ))
+}
+
+/// Redraws `<run_dir>/metrics/learning_curve.png` from the run's evaluation rounds.
+fn redraw_curve(run_dir: &Path) -> Result<PathBuf> {
+    let run = crate::eval::load_run(run_dir, "deployed policy")?;
+    let png = run_dir.join("metrics/learning_curve.png");
+    crate::eval::plot(&png, &[run], 0.8)?;
+    Ok(png)
+}
+
 /// Prints the status line every `period` until cancelled.
-pub async fn run(domain: Option<u16>, period: Duration) -> Result<()> {
+pub async fn run(domain: Option<u16>, run_dir: PathBuf, period: Duration) -> Result<()> {
     let mut builder = NodeBuilder::new("mbarl_status").rosout(false);
     if let Some(d) = domain {
         builder = builder.domain_id(d);
@@ -113,13 +186,25 @@ pub async fn run(domain: Option<u16>, period: Duration) -> Result<()> {
     let sim_success = node.subscriber::<Bool>("/sim/success", Qos::SensorData)?;
     let mut status = Status::default();
     let mut tick = tokio::time::interval(period);
+    let mut rounds_drawn = 0;
     loop {
         tokio::select! {
             Some(p) = phase.recv() => status.on_phase(p),
             Some(s) = scores.recv() => status.on_score(&s),
             Some(s) = stats.recv() => status.on_stats(s),
             Some(b) = sim_success.recv() => status.on_sim_success(b.data),
-            _ = tick.tick() => println!("[status] {}", status.line()),
+            _ = tick.tick() => {
+                if let Some((solved, episodes, steps, rounds)) = newest_round(&run_dir) {
+                    status.on_deployed(solved, episodes, steps);
+                    if rounds > rounds_drawn {
+                        rounds_drawn = rounds;
+                        if let Err(e) = redraw_curve(&run_dir) {
+                            eprintln!("[status] learning curve not drawn: {e}");
+                        }
+                    }
+                }
+                println!("[status] {}", status.line());
+            }
         }
     }
 }
@@ -143,8 +228,32 @@ mod tests {
             goal_probability: 0.5,
             ..Default::default()
         });
-        s.on_sim_success(true);
         s.on_sim_success(false);
+        s.on_sim_success(true); // the forward phase of cycle 3 reaches the goal
+        s.on_phase(Phase {
+            phase: Phase::BACKWARD,
+            cycle: 3,
+            phase_step: 0,
+            total_steps: 1300,
+            ..Default::default()
+        });
+        s.on_sim_success(true); // a backward phase's success is not the forward task's
+        s.on_phase(Phase {
+            phase: Phase::FORWARD,
+            cycle: 4,
+            phase_step: 0,
+            total_steps: 1380,
+            ..Default::default()
+        });
+        s.on_phase(Phase {
+            phase: Phase::BACKWARD,
+            cycle: 4,
+            phase_step: 0,
+            total_steps: 1460,
+            ..Default::default()
+        });
+        assert!(s.line().contains("no evaluation round yet"), "{}", s.line());
+        s.on_deployed(9, 10, 1000);
         s.on_stats(TrainingStats {
             node: "/world_model".into(),
             updates: 1200,
@@ -153,14 +262,38 @@ mod tests {
             ..Default::default()
         });
         let line = s.line();
-        assert!(line.starts_with("FORWARD cycle 3 step 40/1240"), "{line}");
         assert!(
-            line.contains("success estimate 50%") && line.contains("sim success 50%"),
+            line.starts_with("BACKWARD cycle 4, 1460 env steps"),
             "{line}"
         );
+        assert!(
+            line.contains("deployed policy 9/10 episodes solved (trained 1000 env steps)"),
+            "{line}"
+        );
+        assert!(
+            line.contains("training: 1 of the last 2 forward phases reached the goal (sim)"),
+            "{line}"
+        );
+        assert!(line.contains("goal classifier 50%"), "{line}");
         assert!(
             line.contains("world_model 1200 upd model_loss 0.125") && !line.contains("replay"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn the_newest_evaluation_round_is_read_from_the_run_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(newest_round(dir.path()), None);
+        std::fs::create_dir_all(dir.path().join("metrics")).unwrap();
+        std::fs::write(
+            dir.path().join("metrics/deployed_eval.csv"),
+            "unix_time_s,world_version,policy_version,env_steps,env_steps_at_end,episodes,solved,success_rate\n\
+             1,1,1,500,900,10,2,0.2\n1,2,2,1000,1400,10,9,0.9\n",
+        )
+        .unwrap();
+        assert_eq!(newest_round(dir.path()), Some((9, 10, 1000, 2)));
+        let png = redraw_curve(dir.path()).unwrap();
+        assert!(png.exists());
     }
 }

@@ -97,20 +97,7 @@ impl HoldReason {
     }
 }
 
-/// Why a policy's command was refused (counted as `refused.<reason>` by the node).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// The end effector would leave the workspace box.
-    Workspace,
-}
-
-impl Refusal {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Refusal::Workspace => "workspace",
-        }
-    }
-}
+pub use crate::command::Refusal;
 
 /// The decision for one step.
 #[derive(Debug, Clone, PartialEq)]
@@ -232,42 +219,6 @@ impl Arbiter {
     /// Is the arm on its way to the rest pose (no policy acts)?
     pub fn is_homing(&self) -> bool {
         self.homing_steps.is_some()
-    }
-
-    /// The targets sent instead of a command the workspace box refuses: from where the arm is
-    /// (`start`), each joint's step is kept when it takes the end effector no farther out of the
-    /// box, so the arm can still move along or away from the boundary, and back in when the
-    /// dynamics carried it just past it. Refusing the whole step trapped learning policies at the
-    /// boundary, and refusing every step from outside the box froze the arm there for good. With
-    /// no sane `start`: the last command sent when it was in the box, else `hold`.
-    fn workspace_fallback(
-        &self,
-        ws: &Workspace,
-        start: Vec<f64>,
-        targets: &[f64],
-        hold: &[f64],
-    ) -> Vec<f64> {
-        let Some(mut worst) = ws
-            .distance_outside(&start)
-            .filter(|_| start.len() == targets.len())
-        else {
-            return self
-                .last_targets
-                .as_ref()
-                .filter(|t| ws.allows(t))
-                .cloned()
-                .unwrap_or_else(|| hold.to_vec());
-        };
-        let mut safe = start;
-        for (j, &target) in targets.iter().enumerate() {
-            let mut t = safe.clone();
-            t[j] = target;
-            if let Some(d) = ws.distance_outside(&t).filter(|d| *d <= worst) {
-                safe = t;
-                worst = d;
-            }
-        }
-        safe
     }
 
     /// Enforces a workspace box on every policy command (the chain must have one joint per
@@ -503,40 +454,29 @@ impl Arbiter {
         }
     }
 
-    /// Where a step starts: with a sane measurement, the last target unless it leads the arm
-    /// too far (JointLimits::step_origin), so targets never run away from a blocked arm.
+    /// Where a step starts ([`crate::command::step_from`]).
     fn step_from(&self, measured: &[f64], base: &[f64]) -> Vec<f64> {
-        if self.limits.within(measured, 0.05) {
-            self.limits
-                .step_origin(measured, self.last_targets.as_deref())
-        } else {
-            base.to_vec()
-        }
+        crate::command::step_from(&self.limits, measured, self.last_targets.as_deref(), base)
     }
 
-    /// The targets for `action` from `from`, clamped to the limits and checked against the
-    /// workspace box: (targets, clamped or refused, the refusal).
+    /// The targets for `action` from `from` ([`crate::command::safe_command`]): (targets,
+    /// clamped or refused, the refusal).
     fn safe_command(
         &self,
         from: Vec<f64>,
         action: &[f32],
         base: &[f64],
     ) -> (Vec<f64>, bool, Option<Refusal>) {
-        let c = self
-            .limits
-            .command(&from, action, self.period.as_secs_f64());
-        // Where the arm is, within its joint limits: the workspace check's reference.
-        let start: Vec<f64> = (0..from.len())
-            .map(|j| self.limits.clamp_position(j, from[j]))
-            .collect();
-        match &self.workspace {
-            Some(ws) if !ws.permits(&start, &c.targets) => (
-                self.workspace_fallback(ws, start, &c.targets, base),
-                true,
-                Some(Refusal::Workspace),
-            ),
-            _ => (c.targets, c.clamped, None),
-        }
+        let c = crate::command::safe_command(
+            &self.limits,
+            self.workspace.as_ref(),
+            self.period.as_secs_f64(),
+            &from,
+            action,
+            base,
+            self.last_targets.as_deref(),
+        );
+        (c.targets, c.clamped, c.refusal)
     }
 
     /// One step towards the rest pose while homing (not on e-stop, nor outside FORWARD and

@@ -1,9 +1,11 @@
 //! The phase arbiter's logic, testable without ROS: phases ([`phases`]), joint limits and
 //! clamping ([`limits`]), the robot's task reward in transitions ([`task_reward`]), the end-effector workspace box checked by forward kinematics
-//! ([`kinematics`]), the task object's bounds ([`object_bounds`]), when a silent arbiter holds the arm ([`arm_pace`]), and the per-step decision ([`arbiter`]) of what the arm is commanded.
+//! ([`kinematics`]), the task object's bounds ([`object_bounds`]), when a silent arbiter holds the arm ([`arm_pace`]), the command rule that turns an action into safe targets, shared with deployed evaluation
+//! ([`command`]), and the per-step decision ([`arbiter`]) of what the arm is commanded.
 
 pub mod arbiter;
 pub mod arm_pace;
+pub mod command;
 pub mod config;
 pub mod kinematics;
 pub mod limits;

@@ -217,6 +217,7 @@ async fn main() -> Result<()> {
     let (_, args) = RosArgs::from_env()?;
     mbarl_ros::logging::init_logging(args.log_level.as_deref());
     let node = NodeBuilder::new("phase_arbiter")
+        .about("the only node that commands the arm: switches forward/backward phases, clamps every command to the robot profile's limits and workspace, holds the arm on silence or e-stop, asks for help when stuck, publishes /mbarl/transition")
         .ros_args(args)
         .params(params())
         .build()?;

@@ -13,7 +13,9 @@
 //!
 //! An episode is solved when `/sim/success` holds for `success_hold` consecutive control steps
 //! within `max_steps` steps (the scripted experts' criterion). Commands are made exactly as the
-//! arbiter makes them (same [`JointLimits::command`], from the measured position).
+//! arbiter makes them in training: the same code ([`phase_arbiter::command`]) with the same
+//! joint limits, step origin and workspace box (the profile's `workspace_min`/`workspace_max`
+//! with its kinematic chain), so the evaluated policy acts in the dynamics it was trained in.
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -29,6 +31,8 @@ use mbarl_node::store::CheckpointStore;
 use mbarl_node::task_states::{Found, TaskStates};
 use mbarl_node::{bundle, common};
 use mbarl_ros::{NodeBuilder, ParamSpec, Qos, RosArgs, Subscriber};
+use phase_arbiter::command;
+use phase_arbiter::kinematics::Workspace;
 use phase_arbiter::limits::JointLimits;
 use tch::Device;
 
@@ -231,7 +235,9 @@ fn params() -> Vec<ParamSpec> {
                 | "max_velocity"
                 | "max_step"
                 | "control_rate_hz"
-        )
+                | "workspace_min"
+                | "workspace_max"
+        ) || s.name.starts_with("kinematics.")
     }));
     p.extend([
         ParamSpec::new(
@@ -293,6 +299,7 @@ struct EvalArm {
     reset: mbarl_ros::ServiceClient<Trigger>,
     order: Vec<String>,
     limits: JointLimits,
+    workspace: Option<Workspace>,
     period_s: f64,
     pre: mbarl_vision::PreprocessConfig,
     last_image: Option<(i64, mbarl_vision::Frame)>,
@@ -426,11 +433,26 @@ impl EvalArm {
         let mut last_targets: Option<Vec<f64>> = None;
         while score.steps < max_steps && score.solved_at.is_none() {
             let action = acting.act(&obs, actions == Actions::Deterministic)?;
-            // as the arbiter steps: from the last target unless it leads the arm too far
-            let from = self
-                .limits
-                .step_origin(&obs.joint_position, last_targets.as_deref());
-            let cmd = self.limits.command(&from, &action, self.period_s);
+            // as the arbiter steps: from the last target unless it leads the arm too far,
+            // within the joint limits and the workspace box
+            let measured = &obs.joint_position;
+            // what the arbiter holds: the measured position within the limits
+            let base: Vec<f64> = (0..self.limits.joints())
+                .map(|j| {
+                    let m = measured.get(j).copied().unwrap_or(f64::NAN);
+                    self.limits.clamp_position(j, m)
+                })
+                .collect();
+            let from = command::step_from(&self.limits, measured, last_targets.as_deref(), &base);
+            let cmd = command::safe_command(
+                &self.limits,
+                self.workspace.as_ref(),
+                self.period_s,
+                &from,
+                &action,
+                &base,
+                last_targets.as_deref(),
+            );
             last_targets = Some(cmd.targets.clone());
             self.command.publish(Float64MultiArray {
                 data: cmd.targets,
@@ -463,6 +485,7 @@ pub async fn run() -> Result<()> {
     let (_, args) = RosArgs::from_env()?;
     mbarl_ros::logging::init_logging(args.log_level.as_deref());
     let node = NodeBuilder::new("deployed_eval")
+        .about("deploys a run's newest forward (or backward) policy on an evaluation copy of the simulated arm in its own ROS domain and writes <run_dir>/metrics/deployed_eval.csv; it never feeds training")
         .ros_args(args)
         .params(params())
         .build()?;
@@ -474,6 +497,7 @@ pub async fn run() -> Result<()> {
     } = common::LearnSetup::from_node(&node)?;
     common::set_threads(threads);
     let limits = phase_arbiter::config::limits_from(node.startup_params())?;
+    let workspace = phase_arbiter::config::workspace_from(node.startup_params(), limits.joints())?;
     let rate: f64 = node.param("control_rate_hz")?;
     let episodes = node.param::<i64>("episodes")?.max(1) as u32;
     let sampled_episodes = node.param::<i64>("sampled_episodes")?.max(0) as u32;
@@ -504,6 +528,7 @@ pub async fn run() -> Result<()> {
         reset: node.service_client(&node.param::<String>("reset_service")?)?,
         order: node.param("joint_names")?,
         limits,
+        workspace,
         period_s: 1.0 / rate.max(1e-3),
         pre: mbarl_vision::PreprocessConfig::default(),
         last_image: None,
@@ -563,6 +588,59 @@ pub async fn run() -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Deployed evaluation declares every parameter the arbiter's command rule reads (joint
+    /// limits, control rate, kinematic chain, workspace box), so the same profile gives both
+    /// the same limits and the same box; and it commands through the same code.
+    #[test]
+    fn evaluation_commands_with_the_arbiters_limits_and_workspace() {
+        let mine: Vec<String> = params().into_iter().map(|p| p.name).collect();
+        let rule = [
+            "joint_names",
+            "position_lower",
+            "position_upper",
+            "max_velocity",
+            "max_step",
+            "control_rate_hz",
+            "workspace_min",
+            "workspace_max",
+        ];
+        for p in phase_arbiter::config::params() {
+            if rule.contains(&p.name.as_str()) || p.name.starts_with("kinematics.") {
+                assert!(mine.contains(&p.name), "deployed_eval lacks `{}`", p.name);
+            }
+        }
+        // a step the box refuses is refused the same way here as in the arbiter
+        let limits = JointLimits::new(
+            vec!["a".into(), "b".into()],
+            vec![-3.0; 2],
+            vec![3.0; 2],
+            vec![10.0; 2],
+            vec![0.5; 2],
+        )
+        .unwrap();
+        let chain = phase_arbiter::kinematics::KinematicChain::new(
+            2,
+            &[0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            &[0.0; 6],
+            &[0.0, 0.0, 1.0, 0.0, 0.0, 1.0],
+            &[1.0, 0.0, 0.0],
+        )
+        .unwrap();
+        let ws = Workspace {
+            chain,
+            bounds: phase_arbiter::kinematics::WorkspaceBox::new(
+                &[0.5, -0.5, -1.0],
+                &[2.0, 0.5, 1.0],
+            )
+            .unwrap(),
+        };
+        let at = [0.0, 0.0];
+        let c = command::safe_command(&limits, Some(&ws), 0.05, &at, &[1.0, 1.0], &at, None);
+        assert_eq!(c.refusal, Some(command::Refusal::Workspace));
+        let free = command::safe_command(&limits, None, 0.05, &at, &[1.0, 1.0], &at, None);
+        assert_eq!((free.targets, free.refusal), (vec![0.5, 0.5], None));
+    }
 
     #[test]
     fn success_must_hold() {

@@ -61,6 +61,18 @@ pub fn acts_deterministically(phase: Option<u8>, mean_action_in_training: bool) 
     phase == Some(Phase::EVAL) || mean_action_in_training
 }
 
+/// Whether a policy learns from transitions of `phase`: those of its own phase, and for the
+/// backward policy on the demo-state classifier's reward with `relabel`
+/// (`medal.backward_learns_from_all`) the forward phases' too: that reward depends on the next
+/// state alone, so any transition can be relabelled with it.
+pub fn learns_from(role: Role, reward: RewardChoice, relabel: bool, phase: u8) -> bool {
+    phase == role.phase()
+        || (role == Role::Backward
+            && reward == RewardChoice::DemoClassifier
+            && relabel
+            && phase == Phase::FORWARD)
+}
+
 /// Where a policy's reward comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RewardChoice {
@@ -93,6 +105,18 @@ mod tests {
         assert!(!acts_deterministically(Some(Phase::BACKWARD), false));
         assert!(!acts_deterministically(None, false));
         assert!(acts_deterministically(Some(Phase::BACKWARD), true));
+    }
+
+    #[test]
+    fn the_backward_policy_learns_from_relabelled_forward_steps() {
+        use RewardChoice::*;
+        let b = Role::Backward;
+        assert!(learns_from(b, DemoClassifier, true, Phase::FORWARD));
+        assert!(learns_from(b, DemoClassifier, true, Phase::BACKWARD));
+        assert!(!learns_from(b, DemoClassifier, false, Phase::FORWARD));
+        assert!(!learns_from(b, DemoClassifier, true, Phase::EVAL));
+        assert!(!learns_from(Role::Forward, Task, true, Phase::BACKWARD));
+        assert!(learns_from(Role::Forward, Task, true, Phase::FORWARD));
     }
 
     #[test]

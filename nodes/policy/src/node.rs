@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::acting::ActingPolicy;
-use crate::trainer::PolicyTrainer;
+use crate::trainer::{PolicyTrainer, Recorded};
 use crate::{Role, select_reward};
 use anyhow::{Result, bail};
 use mbarl_learn::CheckpointBytes;
@@ -83,7 +83,8 @@ fn train_loop(
         };
         let result = match cmd {
             Some(Cmd::Record(tr, r)) => t.record(&tr, r).map(|kept| {
-                if kept {
+                // the update budget follows this phase's steps (relabelled ones ride along)
+                if kept == Recorded::Own {
                     seen += 1.0;
                 }
             }),
@@ -163,6 +164,7 @@ pub async fn run(default_role: Role) -> Result<()> {
     mbarl_ros::logging::init_logging(args.log_level.as_deref());
     let node_name = format!("{}_policy", default_role.name());
     let node = NodeBuilder::new(&node_name)
+        .about("the forward or backward policy (parameter role): acts on /mbarl/observation in its phase and learns from its replay, the demos and the world model")
         .ros_args(args)
         .params(params(default_role))
         .build()?;
@@ -203,6 +205,7 @@ pub async fn run(default_role: Role) -> Result<()> {
             common::training_thread(threads);
             train_loop(trainer, lp, cmd_rx, out_tx)
         })?;
+    let relabel = cfg.medal.backward_learns_from_all;
     let mut acting = ActingPolicy::new(cfg, role, device)?;
     let mean_in_training: bool = node.param("mean_action_in_training")?;
 
@@ -300,7 +303,7 @@ pub async fn run(default_role: Role) -> Result<()> {
                 if cmd_tx.send(Cmd::Classifiers(Box::new(ck))).is_err() { bail!("the training thread stopped"); }
             }
             Some(t) = transitions.recv() => {
-                if t.phase == role.phase() {
+                if crate::learns_from(role, reward, relabel, t.phase) {
                     let r = task_reward.filter(|_| !t.has_task_reward);
                     if cmd_tx.send(Cmd::Record(Box::new(t), r)).is_err() { bail!("the training thread stopped"); }
                 }

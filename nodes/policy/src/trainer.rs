@@ -8,7 +8,7 @@ use crate::model_trust::ModelTrust;
 use crate::{RewardChoice, Role};
 use mbarl_learn::mbpo::{LatentBuffer, branched_rollout, mixed_batch};
 use mbarl_learn::medal::ClassifierTrainer;
-use mbarl_learn::replay::{BufferKind, ReplayBuffer, ReplaySpec};
+use mbarl_learn::replay::{BufferKind, ReplayBuffer, ReplaySpec, Transition as ReplayTr};
 use mbarl_learn::{
     CheckpointBytes, Component, LatentTransitions, LearnConfig, LearnError, Policy, RewardSource,
     WorldModel,
@@ -17,8 +17,29 @@ use mbarl_msgs::msg::{ModelCheckpoint, Transition};
 use mbarl_node::store::CheckpointStore;
 use mbarl_node::{Result, bundle, convert, demos};
 use rand::{SeedableRng, rngs::StdRng};
+use std::collections::VecDeque;
 use std::path::Path;
 use tch::Device;
+
+/// Transitions kept aside to measure the model on: the newest ones recorded after the world
+/// checkpoint in use was made, which it never trained on.
+const HELD_OUT: usize = 256;
+/// The trust gate measures once there are this many held-out transitions...
+const HELD_OUT_MIN: usize = 32;
+/// ...every this many updates.
+const TRUST_EVERY: u64 = 10;
+
+/// What [`PolicyTrainer::record`] did with a transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// A transition of this policy's own phase (it counts towards the update budget).
+    Own,
+    /// Another phase's transition kept for learning with this policy's reward (the backward
+    /// policy's relabelled forward steps).
+    Relabelled,
+    /// Not this policy's to learn from.
+    Ignored,
+}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct PolicyStats {
@@ -83,6 +104,9 @@ pub struct PolicyTrainer {
     /// or with ground truth kept out, do not: the reward head labels them).
     demos_have_task_reward: bool,
     model_buf: LatentBuffer,
+    /// The newest transitions recorded since the world checkpoint in use was loaded: held-out
+    /// data for the trust gate.
+    held_out: VecDeque<ReplayTr>,
     store: Option<CheckpointStore>,
     pub world_version: u32,
     pub classifier_version: u32,
@@ -152,6 +176,7 @@ impl PolicyTrainer {
             ),
             rng: StdRng::seed_from_u64(cfg.seed ^ role as u64),
             trust: ModelTrust::new(cfg.alm.max_model_error_ratio),
+            held_out: VecDeque::with_capacity(HELD_OUT),
             policy,
             cfg,
             role,
@@ -170,22 +195,59 @@ impl PolicyTrainer {
         })
     }
 
-    /// Records a transition of this policy's phase (others are ignored: `Ok(false)`).
-    /// `task_reward` overrides the transition's own reward (the task reward topic).
-    pub fn record(&mut self, t: &Transition, task_reward: Option<f32>) -> Result<bool> {
-        if t.phase != self.role.phase() {
-            return Ok(false);
+    /// Records a transition this policy learns from ([`crate::learns_from`]): its own
+    /// phase's, and the backward policy's relabelled forward steps. `task_reward` overrides
+    /// the transition's own reward (the task reward topic).
+    pub fn record(&mut self, t: &Transition, task_reward: Option<f32>) -> Result<Recorded> {
+        let relabel = self.cfg.medal.backward_learns_from_all;
+        if !crate::learns_from(self.role, self.reward, relabel, t.phase) {
+            return Ok(Recorded::Ignored);
         }
         let r = task_reward.unwrap_or_else(|| convert::task_reward(t));
-        match convert::transition(t, &self.cfg, r, false)
-            .and_then(|r| Ok(self.replay.append(&r)?))
-        {
-            Ok(()) => Ok(true),
+        let rec = match convert::transition(t, &self.cfg, r, false) {
+            Ok(rec) => rec,
             Err(e) => {
                 self.rejected += 1;
-                Err(e)
+                return Err(e);
             }
+        };
+        if let Err(e) = self.replay.append(&rec) {
+            self.rejected += 1;
+            return Err(e.into());
         }
+        if self.world_version != 0 {
+            if self.held_out.len() == HELD_OUT {
+                self.held_out.pop_front();
+            }
+            self.held_out.push_back(rec);
+        }
+        Ok(if t.phase == self.role.phase() {
+            Recorded::Own
+        } else {
+            Recorded::Relabelled
+        })
+    }
+
+    /// The trust gate's measurement: the model's one-step error ratio on the held-out
+    /// transitions, with the encoder's means (`None` while there are too few).
+    fn held_out_error_ratio(&self) -> Result<Option<f64>> {
+        if self.held_out.len() < HELD_OUT_MIN {
+            return Ok(None);
+        }
+        let obs: Vec<_> = self.held_out.iter().map(|r| &r.obs).collect();
+        let next: Vec<_> = self.held_out.iter().map(|r| &r.next_obs).collect();
+        let actions: Vec<f32> = self
+            .held_out
+            .iter()
+            .flat_map(|r| r.action.iter().copied())
+            .collect();
+        let action = tch::Tensor::from_slice(&actions)
+            .reshape([self.held_out.len() as i64, self.cfg.obs.action_dim as i64]);
+        Ok(self.world.model_error_ratio(
+            &convert::obs_batch(&obs, &self.cfg),
+            &action,
+            &convert::obs_batch(&next, &self.cfg),
+        )?)
     }
 
     /// A newer world model: new latent space, so the model buffer starts over.
@@ -196,6 +258,8 @@ impl PolicyTrainer {
         let ck = bundle::from_msg(msg)?;
         bundle::load_world_model(&mut self.world, &self.cfg, &ck)?;
         self.world_version = msg.version;
+        // what was recorded before this checkpoint may have trained it
+        self.held_out.clear();
         self.model_buf = LatentBuffer::new(
             self.cfg.mbpo.model_buffer_capacity,
             self.cfg.encoder.latent_dim,
@@ -247,11 +311,26 @@ impl PolicyTrainer {
             Err(LearnError::NotEnoughData(_)) => Ok(None),
             Err(e) => Err(e),
         };
+        // A classifier reward on the standardised state (`medal.input`) is computed here, from
+        // the real next observations, and goes into the batch like a recorded reward.
+        let state_classifier = match self.reward {
+            RewardChoice::Task => None,
+            _ if !self.cfg.classifier_reads_state() => None,
+            RewardChoice::GoalClassifier => Some(&self.goal_clf),
+            RewardChoice::DemoClassifier => Some(&self.demo_clf),
+        };
+        let latents = |b: &mbarl_learn::TransitionBatch| -> Result<LatentTransitions> {
+            let mut lt = self.world.latent_transitions(b)?;
+            if let Some(clf) = state_classifier {
+                lt.reward = clf.reward(&self.world.classifier_input(&b.next_obs)?);
+            }
+            Ok(lt)
+        };
         let demo_part = match n_demo {
             0 => None,
             k => match sample(&self.demos, k, &mut self.rng)? {
                 Some(b) => {
-                    let mut d = self.world.latent_transitions(&b)?;
+                    let mut d = latents(&b)?;
                     if self.reward == RewardChoice::Task && !self.demos_have_task_reward {
                         // Demos without a task reward: the reward head's estimate, not 0
                         // (0 is the best -distance reward: every demo step would look perfect).
@@ -265,7 +344,7 @@ impl PolicyTrainer {
         let real = match n - n_demo {
             0 => None,
             k => match sample(&self.replay, k, &mut self.rng)? {
-                Some(b) => Some(self.world.latent_transitions(&b)?),
+                Some(b) => Some(latents(&b)?),
                 None => return Ok(None),
             },
         };
@@ -277,20 +356,20 @@ impl PolicyTrainer {
         };
         let medal = self.cfg.medal.clone();
         let source = match self.reward {
+            // the state classifier's rewards are in the batch already
+            _ if state_classifier.is_some() => RewardSource::Task,
             RewardChoice::Task => RewardSource::Task,
             RewardChoice::GoalClassifier => RewardSource::Classifier(&self.goal_clf.net, &medal),
             RewardChoice::DemoClassifier => RewardSource::Classifier(&self.demo_clf.net, &medal),
         };
-        // Model-based, the policy imagines only with a model it trusts (module model_trust);
-        // otherwise this update is the model-free one.
-        if self.model_based && self.trust.measures() {
-            self.trust.observe(
-                self.world
-                    .model
-                    .error_ratio(&real.z, &real.action, &real.z_next),
-            );
+        // Model-based, the policy imagines only with a model it trusts (module model_trust),
+        // measured on held-out transitions; otherwise this update is the model-free one.
+        if self.model_based && self.trust.measures() && self.updates.is_multiple_of(TRUST_EVERY) {
+            self.trust.observe(self.held_out_error_ratio()?);
         }
-        let imagine = self.model_based && self.trust.trusted();
+        // Imagined steps need rewards in latent space: a state classifier gives none there, so
+        // a policy on its reward learns from real steps only.
+        let imagine = self.model_based && self.trust.trusted() && state_classifier.is_none();
         self.policy
             .set_horizon(if imagine { self.cfg.alm.horizon } else { 0 });
         // `mbpo.real_ratio: 1` (the state preset): the critics take no imagined transitions, so
@@ -389,9 +468,17 @@ mod tests {
     }
 
     fn run(role: Role, model_based: bool, has_task: bool) {
-        let cfg = synth::small_state_config();
-        let horizon = if model_based { cfg.alm.horizon } else { 0 };
-        let s = run_with(cfg, role, model_based, has_task, model_based);
+        run_cfg(synth::small_state_config(), role, model_based, has_task);
+    }
+
+    /// A classifier reward on the standardised state exists for real steps only, so a
+    /// model-based policy on it does not imagine; on latents it does.
+    fn run_cfg(cfg: LearnConfig, role: Role, model_based: bool, has_task: bool) {
+        let on_state_classifier =
+            select_reward(role, has_task) != RewardChoice::Task && cfg.classifier_reads_state();
+        let imagines = model_based && !on_state_classifier;
+        let horizon = if imagines { cfg.alm.horizon } else { 0 };
+        let s = run_with(cfg, role, model_based, has_task, imagines);
         assert_eq!(s.horizon, horizon as f64);
         assert!(
             s.model_error_ratio.is_nan(),
@@ -443,13 +530,18 @@ mod tests {
             Some(dir.path()),
         )
         .unwrap();
+        let mut own = 0;
         for tr in synth::transitions(30, Phase::FORWARD, 0, 0)
             .iter()
             .chain(&synth::transitions(30, Phase::BACKWARD, 0, 30))
         {
-            t.record(tr, None).unwrap();
+            own += (t.record(tr, None).unwrap() == Recorded::Own) as usize;
         }
-        assert_eq!(t.replay.len(), 30, "only its phase's transitions");
+        assert_eq!(own, 30, "its own phase's transitions");
+        // the backward policy on the demo-state reward learns from the forward steps too
+        let relabels =
+            role == Role::Backward && crate::learns_from(role, reward, true, Phase::FORWARD);
+        assert_eq!(t.replay.len(), if relabels { 60 } else { 30 });
         assert_eq!(t.waiting_for(), Some("a world-model checkpoint"));
         assert!(t.train_step().unwrap().is_none());
         assert!(t.load_world(&world_msg(&cfg, 1)).unwrap());
@@ -457,6 +549,14 @@ mod tests {
             assert_eq!(t.waiting_for(), Some("a classifier checkpoint"));
             assert!(t.load_classifiers(&classifier_msg(&cfg, 1)).unwrap());
         }
+        // The trust gate measures on transitions the loaded world model never trained on:
+        // none were recorded since its checkpoint, so nothing is measured yet.
+        let first = t.train_step().unwrap().expect("an update");
+        assert!(first.model_error_ratio.is_nan(), "no held-out data yet");
+        for tr in &synth::transitions(HELD_OUT_MIN, role.phase(), 1, 100) {
+            t.record(tr, None).unwrap();
+        }
+        t.updates = 0; // the gate measures on this update
         let mut last = PolicyStats::default();
         for _ in 0..4 {
             let s = t.train_step().unwrap().expect("an update");
@@ -495,5 +595,56 @@ mod tests {
     #[test]
     fn backward_demo_classifier_model_based() {
         run(Role::Backward, true, false);
+        let mut latent = synth::small_state_config();
+        latent.medal.input = mbarl_learn::config::ClassifierInput::Latent;
+        run_cfg(latent, Role::Backward, true, false);
+    }
+
+    /// The backward policy's rewards are the demo-state classifier's on the next state, for
+    /// its own steps and the relabelled forward ones alike: a batch's rewards equal the
+    /// classifier's reward of the batch's next observations.
+    #[test]
+    fn relabelled_backward_rewards_come_from_the_demo_state_classifier() {
+        let cfg = synth::small_state_config();
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = PolicyTrainer::new(
+            cfg.clone(),
+            Role::Backward,
+            false,
+            RewardChoice::DemoClassifier,
+            Device::Cpu,
+            Some(dir.path()),
+        )
+        .unwrap();
+        t.load_world(&world_msg(&cfg, 1)).unwrap();
+        t.load_classifiers(&classifier_msg(&cfg, 1)).unwrap();
+        // forward steps only, with a task reward the backward policy must not use
+        let mut forward = synth::transitions(40, Phase::FORWARD, 0, 0);
+        for tr in &mut forward {
+            tr.task_reward = 100.0;
+            tr.has_task_reward = true;
+        }
+        for tr in &forward {
+            assert_eq!(t.record(tr, Some(100.0)).unwrap(), Recorded::Relabelled);
+        }
+        let mut rng = StdRng::seed_from_u64(1);
+        let b = t.replay.sample(16, &mut rng).unwrap();
+        let clf_reward = t
+            .demo_clf
+            .reward(&t.world.classifier_input(&b.next_obs).unwrap());
+        let rewards: Vec<f32> = Vec::try_from(&clf_reward).unwrap();
+        assert!(
+            rewards
+                .iter()
+                .all(|r| (0.0..=cfg.medal.reward_clamp as f32).contains(r))
+        );
+        let s = t
+            .train_step()
+            .unwrap()
+            .expect("an update from relabelled steps");
+        assert!(
+            s.reward_mean < 50.0,
+            "the classifier's reward, not the task's: {s:?}"
+        );
     }
 }

@@ -158,6 +158,7 @@ async fn main() -> Result<()> {
     let (_, args) = RosArgs::from_env()?;
     mbarl_ros::logging::init_logging(args.log_level.as_deref());
     let node = NodeBuilder::new("world_model")
+        .about("trains the world model (encoder, latent model ensemble, reward head) on every transition of both phases and publishes versioned checkpoints on /mbarl/model/checkpoint")
         .ros_args(args)
         .params(params())
         .build()?;

@@ -9,6 +9,8 @@ pub struct Actor {
     net: Mlp,
     log_std_min: f64,
     log_std_max: f64,
+    /// `actor.explore_std_max`: the bound on σ of sampled actions in [`Actor::act`].
+    explore_std_max: Option<f64>,
 }
 
 impl Actor {
@@ -19,6 +21,7 @@ impl Actor {
             net: Mlp::new(p / "actor", z, &cfg.actor.hidden, 2 * a, Activation::Elu),
             log_std_min: cfg.actor.log_std_min,
             log_std_max: cfg.actor.log_std_max,
+            explore_std_max: cfg.actor.explore_std_max,
         }
     }
 
@@ -45,14 +48,62 @@ impl Actor {
         (u.tanh(), log_prob + correction)
     }
 
-    /// The action to execute: the squashed mean when `deterministic`, else a sample.
+    /// The action to execute: the squashed mean when `deterministic`, else a sample whose σ
+    /// is at most `actor.explore_std_max` (bounded exploration around the mean; the learned σ
+    /// when unset).
     pub fn act(&self, z: &Tensor, deterministic: bool) -> Tensor {
         tch::no_grad(|| {
+            let (mean, log_std) = self.dist(z);
             if deterministic {
-                self.dist(z).0.tanh()
-            } else {
-                self.rsample(z).0
+                return mean.tanh();
             }
+            let log_std = match self.explore_std_max {
+                Some(max) => log_std.clamp_max(max.ln()),
+                None => log_std,
+            };
+            (&mean + log_std.exp() * mean.randn_like()).tanh()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::LearnConfig;
+    use tch::Device;
+
+    /// Sampled actions spread around the mean by the learned σ (an untrained actor's is about
+    /// e^{-1.5}, the middle of [e^-5, e^2]), and by at most `explore_std_max` when it is set.
+    #[test]
+    fn exploration_is_bounded_around_the_mean() {
+        tch::manual_seed(3);
+        let mut cfg = LearnConfig::default();
+        cfg.encoder.latent_dim = 6;
+        cfg.obs.action_dim = 3;
+        let spread = |cfg: &LearnConfig| {
+            let vs = nn::VarStore::new(Device::Cpu);
+            let actor = Actor::new(vs.root() / "actor", cfg);
+            let z = Tensor::randn([1, 6], (Kind::Float, Device::Cpu)).repeat([4000, 1]);
+            let mean = actor.act(&z, true);
+            assert!(
+                mean.equal(&actor.act(&z, true)),
+                "the mean is deterministic"
+            );
+            let u = actor.act(&z, false).clamp(-0.999_999, 0.999_999).atanh();
+            let u_mean = mean.clamp(-0.999_999, 0.999_999).atanh();
+            let (_, log_std) = actor.dist(&z.narrow(0, 0, 1));
+            let learned: f64 = log_std.exp().mean(Kind::Float).double_value(&[]);
+            let sampled = (u - u_mean).std_dim(0, true, false).max().double_value(&[]);
+            (learned, sampled)
+        };
+        let (learned, free) = spread(&cfg);
+        assert!(learned > 0.12, "an untrained actor's σ: {learned}");
+        assert!(free > 0.12, "{free}");
+        cfg.actor.explore_std_max = Some(0.05);
+        let (_, bounded) = spread(&cfg);
+        assert!(
+            (0.04..0.06).contains(&bounded),
+            "σ of sampled actions {bounded}"
+        );
     }
 }

@@ -35,7 +35,8 @@ impl LatentClassifier {
     }
 }
 
-/// f(z): a binary classifier on latent states (MEDAL demo-state classifier, goal classifier).
+/// f(s): a binary classifier on states (MEDAL demo-state classifier, goal classifier): the
+/// standardised state or the latent, as `medal.input` says ([`crate::WorldModel::classifier_input`]).
 #[derive(Debug)]
 pub struct StateClassifier {
     net: Mlp,
@@ -43,9 +44,14 @@ pub struct StateClassifier {
 
 impl StateClassifier {
     pub fn new(p: nn::Path, cfg: &LearnConfig) -> Self {
-        let z = cfg.encoder.latent_dim;
         Self {
-            net: Mlp::new(p / "f", z, &cfg.medal.hidden, 1, Activation::Relu),
+            net: Mlp::new(
+                p / "f",
+                cfg.classifier_input_dim(),
+                &cfg.medal.hidden,
+                1,
+                Activation::Relu,
+            ),
         }
     }
 

@@ -173,29 +173,40 @@ impl Encoder {
         }
     }
 
+    /// The state-mode encoder's input: [(state − shift) · scale, proprio] (…, state + proprio).
+    /// An error in pixel mode.
+    pub fn state_input(&self, obs: &ObsBatch) -> Result<Tensor> {
+        if !matches!(self.inner, Kind_::State(_)) {
+            return Err(LearnError::Input(
+                "the standardised state exists in state mode only".into(),
+            ));
+        }
+        let state = obs
+            .state
+            .as_ref()
+            .ok_or_else(|| LearnError::Input("state-mode encoder needs `state`".into()))?;
+        check_last(&state.size(), self.state_dim, "state")?;
+        let shifted = self.state_shift.as_ref().map(|m| state - m);
+        let state = shifted.as_ref().unwrap_or(state);
+        let scaled = self.state_scale.as_ref().map(|k| state * k);
+        let state = scaled.as_ref().unwrap_or(state);
+        Ok(match (&obs.proprio, self.proprio_dim) {
+            (_, 0) => state.shallow_clone(),
+            (Some(p), d) => {
+                check_last(&p.size(), d, "proprio")?;
+                Tensor::cat(&[state, p], -1)
+            }
+            (None, _) => return Err(LearnError::Input("encoder needs `proprio`".into())),
+        })
+    }
+
     /// Posterior e(z|s) for observations with any leading dimensions: mean, std (…, Z).
     pub fn forward(&self, obs: &ObsBatch) -> Result<Gaussian> {
         let (lead, raw) = match &self.inner {
             Kind_::State(mlp) => {
-                let state = obs
-                    .state
-                    .as_ref()
-                    .ok_or_else(|| LearnError::Input("state-mode encoder needs `state`".into()))?;
-                let size = state.size();
-                check_last(&size, self.state_dim, "state")?;
+                let x = self.state_input(obs)?;
+                let size = x.size();
                 let lead = size[..size.len() - 1].to_vec();
-                let shifted = self.state_shift.as_ref().map(|m| state - m);
-                let state = shifted.as_ref().unwrap_or(state);
-                let scaled = self.state_scale.as_ref().map(|k| state * k);
-                let state = scaled.as_ref().unwrap_or(state);
-                let x = match (&obs.proprio, self.proprio_dim) {
-                    (_, 0) => state.shallow_clone(),
-                    (Some(p), d) => {
-                        check_last(&p.size(), d, "proprio")?;
-                        Tensor::cat(&[state, p], -1)
-                    }
-                    (None, _) => return Err(LearnError::Input("encoder needs `proprio`".into())),
-                };
                 (lead, mlp.forward(&x))
             }
             Kind_::Pixels(px) => {

@@ -99,14 +99,12 @@ impl LatentModel {
     /// mean |m̄(z, a) − z′| / mean |z′ − z| over the batch (z, a, z′ of shape (B, ·)). Below 1
     /// the model predicts part of the change; about 1 or more, its imagined steps are no better
     /// than standing still. `None` when nothing changes (z′ = z) or a value is not finite.
+    ///
+    /// Give it latent *means* (the encoder's), not posterior samples: with samples the
+    /// encoder's noise counts as model error ([`crate::WorldModel::model_error_ratio`]).
     pub fn error_ratio(&self, z: &Tensor, a: &Tensor, z_next: &Tensor) -> Option<f64> {
-        let (error, still) = tch::no_grad(|| {
-            let mean = self.forward(z, a).mean.mean_dim(0, false, Kind::Float);
-            let mean_abs = |t: Tensor| t.abs().mean(Kind::Float).double_value(&[]);
-            (mean_abs(mean - z_next), mean_abs(z_next - z))
-        });
-        let ratio = error / still;
-        (still > 1e-12 && ratio.is_finite()).then_some(ratio)
+        let prediction = tch::no_grad(|| self.forward(z, a).mean.mean_dim(0, false, Kind::Float));
+        error_ratio_of(&prediction, z, z_next)
     }
 
     /// Negative log-likelihood of z′ under every member, averaged over members and batch
@@ -115,6 +113,16 @@ impl LatentModel {
         let g = self.forward(z, a);
         -g.log_prob(&z_next.unsqueeze(0)).mean(Kind::Float)
     }
+}
+
+/// mean |prediction − z′| / mean |z′ − z| (`None` when nothing changes or it is not finite).
+pub fn error_ratio_of(prediction: &Tensor, z: &Tensor, z_next: &Tensor) -> Option<f64> {
+    let (error, still) = tch::no_grad(|| {
+        let mean_abs = |t: Tensor| t.abs().mean(Kind::Float).double_value(&[]);
+        (mean_abs(prediction - z_next), mean_abs(z_next - z))
+    });
+    let ratio = error / still;
+    (still > 1e-12 && ratio.is_finite()).then_some(ratio)
 }
 
 /// Reward head r(z, a) → scalar.

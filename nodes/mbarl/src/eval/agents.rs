@@ -10,7 +10,14 @@
 //! deployed success averaged over the first H env steps (H common to all runs compared), so
 //! an agent that learns and then loses the task scores lower than one that keeps it.
 
+use super::mann_whitney;
 use super::{RunResult, percent};
+
+/// The comparisons the method's targets ask for, as (better, worse) agent kinds: the
+/// model-based agent over model-free MEDAL, MEDAL over the forward-only agent, the model-based
+/// agent over behaviour cloning alone.
+pub const COMPARISONS: [(&str, &str); 3] =
+    [("mbarl", "medal"), ("medal", "naive"), ("mbarl", "bc")];
 
 /// One agent's runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,6 +164,40 @@ pub fn median_ratios(agents: &[AgentSummary]) -> Vec<String> {
     lines
 }
 
+/// The agent kind of an agent name: its last `_`-separated word (`door_state_medal` → `medal`).
+pub fn kind_of(agent: &str) -> &str {
+    agent.rsplit('_').next().unwrap_or(agent)
+}
+
+/// For each of [`COMPARISONS`] whose two agents are among `runs`: the one-sided Mann–Whitney
+/// p of "the first agent's mean deployed success over `horizon` is larger", one value per run.
+pub fn significance(runs: &[RunResult], horizon: u64) -> Vec<String> {
+    let scores = |kind: &str| -> Option<(String, Vec<f64>)> {
+        let mine: Vec<&RunResult> = runs
+            .iter()
+            .filter(|r| kind_of(agent_of(&r.label)) == kind)
+            .collect();
+        let name = agent_of(&mine.first()?.label).to_string();
+        let v: Option<Vec<f64>> = mine.iter().map(|r| mean_success_over(r, horizon)).collect();
+        Some((name, v?))
+    };
+    COMPARISONS
+        .iter()
+        .filter_map(|(a, b)| {
+            let ((na, xa), (nb, xb)) = (scores(a)?, scores(b)?);
+            let p = mann_whitney::p_greater(&xa, &xb)?;
+            Some(format!(
+                "one-sided Mann-Whitney, mean deployed success over {horizon} env steps: \
+                 {na} ({} runs) > {nb} ({} runs): U = {:.1} of {}, p = {p:.3}",
+                xa.len(),
+                xb.len(),
+                mann_whitney::u_statistic(&xa, &xb),
+                xa.len() * xb.len()
+            ))
+        })
+        .collect()
+}
+
 /// The per-agent table and the median ratios, as `mbarl eval` prints them. `horizon`: env
 /// steps for the mean deployed success (default: the shortest run's).
 pub fn report(runs: &[RunResult], threshold: f64, horizon: Option<u64>) -> String {
@@ -197,7 +238,10 @@ pub fn report(runs: &[RunResult], threshold: f64, horizon: Option<u64>) -> Strin
         "mean: deployed success averaged over the first {horizon} env steps (EARL's deployed-policy \
          evaluation; \"-\": a run trained fewer steps)\n"
     );
-    for line in median_ratios(&agents) {
+    for line in median_ratios(&agents)
+        .into_iter()
+        .chain(significance(runs, horizon))
+    {
         out += &line;
         out.push('\n');
     }
@@ -329,5 +373,21 @@ mod tests {
         assert!(text.starts_with("by agent\n"), "{text}");
         assert!(text.contains("2 of 3"), "{text}");
         assert!(text.contains("not reached"), "{text}");
+        // mean over 9,000: mbarl 0.70, 0.33, 0.71; medal 0.44, 0.33, 0.09: U = 7.5 of 9
+        assert!(
+            text.contains("door_state_mbarl (3 runs) > door_state_medal (3 runs): U = 7.5 of 9"),
+            "{text}"
+        );
+        assert!(
+            text.contains("door_state_medal (3 runs) > door_state_naive (3 runs)"),
+            "{text}"
+        );
+        assert!(!text.contains("_bc"), "no bc runs, no comparison: {text}");
+    }
+
+    #[test]
+    fn agent_kinds() {
+        assert_eq!(kind_of("door_state_medal"), "medal");
+        assert_eq!(kind_of("bc"), "bc");
     }
 }
