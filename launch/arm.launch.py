@@ -5,7 +5,7 @@
 The arm driver (ros2_control with a forward_command_controller or joint_trajectory_controller)
 and the camera driver run as usual; mbarl only talks to their standard topics:
 /joint_states, /camera/image_raw (or .../compressed), /arm_controller/commands (remap to your
-controller). Build the nodes first (see README "Running on a real arm").
+controller). Build the nodes first (see docs/real-arm.md).
 """
 import os
 

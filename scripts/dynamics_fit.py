@@ -1,4 +1,4 @@
-"""How well can the arm's one-step change be learned, and from how much data? (docs/RESULTS.md,
+"""How well can the arm's one-step change be learned, and from how much data? (docs/notes/2026-12-07-results-history.md,
 "Session 20")
 
 Fits a plain MLP (2 x 128 ReLU, Adam, squared error on standardised inputs and outputs) to the

@@ -60,6 +60,9 @@ STATE_TOPIC = "/sim/task_state"
 # world model's reward head labels them, extrapolating to states (the block at the goal) that
 # the learners' own data reaches late or never.
 REWARD_TOPIC = "/sim/task_reward"
+# The sim's reverse-task reward: with `--backward-reward sim` the backward policy's reward (and
+# its demonstrations'), instead of the demo-state classifier. A real arm has no such reward.
+REVERSE_REWARD_TOPIC = "/sim/reverse_reward"
 TASK_STATE_DEFAULT = {"reach": False, "push": True, "push_rail": True, "push_pen": True, "door": True}
 JOINT_STATE_DIM = 8   # 4 joint positions + 4 joint velocities
 # The arbiter's object rule (object_state_indices/object_lower/object_upper): the block's x, y,
@@ -159,7 +162,7 @@ def stop(proc, timeout=30):
 
 
 def record_demos(task, demo_dir, domain, state_topic, reward_topic, init_radius=None, episodes=10,
-                 reverse_start="task"):
+                 reverse_start="task", backward_reward_topic=""):
     if (demo_dir / "demos" / "forward" / task / "dataset.yaml").exists():
         return
     spread = [] if init_radius is None else ["--bridge-param", f"init_radius:={init_radius}"]
@@ -167,7 +170,8 @@ def record_demos(task, demo_dir, domain, state_topic, reward_topic, init_radius=
     subprocess.run(["bash", str(ROOT / "sim/record_demos.sh"), "--task", task, "--episodes", str(episodes),
                     "--run-dir", str(demo_dir), "--domain", str(domain),
                     "--mbarl", str(TARGET / "mbarl"), "--state-topic", state_topic,
-                    "--reward-topic", reward_topic, *spread],
+                    "--reward-topic", reward_topic, "--backward-reward-topic",
+                    backward_reward_topic, *spread],
                    env=env(domain), check=True)
 
 
@@ -457,6 +461,9 @@ def main():
                          "exists (the settings measured to work; --set and --param win)")
     ap.add_argument("--demos", type=int, default=10, metavar="N",
                     help="scripted-expert demonstrations per direction (forward and backward)")
+    ap.add_argument("--backward-reward", choices=["classifier", "sim"], default="classifier",
+                    help="the backward policy's reward: the demo-state classifier (MEDAL, what a "
+                         f"real arm has) or the sim's reverse-task reward ({REVERSE_REWARD_TOPIC})")
     ap.add_argument("--backward-demos-from", choices=["task", "forward_end"], default="task",
                     help="where the backward demonstrations start: the task's reverse initial "
                          "states, or where the forward expert ends (the experts chained without a "
@@ -497,10 +504,14 @@ def main():
     suffix = ("_taskstate" if args.state_topic else "") + ("_rewards" if reward_topic else "") + (
         f"_spread{args.demo_init_radius:g}" if args.demo_init_radius is not None else "") + (
         f"_{args.demos}demos" if args.demos != 10 else "") + (
-        "_chained" if args.backward_demos_from == "forward_end" else "")
+        "_chained" if args.backward_demos_from == "forward_end" else "") + (
+        "_bsimreward" if args.backward_reward == "sim" else "")
     demo_dir = (args.out / f"demos_{args.task}{suffix}").resolve()
     record_demos(args.task, demo_dir, args.domain + 2, args.state_topic, reward_topic,
-                 args.demo_init_radius, args.demos, args.backward_demos_from)
+                 args.demo_init_radius, args.demos, args.backward_demos_from,
+                 REVERSE_REWARD_TOPIC if args.backward_reward == "sim" else "")
+    if args.backward_reward == "sim":
+        args.param.append(("backward_policy", "task_reward_topic", REVERSE_REWARD_TOPIC))
     runs, summaries = [], []
     # seed-major: a budget cut short still leaves every agent with its first seeds
     for seed in [int(s) for s in args.seeds.split(",")]:

@@ -15,7 +15,7 @@ how many had it there. Push only: in the forward phases that started with the bl
 the start, how close the end effector came to the block and how close to
 where the demonstrations' block sits (the start region's centre at block height): a policy that
 replays the demonstrations' motion instead of going to the block comes closer to the second.
-Used in docs/RESULTS.md to tell an exploration failure (the object never touched again) from a
+Used in docs/notes/2026-12-07-results-history.md to tell an exploration failure (the object never touched again) from a
 learning one. Last, per cycle (the arbiter's `cycle`): how far the object travelled, the longest
 run of cycles in which it moved less than 1 cm, and where the arbiter's stillness rule
 (`object_still_cycles` N, `object_min_travel` 0.01) would first have asked for help, for

@@ -5,6 +5,7 @@
 #   sim/record_demos.sh [--task push] [--episodes 10] [--run-dir run] [--bags DIR]
 #                       [--roles forward,backward] [--domain 57] [--mbarl PATH]
 #                       [--state-topic /sim/task_state] [--reward-topic /sim/task_reward]
+#                       [--backward-reward-topic /sim/reverse_reward]
 #                       [--bridge-param NAME:=VALUE ...]
 #
 # For each role it starts the bridge in lock-step mode (64x64 camera), `mbarl record` on the
@@ -16,7 +17,8 @@
 # topic too and imports it as the observations' `state` (fully observed state experiments:
 # the nodes then read the same topic, camera_encoder's `state_topic`). --reward-topic records the
 # task reward the learners train with (the arbiter's `task_reward_topic`) and imports it into
-# the transitions, as EARL's demonstrations carry their rewards. --bridge-param (repeatable) sets a
+# the transitions, as EARL's demonstrations carry their rewards; --backward-reward-topic records
+# and imports another one for the backward role (the reverse task's reward). --bridge-param (repeatable) sets a
 # bridge parameter for the recording, e.g. `init_radius:=0.08`: demonstrations from more varied
 # object positions than the sim's default resets.
 set -euo pipefail
@@ -24,6 +26,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
 
 TASK=push EPISODES=10 RUN_DIR=run BAGS="" ROLES=forward,backward DOMAIN=${ROS_DOMAIN_ID:-57} MBARL="" STATE_TOPIC="" REWARD_TOPIC=""
+BACKWARD_REWARD_TOPIC=""
 BRIDGE_PARAMS=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -36,6 +39,7 @@ while [ $# -gt 0 ]; do
     --mbarl) MBARL=$2; shift 2 ;;
     --state-topic) STATE_TOPIC=$2; shift 2 ;;
     --reward-topic) REWARD_TOPIC=$2; shift 2 ;;
+    --backward-reward-topic) BACKWARD_REWARD_TOPIC=$2; shift 2 ;;
     --bridge-param)
       [[ "$2" == *:=* ]] || { echo "--bridge-param wants NAME:=VALUE, not $2" >&2; exit 2; }
       BRIDGE_PARAMS+=(-p "$2"); shift 2 ;;
@@ -68,7 +72,6 @@ TOPICS=(
   /sim/reset_count:std_msgs/msg/UInt64
 )
 if [ -n "$STATE_TOPIC" ]; then TOPICS+=("$STATE_TOPIC:std_msgs/msg/Float64MultiArray"); fi
-if [ -n "$REWARD_TOPIC" ]; then TOPICS+=("$REWARD_TOPIC:std_msgs/msg/Float64"); fi
 
 IFS=, read -r -a roles <<<"$ROLES"
 for role in "${roles[@]}"; do
@@ -77,13 +80,18 @@ for role in "${roles[@]}"; do
     backward) direction=reverse ;;
     *) echo "role must be forward or backward, not $role" >&2; exit 2 ;;
   esac
+  # the reward this role's transitions carry
+  reward_topic=$REWARD_TOPIC
+  if [ "$role" = backward ] && [ -n "$BACKWARD_REWARD_TOPIC" ]; then reward_topic=$BACKWARD_REWARD_TOPIC; fi
+  role_topics=("${TOPICS[@]}")
+  if [ -n "$reward_topic" ]; then role_topics+=("$reward_topic:std_msgs/msg/Float64"); fi
   bag="$BAGS/${TASK}_${role}"
   rm -rf "$bag"
   mbarl_log "$role: bridge ($TASK, lock-step), recorder → $bag, expert ($direction, $EPISODES episodes)"
   "$PY" -m mbarl_sim.bridge --ros-args -p task:="$TASK" -p lockstep:=true \
       -p image_width:=64 -p image_height:=64 "${BRIDGE_PARAMS[@]}" >"$BAGS/${TASK}_${role}.bridge.log" 2>&1 &
   bridge=$!; pids+=("$bridge")
-  "$MBARL" record "${TOPICS[@]}" -o "$bag" --progress-lines 2>"$BAGS/${TASK}_${role}.record.log" &
+  "$MBARL" record "${role_topics[@]}" -o "$bag" --progress-lines 2>"$BAGS/${TASK}_${role}.record.log" &
   recorder=$!; pids+=("$recorder")
   # Let the recorder's subscriptions match the bridge before the first reset.
   sleep 3
@@ -99,7 +107,7 @@ for role in "${roles[@]}"; do
   fi
   "$MBARL" demo import "$bag" --role "$role" --run-dir "$RUN_DIR" --name "$TASK" --force \
       --profile "$ROOT/config/robots/sim_arm.yaml" --no-progress --state-topic "$STATE_TOPIC" \
-      --reward-topic "$REWARD_TOPIC"
+      --reward-topic "$reward_topic"
   "$MBARL" demo inspect "$RUN_DIR/demos/$role/$TASK" --frames 16 | tail -n 4
 done
 mbarl_log "demo datasets: $(ls -d "$RUN_DIR"/demos/*/"$TASK" | tr '\n' ' ')"

@@ -12,7 +12,7 @@ the nodes:
   position, the arm at rest (velocities below HOLD_EPS) within 2 s of sim time (lock-step: the
   arm moves only when the sim steps), all within the killed policy's phase (a kill that raced
   a phase change is repeated in the policy's next phase, at most 3 kills; see
-  docs/RELIABILITY.md "Fault injection"). The wall time is printed, not asserted: in lock-step it measures the
+  docs/reliability.md "Fault injection"). The wall time is printed, not asserted: in lock-step it measures the
   scheduler;
 - the arbiter's or the camera encoder's death: in lock-step nothing moves without commands, so
   the sim stops stepping (no new joint-state stamp published from 50 ms to 300 ms after the
@@ -31,7 +31,7 @@ Real-time run (`test_arbiter_death_realtime_watchdog`): the bridge in real time
 watchdog holds (its log says so) and the joint velocities stay below HOLD_EPS from at most 1.5 s
 after the last command (the arbiter's restart is delayed past that window by a 3 s backoff).
 
-Figures are printed (`-s`) and recorded in docs/RELIABILITY.md.
+Figures are printed (`-s`) and recorded in docs/reliability.md.
 """
 import math
 import os

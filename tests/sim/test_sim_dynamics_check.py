@@ -1,4 +1,4 @@
-"""scripts/sim_dynamics_check.py (the diagnostic docs/RESULTS.md session 12 cites) runs and
+"""scripts/sim_dynamics_check.py (the diagnostic docs/notes/2026-12-07-results-history.md session 12 cites) runs and
 its fits mean something: the position change, which the velocity nearly gives away, is far
 better predicted than "nothing changes"."""
 import re

@@ -63,7 +63,7 @@ pub fn resolve_state_norm(cfg: &mut LearnConfig, run_dir: &std::path::Path) -> R
 /// (Linux `SCHED_IDLE`, for this thread and the threads it starts): gradient steps only get the
 /// CPU that acting, encoding, the arbiter's control loop and the arm's drivers leave idle, so
 /// they never delay a command on a small machine. (nice +10 alone left a p99 of 24 ms frame →
-/// command on 2 cores; `docs/RESULTS.md`.) Falls back to nice +10 where `SCHED_IDLE` is refused.
+/// command on 2 cores; `docs/notes/2026-12-07-results-history.md`.) Falls back to nice +10 where `SCHED_IDLE` is refused.
 /// Lock-step pacing keeps the learning per env step unchanged when training gets less CPU.
 pub fn training_thread(threads: i64) {
     set_threads(threads);

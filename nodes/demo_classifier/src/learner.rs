@@ -82,7 +82,7 @@ pub struct DemoStateSource {
 /// demo-like and ended backward phases. With the first 10 (and hard negatives, and the state
 /// standardised by the demos) MEDAL on door averaged 80 % deployed success over 20k env steps
 /// against 47 %, push learned, and reach (state) reached 80 % in 9 of 9 runs by 5.6k env steps
-/// (docs/RESULTS.md, sessions 18, 22, 23).
+/// (docs/notes/2026-12-07-results-history.md, sessions 18, 22, 23).
 pub const DEFAULT_INITIAL_WINDOW: usize = 10;
 
 impl Default for DemoStateSource {

@@ -1,4 +1,4 @@
-//! Diagnostic for a run directory's checkpoints (docs/RESULTS.md, "what fails on push"):
+//! Diagnostic for a run directory's checkpoints (docs/notes/2026-12-07-results-history.md, "what fails on push"):
 //!
 //!   cargo run --release -p policy --example checkpoint_probe -- RUN_DIR [--fit-model N [--fit-records R]] [DIM:DELTA ...]
 //!
@@ -30,7 +30,7 @@
 //!    others shows how much of the stored model's error more model training would remove; then
 //!    on the standardised state itself, and with the previous action appended, per dimension.
 //!    `--fit-records R` takes up to R records instead of 5,000 (a fifth held out): the fit's
-//!    error falls with the data (docs/RESULTS.md, "Session 20").
+//!    error falls with the data (docs/notes/2026-12-07-results-history.md, "Session 20").
 //!
 //! 5. Action timing: each joint's position change fitted on its action and the previous
 //!    step's; the step's own action should dominate (a lock-step loop with two steps in flight

@@ -86,12 +86,14 @@ pub enum RewardChoice {
 }
 
 /// Forward: the task reward when the robot has one (`task_reward_topic` set or rewards in the
-/// transitions), else the goal classifier. Backward: always the demo-state classifier.
+/// transitions), else the goal classifier. Backward: the demo-state classifier (MEDAL), unless
+/// the backward policy has a reward topic of its own (a simulator's reverse-task reward: the
+/// "sim reward" condition, which a real arm does not have).
 pub fn select_reward(role: Role, has_task_reward: bool) -> RewardChoice {
     match (role, has_task_reward) {
-        (Role::Forward, true) => RewardChoice::Task,
+        (_, true) => RewardChoice::Task,
         (Role::Forward, false) => RewardChoice::GoalClassifier,
-        (Role::Backward, _) => RewardChoice::DemoClassifier,
+        (Role::Backward, false) => RewardChoice::DemoClassifier,
     }
 }
 
@@ -126,8 +128,9 @@ mod tests {
             select_reward(Role::Forward, false),
             RewardChoice::GoalClassifier
         );
+        assert_eq!(select_reward(Role::Backward, true), RewardChoice::Task);
         assert_eq!(
-            select_reward(Role::Backward, true),
+            select_reward(Role::Backward, false),
             RewardChoice::DemoClassifier
         );
         assert!(Role::Forward.acts_in(Some(Phase::EVAL)));

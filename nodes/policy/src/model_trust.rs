@@ -5,7 +5,7 @@
 //! with an exponential moving average. While the average is above the configured limit, the
 //! policy trainer makes no imagined steps: the actor takes SAC's step on real latents and the
 //! critics get no MBPO rollouts, as in the model-free baseline. On door, where this measure
-//! never fell below 0.56, imagined actor steps kept MBARL from learning (docs/RESULTS.md,
+//! never fell below 0.56, imagined actor steps kept MBARL from learning (docs/notes/2026-12-07-results-history.md,
 //! "Session 18").
 
 /// Weight of the newest measurement in the moving average.

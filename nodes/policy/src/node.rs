@@ -25,8 +25,8 @@ fn params(default_role: Role) -> Vec<ParamSpec> {
     p.extend([
         ParamSpec::new("role", default_role.name(), "forward | backward"),
         ParamSpec::new("model_based", true, "MBPO model rollouts (false: model-free MEDAL baseline)"),
-        ParamSpec::new("task_reward_topic", "", "std_msgs/Float64 task reward for the forward policy (empty: goal classifier, unless transitions carry a task reward)"),
-        ParamSpec::new("use_transition_task_reward", false, "forward: use Transition.task_reward (the robot has one) instead of the goal classifier"),
+        ParamSpec::new("task_reward_topic", "", "std_msgs/Float64 reward of this policy's task, per control step (forward: the task reward, else the goal classifier unless transitions carry one; backward: a reverse-task reward such as the sim's /sim/reverse_reward instead of the demo-state classifier)"),
+        ParamSpec::new("use_transition_task_reward", false, "forward: use Transition.task_reward (the robot has one) instead of the goal classifier; ignored by the backward policy (it is the forward task's)"),
         ParamSpec::new("updates_per_transition", 1.0, "gradient updates per recorded transition of this phase (demos count at start)"),
         ParamSpec::new("actor_sync_updates", 20i64, "hand new actor weights to the acting side every this many updates"),
         ParamSpec::new("checkpoint_period", 200i64, "publish and save a checkpoint every this many updates"),
@@ -179,7 +179,8 @@ pub async fn run(default_role: Role) -> Result<()> {
         threads,
     } = common::LearnSetup::from_node(&node)?;
     let task_topic: String = node.param("task_reward_topic")?;
-    let has_task = !task_topic.is_empty() || node.param::<bool>("use_transition_task_reward")?;
+    let has_task = !task_topic.is_empty()
+        || (role == Role::Forward && node.param::<bool>("use_transition_task_reward")?);
     let reward = select_reward(role, has_task);
     let model_based: bool = node.param("model_based")?;
     let trainer = PolicyTrainer::new(
@@ -304,7 +305,17 @@ pub async fn run(default_role: Role) -> Result<()> {
             }
             Some(t) = transitions.recv() => {
                 if crate::learns_from(role, reward, relabel, t.phase) {
-                    let r = task_reward.filter(|_| !t.has_task_reward);
+                    // The transition's task reward is the forward task's: the backward policy
+                    // labels its steps with its own topic's newest value, and records none
+                    // before that topic has spoken.
+                    let r = match role {
+                        Role::Forward => task_reward.filter(|_| !t.has_task_reward),
+                        Role::Backward => task_reward,
+                    };
+                    if role == Role::Backward && reward == crate::RewardChoice::Task && r.is_none() {
+                        reject("task_reward", &"no reverse-task reward received yet");
+                        continue;
+                    }
                     if cmd_tx.send(Cmd::Record(Box::new(t), r)).is_err() { bail!("the training thread stopped"); }
                 }
             }

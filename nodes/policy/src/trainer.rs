@@ -369,7 +369,11 @@ impl PolicyTrainer {
         }
         // Imagined steps need rewards in latent space: a state classifier gives none there, so
         // a policy on its reward learns from real steps only.
-        let imagine = self.model_based && self.trust.trusted() && state_classifier.is_none();
+        // The world model's reward head learns the forward task's reward: a backward policy on
+        // a reward topic of its own has none in latent space either.
+        let own_reward = self.role == Role::Backward && self.reward == RewardChoice::Task;
+        let imagine =
+            self.model_based && self.trust.trusted() && state_classifier.is_none() && !own_reward;
         self.policy
             .set_horizon(if imagine { self.cfg.alm.horizon } else { 0 });
         // `mbpo.real_ratio: 1` (the state preset): the critics take no imagined transitions, so
