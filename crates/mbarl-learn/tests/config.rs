@@ -134,3 +134,57 @@ fn max_model_error_ratio_is_optional_and_checked() {
         assert!(err.contains("alm.max_model_error_ratio"), "{bad}: {err}");
     }
 }
+
+/// docs/configuration.md has a row for every learn-config key, under its section's heading: a
+/// key added to LearnConfig without a line there fails here.
+#[test]
+fn every_key_has_a_line_in_the_configuration_reference() {
+    let page = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md"),
+    )
+    .unwrap();
+    let learn = page
+        .split_once("## Learn config")
+        .expect("a Learn config section")
+        .1;
+    // the text under each `### ...` heading
+    let sections: Vec<(&str, &str)> = learn
+        .split("\n### ")
+        .skip(1)
+        .map(|s| s.split_once('\n').unwrap_or((s, "")))
+        .collect();
+    let row = |section: &str, key: &str| {
+        sections.iter().any(|(heading, body)| {
+            let heading_names = if section.is_empty() {
+                heading.contains("Top level")
+            } else {
+                heading.contains(&format!("`{section}`"))
+            };
+            heading_names && body.contains(&format!("| `{key}` |"))
+        })
+    };
+    let mut cfg = LearnConfig::default();
+    // optional keys are serialised only when set
+    cfg.alm.max_model_error_ratio = Some(0.3);
+    cfg.alm.target_entropy = Some(-4.0);
+    cfg.actor.explore_std_max = Some(0.2);
+    let value = serde_json::to_value(&cfg).unwrap();
+    let mut missing = Vec::new();
+    for (key, v) in value.as_object().unwrap() {
+        match v.as_object() {
+            Some(section) => {
+                for k in section.keys() {
+                    if !row(key, k) {
+                        missing.push(format!("{key}.{k}"));
+                    }
+                }
+            }
+            None if !row("", key) => missing.push(key.clone()),
+            None => {}
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/configuration.md lacks a row for {missing:?}"
+    );
+}
