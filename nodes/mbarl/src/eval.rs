@@ -2,7 +2,8 @@
 //! deployed-policy success over environment steps (`metrics/deployed_eval.csv`, written by
 //! `deployed_eval`), phase switches and help requests (`metrics/phases.csv`, written by the
 //! arbiter) and, when the run recorded it, the training sim's reset count
-//! (`metrics/sim_resets.txt`). Writes one CSV over all runs and a PNG learning curve, and
+//! (`metrics/sim_resets.txt`). Writes one CSV over all runs, a PNG learning curve and a phase
+//! timeline per run (`eval/timeline.rs`), and
 //! prints a table per run and one per agent (its seeds together, `eval/agents.rs`).
 
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use clap::Args;
 
 mod agents;
 mod mann_whitney;
+mod timeline;
 
 #[derive(Args)]
 pub struct EvalOpts {
@@ -269,6 +271,13 @@ pub fn run(opts: EvalOpts) -> Result<()> {
     write_csv(&csv, &runs)?;
     let png = out.join("learning_curve.png");
     plot(&png, &runs, opts.threshold)?;
+    // one phase timeline per run
+    for (dir, r) in opts.runs.iter().zip(&runs) {
+        let timeline = out.join(format!("phase_timeline_{}.png", r.label));
+        if let Err(e) = timeline::plot(&timeline, dir, r) {
+            eprintln!("warning: no phase timeline for {}: {e}", r.label);
+        }
+    }
     println!(
         "{:<24} {:>7} {:>10} {:>12} {:>9} {:>6} {:>6} {:>7}",
         "run",
