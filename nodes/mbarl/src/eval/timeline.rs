@@ -67,7 +67,7 @@ pub fn plot(path: &Path, run_dir: &Path, run: &RunResult) -> Result<()> {
     let end = run.env_steps.max(1);
     let phases = spans(run_dir, end)?;
     let training = training_success(run_dir, 500);
-    let root = BitMapBackend::new(path, (900, 420)).into_drawing_area();
+    let root = BitMapBackend::new(path, (900, 480)).into_drawing_area();
     let draw = |e: &dyn std::fmt::Display| anyhow::anyhow!("drawing {}: {e}", path.display());
     root.fill(&WHITE).map_err(|e| draw(&e))?;
     let mut chart = ChartBuilder::on(&root)
@@ -78,13 +78,21 @@ pub fn plot(path: &Path, run_dir: &Path, run: &RunResult) -> Result<()> {
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(56)
-        .build_cartesian_2d(0u64..end, 0f64..1.3f64)
+        .build_cartesian_2d(0u64..end, 0f64..1.75f64)
         .map_err(|e| draw(&e))?;
     chart
         .configure_mesh()
         .x_desc("environment steps")
         .y_desc("success rate")
-        .y_labels(6)
+        .y_labels(8)
+        // the space above 1 holds the phase band and the legend
+        .y_label_formatter(&|v| {
+            if *v <= 1.0 {
+                format!("{v:.2}")
+            } else {
+                String::new()
+            }
+        })
         .draw()
         .map_err(|e| draw(&e))?;
     let colour = |kind: &str| match kind {
@@ -96,7 +104,7 @@ pub fn plot(path: &Path, run_dir: &Path, run: &RunResult) -> Result<()> {
     chart
         .draw_series(phases.iter().map(|s| {
             Rectangle::new(
-                [(s.from, 1.12), (s.to.max(s.from + 1), 1.25)],
+                [(s.from, 1.06), (s.to.max(s.from + 1), 1.16)],
                 colour(&s.kind).filled(),
             )
         }))
@@ -135,7 +143,7 @@ pub fn plot(path: &Path, run_dir: &Path, run: &RunResult) -> Result<()> {
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::MiddleRight)
+        .position(SeriesLabelPosition::UpperRight)
         .draw()
         .map_err(|e| draw(&e))?;
     root.present().map_err(|e| draw(&e))?;
