@@ -20,7 +20,7 @@ pub struct LaunchOpts {
     /// Print every process's output, interleaved (default: only warnings and errors; the full
     /// logs are in <run_dir>/logs/ either way).
     #[arg(long)]
-    logs: bool,
+    pub logs: bool,
 }
 
 pub async fn run(opts: LaunchOpts) -> Result<()> {

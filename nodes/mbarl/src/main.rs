@@ -54,8 +54,14 @@ enum Command {
 
 fn main() -> Result<()> {
     let (user_args, ros_args) = RosArgs::from_env()?;
-    mbarl_ros::logging::init_logging(ros_args.log_level.as_deref());
     let cli = Cli::parse_from(std::iter::once("mbarl".to_string()).chain(user_args));
+    // A quiet `mbarl launch` shows its own warnings and errors only, like its processes'.
+    let quiet = matches!(&cli.command, Command::Launch(opts) if !opts.logs);
+    let level = ros_args
+        .log_level
+        .as_deref()
+        .or(if quiet { Some("warn") } else { None });
+    mbarl_ros::logging::init_logging(level);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
