@@ -288,11 +288,7 @@ impl Arbiter {
     fn hold_position(&mut self) -> Option<Vec<f64>> {
         if self.holding.is_none() {
             let base = self.measured.as_ref().or(self.last_targets.as_ref())?;
-            self.holding = Some(
-                (0..self.limits.joints())
-                    .map(|j| self.limits.clamp_position(j, base[j]))
-                    .collect(),
-            );
+            self.holding = Some(self.limits.clamp_positions(base));
         }
         self.holding.clone()
     }

@@ -109,6 +109,14 @@ impl JointLimits {
         }
     }
 
+    /// Every joint's position clamped to the limits ([`JointLimits::clamp_position`]; a
+    /// missing joint is non-finite, so it becomes its range's midpoint).
+    pub fn clamp_positions(&self, p: &[f64]) -> Vec<f64> {
+        (0..self.joints())
+            .map(|j| self.clamp_position(j, p.get(j).copied().unwrap_or(f64::NAN)))
+            .collect()
+    }
+
     /// Where the next step starts: the last target, as the demonstrations' actions assume
     /// (`target = last_target + action · max_step`; demo import normalises them so), because
     /// a position-controlled arm lags its targets: the sim's expert leads the arm by 1.5–2

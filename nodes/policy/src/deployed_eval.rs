@@ -437,12 +437,7 @@ impl EvalArm {
             // within the joint limits and the workspace box
             let measured = &obs.joint_position;
             // what the arbiter holds: the measured position within the limits
-            let base: Vec<f64> = (0..self.limits.joints())
-                .map(|j| {
-                    let m = measured.get(j).copied().unwrap_or(f64::NAN);
-                    self.limits.clamp_position(j, m)
-                })
-                .collect();
+            let base = self.limits.clamp_positions(measured);
             let from = command::step_from(&self.limits, measured, last_targets.as_deref(), &base);
             let cmd = command::safe_command(
                 &self.limits,
