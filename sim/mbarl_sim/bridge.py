@@ -109,6 +109,11 @@ class SimBridge(Node):
             f"task={c['task']} mode={mode} control={c['control_rate']} Hz x {c['physics_substeps']} substeps "
             f"image={self.env.width}x{self.env.height} commands on {c['command_topic']}")
         if self.lockstep:
+            # A zero stamp means "not set" in ROS, and a commander takes every unstamped state
+            # as new: the idle re-sends of a state stamped 0 would look like an arm running on
+            # its own clock (CI: the arbiter sent a silence hold 0.5 s into a slow start). The
+            # first state is stamped one control period in, as after a reset.
+            self.env.time += self.env.control_period
             self._publish_state(render=True)
             self.create_timer(c["republish_period"], self._republish_if_idle)
             self.thread = None

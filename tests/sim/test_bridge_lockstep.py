@@ -39,6 +39,10 @@ def step(p, q, timeout=10.0):
 
 def test_topics_headers_and_sizes(bridge):
     p = bridge.probe
+    # even the state before any command is stamped (a zero stamp reads as "not set", and its
+    # idle re-sends as an arm that runs on its own)
+    assert p.until(lambda: p.msgs["/joint_states"])
+    assert stamp_s(p.msgs["/joint_states"][0]) == pytest.approx(PERIOD, abs=1e-9)
     assert p.until(lambda: all(p.last(t) is not None for t in (
         "/camera/image_raw", "/camera/image_raw/compressed", "/camera/camera_info", "/clock",
         "/sim/task_state", "/sim/success", "/sim/task_reward")))
