@@ -64,7 +64,6 @@ REWARD_TOPIC = "/sim/task_reward"
 # its demonstrations'), instead of the demo-state classifier. A real arm has no such reward.
 REVERSE_REWARD_TOPIC = "/sim/reverse_reward"
 TASK_STATE_DEFAULT = {"reach": False, "push": True, "push_rail": True, "push_pen": True, "door": True}
-JOINT_STATE_DIM = 8   # 4 joint positions + 4 joint velocities
 # The arbiter's object rule (object_state_indices/object_lower/object_upper): the block's x, y,
 # z in the task state (sim/mbarl_sim/tasks.py, PushTask.state) must stay over the table
 # (sim/assets/arm_scene.xml: x -0.13..0.77, y -0.5..0.5, top at z = 0); a block pushed off it
@@ -201,7 +200,9 @@ def write_launch(run_dir, task, obs, agent, seed, domain, phase_steps, state_top
     if agent == "bc":
         preset.setdefault("alm", {})["rl_weight"] = 0.0
     if state_topic:
-        preset["obs"]["state_dim"] = JOINT_STATE_DIM + task_state_dim(task)
+        # the preset's state_dim counts the arm's joint values (config/presets/state.yaml); the
+        # task state comes in front of them
+        preset["obs"]["state_dim"] += task_state_dim(task)
     for key, value in overrides:
         *path, last = key.split(".")
         node = preset

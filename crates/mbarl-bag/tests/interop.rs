@@ -197,6 +197,7 @@ fn observation(i: u32) -> Observation {
         joint_names: vec!["joint1".into(), "joint2".into()],
         joint_position: vec![0.1 * i as f64, -0.2],
         joint_velocity: vec![0.0, 1.5],
+        joint_command: vec![0.05, -0.25],
         state: vec![0.125, 1e-3],
         frame_width: 4,
         frame_height: 4,

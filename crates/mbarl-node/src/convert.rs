@@ -1,10 +1,16 @@
 //! `mbarl_msgs` ↔ mbarl-learn: what the nodes feed the networks and the replays.
 //!
 //! Observation features, given a [`LearnConfig`] with N joints:
-//! - proprio (`obs.proprio_dim`): 2N → joint positions ++ velocities, N → positions, 0 → none;
-//! - state (state mode, `obs.state_dim`): `Observation.state` ++ positions ++ velocities when
-//!   that has the configured length, else `Observation.state` alone (a robot that publishes a
-//!   full low-dimensional state);
+//! - proprio (`obs.proprio_dim`): 3N → joint positions ++ velocities ++ command leads, 2N →
+//!   positions ++ velocities, N → positions, 0 → none;
+//! - state (state mode, `obs.state_dim`): `Observation.state` ++ positions ++ velocities ++
+//!   command leads, or `Observation.state` ++ positions ++ velocities, whichever has the
+//!   configured length, else `Observation.state` alone (a robot that publishes a full
+//!   low-dimensional state);
+//! - a joint's command lead is `joint_command − joint_position`: how far the position
+//!   controller's setpoint leads the arm (0 before the first command). A position-servoed arm
+//!   carries about half a command into the next step, so without it the state is not Markov:
+//!   the same action from the same measured state moves the arm differently.
 //! - frame (pixel mode): the preprocessed `frame_height × frame_width × 3` rgb8 frame.
 use crate::{NodeError, Result};
 use mbarl_learn::replay::{Observation as ReplayObs, Phase as ReplayPhase, Transition as ReplayTr};
@@ -41,15 +47,19 @@ pub fn observation(o: &Observation, cfg: &LearnConfig) -> Result<ReplayObs> {
     } else {
         o.joint_velocity.iter().map(|&x| x as f32).collect()
     };
+    let lead = command_lead(o)?;
     let pos_vel: Vec<f32> = pos.iter().chain(&vel).copied().collect();
+    let pos_vel_lead: Vec<f32> = pos_vel.iter().chain(&lead).copied().collect();
     let proprio = match c.proprio_dim {
         0 => Vec::new(),
+        d if d == 3 * n => pos_vel_lead.clone(),
         d if d == 2 * n => pos_vel.clone(),
         d if d == n => pos.clone(),
         d => {
             return Err(bad(format!(
-                "obs.proprio_dim is {d}, the observation has {n} joints (expected {n} or {})",
-                2 * n
+                "obs.proprio_dim is {d}, the observation has {n} joints (expected {n}, {} or {})",
+                2 * n,
+                3 * n
             )));
         }
     };
@@ -61,17 +71,21 @@ pub fn observation(o: &Observation, cfg: &LearnConfig) -> Result<ReplayObs> {
     };
     match c.mode {
         ObsMode::State => {
-            let full: Vec<f32> = o.state.iter().copied().chain(pos_vel).collect();
-            let state = if full.len() == c.state_dim {
-                full
+            let with =
+                |joint: &[f32]| -> Vec<f32> { o.state.iter().chain(joint).copied().collect() };
+            let state = if o.state.len() + 3 * n == c.state_dim {
+                with(&pos_vel_lead)
+            } else if o.state.len() + 2 * n == c.state_dim {
+                with(&pos_vel)
             } else if o.state.len() == c.state_dim {
                 o.state.clone()
             } else {
                 return Err(bad(format!(
-                    "obs.state_dim is {}, the observation gives {} state values + {} joint values",
+                    "obs.state_dim is {}, the observation gives {} state values + {} or {} joint values",
                     c.state_dim,
                     o.state.len(),
-                    2 * n
+                    2 * n,
+                    3 * n
                 )));
             };
             finite32(&state, "state")?;
@@ -94,6 +108,25 @@ pub fn observation(o: &Observation, cfg: &LearnConfig) -> Result<ReplayObs> {
         }
     }
     Ok(out)
+}
+
+/// Each joint's `joint_command − joint_position` (all 0 without a command).
+fn command_lead(o: &Observation) -> Result<Vec<f32>> {
+    let n = o.joint_position.len();
+    match o.joint_command.len() {
+        0 => Ok(vec![0.0; n]),
+        m if m == n => {
+            let lead: Vec<f32> = o
+                .joint_command
+                .iter()
+                .zip(&o.joint_position)
+                .map(|(c, p)| (c - p) as f32)
+                .collect();
+            finite32(&lead, "joint_command")?;
+            Ok(lead)
+        }
+        m => Err(bad(format!("{m} joint commands for {n} joint positions"))),
+    }
 }
 
 /// A batch of replay observations as network input (CPU tensors).

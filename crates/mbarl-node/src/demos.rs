@@ -31,6 +31,7 @@ pub fn read_dataset(dir: &Path) -> Result<Vec<Transition>> {
         reason,
     };
     let bag = Bag::open(dir).map_err(|e| err(e.to_string()))?;
+    check_layout(&bag).map_err(err)?;
     let mut out = Vec::new();
     for t in Transitions::new(&bag, true) {
         match t {
@@ -39,6 +40,29 @@ pub fn read_dataset(dir: &Path) -> Result<Vec<Transition>> {
         }
     }
     Ok(out)
+}
+
+/// A dataset written with another `mbarl_msgs/msg/Transition` definition (an earlier mbarl,
+/// before `Observation.joint_command`) does not decode: every message would be skipped and the
+/// policies would train without demos. It is refused, saying how to import it again.
+fn check_layout(bag: &Bag) -> std::result::Result<(), String> {
+    let Ok(topic) = bag.topic(TRANSITIONS_TOPIC) else {
+        return Ok(()); // an empty dataset: nothing to decode
+    };
+    let (Some(stored), Some(current)) = (
+        topic.definition.as_deref(),
+        mbarl_bag::decode::definition(&topic.type_name),
+    ) else {
+        return Ok(());
+    };
+    if stored.trim() == current.trim() {
+        return Ok(());
+    }
+    Err(format!(
+        "imported by another mbarl version ({} has another definition now): import it again \
+         from its bags with `mbarl demo import` (sim/record_demos.sh keeps them under <run-dir>/bags)",
+        topic.type_name
+    ))
 }
 
 /// Every transition of every dataset of a role (none when the role has no datasets).

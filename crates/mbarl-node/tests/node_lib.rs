@@ -25,6 +25,39 @@ fn observations_and_transitions_convert_under_the_config() {
 }
 
 #[test]
+fn the_command_lead_makes_the_state_markov() {
+    // state = positions ++ velocities ++ (joint_command − joint_position) with 3N joint values
+    let mut cfg = synth::small_state_config();
+    cfg.obs.state_dim = 12;
+    let mut o = synth::observation(1, [0.1, 0.2, 0.3, -0.1]);
+    fn state(o: &mbarl_msgs::msg::Observation, cfg: &mbarl_learn::LearnConfig) -> Vec<f32> {
+        convert::observation(o, cfg).unwrap().state.unwrap()
+    }
+    assert_eq!(state(&o, &cfg)[8..], [0.0; 4], "no command yet: no lead");
+    o.joint_command = vec![0.15, 0.2, 0.25, -0.1];
+    let lead: Vec<f32> = state(&o, &cfg)[8..].to_vec();
+    let want = [0.05f32, 0.0, -0.05, 0.0];
+    assert!(
+        lead.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
+        "{lead:?}"
+    );
+    // the same in proprio (pixel mode's joint input): 3N
+    cfg.obs.proprio_dim = 12;
+    let r = convert::observation(&o, &cfg).unwrap();
+    assert_eq!(r.proprio[8..], lead[..]);
+    // 2N: positions ++ velocities, the lead left out
+    cfg.obs.state_dim = 8;
+    cfg.obs.proprio_dim = 0;
+    assert_eq!(state(&o, &cfg).len(), 8);
+    // a command of another length, or not finite, is bad input
+    cfg.obs.state_dim = 12;
+    o.joint_command.pop();
+    assert!(convert::observation(&o, &cfg).is_err());
+    o.joint_command = vec![f64::NAN; 4];
+    assert!(convert::observation(&o, &cfg).is_err());
+}
+
+#[test]
 fn bundles_round_trip_through_messages_and_the_store() {
     let cfg = synth::small_state_config();
     let dir = tempfile::tempdir().unwrap();
@@ -70,6 +103,42 @@ fn bundles_round_trip_through_messages_and_the_store() {
 
 fn write_dataset(run_dir: &std::path::Path, role: &str, name: &str, ts: &[Transition]) {
     synth::write_demo_dataset(run_dir, role, name, ts).unwrap();
+}
+
+#[test]
+fn a_dataset_of_another_transition_layout_is_refused_with_how_to_reimport() {
+    use mbarl_bag::{BagWriter, QosProfile, WriterOptions};
+    use mbarl_msgs::RosMessage;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("demos/forward/old");
+    std::fs::create_dir_all(dir.path().join("demos/forward")).unwrap();
+    // the definition an earlier mbarl wrote: Observation without joint_command
+    let old = Transition::DEFINITION.replace("float64[] joint_command", "");
+    assert_ne!(old, Transition::DEFINITION);
+    let mut w = BagWriter::create(&d, WriterOptions::default()).unwrap();
+    let topic = w
+        .add_topic_raw(
+            demos::TRANSITIONS_TOPIC,
+            &Transition::type_name(),
+            &old,
+            &[QosProfile::new(true, false, 100)],
+        )
+        .unwrap();
+    w.write(topic, 0, &synth::transitions(1, Phase::FORWARD, 0, 0)[0])
+        .unwrap();
+    w.finish().unwrap();
+    let e = demos::load_role(dir.path(), "forward")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("mbarl demo import"), "{e}");
+    // the current layout loads
+    write_dataset(
+        dir.path(),
+        "backward",
+        "new",
+        &synth::transitions(2, Phase::BACKWARD, 0, 0),
+    );
+    assert_eq!(demos::load_role(dir.path(), "backward").unwrap().len(), 2);
 }
 
 #[test]

@@ -4,7 +4,10 @@
 //!
 //! Subscribes `/joint_states` (SensorData), `/camera/image_raw` (Image, rgb8/bgr8/mono8) or
 //! `/camera/image_raw/compressed` (`image_source`), `/mbarl/model/checkpoint` (Latched), an
-//! optional `state_topic` (Float64MultiArray); publishes `/mbarl/observation` (Reliable 5).
+//! optional `state_topic` (Float64MultiArray), and the arm's commands (`/arm_controller/commands`,
+//! `/arm_controller/joint_trajectory`: each observation carries the newest as
+//! `joint_command`, what the position controller is tracking); publishes `/mbarl/observation`
+//! (Reliable 5).
 //! With `capture_source` set (build with `--features opencv`), frames come from an in-process
 //! OpenCV capture (camera, video file or GStreamer pipeline) instead of the image topics.
 use std::time::{Duration, Instant};
@@ -19,6 +22,7 @@ use mbarl_msgs::msg::{ModelCheckpoint, Observation};
 use mbarl_msgs::sensor_msgs::{CompressedImage, Image, JointState};
 use mbarl_msgs::std_msgs::{Float64MultiArray, Header};
 use mbarl_msgs::task_state::TaskState;
+use mbarl_msgs::trajectory_msgs::JointTrajectory;
 use mbarl_node::task_states::{Found, TaskStates};
 use mbarl_ros::counters::RateLimitedWarn;
 use mbarl_ros::{NodeBuilder, ParamKind, ParamSpec, Qos, RosArgs, RosNode, Subscriber};
@@ -172,6 +176,12 @@ async fn main() -> Result<()> {
 
     let out = node.publisher::<Observation>("/mbarl/observation", Qos::Reliable { depth: 5 })?;
     let joint_states = node.subscriber::<JointState>("/joint_states", Qos::SensorData)?;
+    // The arbiter's commands (either interface): the setpoint the arm's controller tracks.
+    let position_commands =
+        node.subscriber::<Float64MultiArray>("/arm_controller/commands", Qos::DEFAULT)?;
+    let trajectory_commands =
+        node.subscriber::<JointTrajectory>("/arm_controller/joint_trajectory", Qos::DEFAULT)?;
+    let mut command: Vec<f64> = Vec::new();
     let checkpoints =
         node.subscriber::<ModelCheckpoint>("/mbarl/model/checkpoint", Qos::Latched)?;
     let image_topic: String = node.param("image_topic")?;
@@ -234,8 +244,22 @@ async fn main() -> Result<()> {
             .deadline()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         let ready = tokio::select! {
-            // in order: a step's task state and frame are in before its joint state is taken
+            // in order: a step's command, task state and frame are in before its joint state
+            // is taken
             biased;
+            Some(c) = position_commands.recv() => {
+                match observe::position_command(&c.data, ctx.order.len()) {
+                    Some(c) => command = c,
+                    None => ctx.reject("bad_command", &"a position command without one finite value per joint"),
+                }
+                None
+            }
+            Some(t) = trajectory_commands.recv() => {
+                if let Some(c) = observe::trajectory_command(&t, &ctx.order) {
+                    command = c;
+                }
+                None
+            }
             Some(s) = Subscriber::recv_optional(&states) => {
                 let state = TaskState::of(&s);
                 if state.is_finite() {
@@ -249,7 +273,7 @@ async fn main() -> Result<()> {
                 received_js.increment();
                 let stamp = stamp_ns(&js.header);
                 let joints = match observe::joints(&js, &ctx.order) {
-                    Ok(j) => j,
+                    Ok(j) => Joints { command: command.clone(), ..j },
                     Err(e) => { ctx.reject(e.kind(), &e); continue; }
                 };
                 if !node.use_sim_time()
@@ -324,6 +348,7 @@ async fn main() -> Result<()> {
             joint_names: joints.names,
             joint_position: joints.position,
             joint_velocity: joints.velocity,
+            joint_command: joints.command,
             state,
             ..Default::default()
         };

@@ -1,5 +1,6 @@
 //! Joint states in the robot profile's order, validated; camera frames accepted or rejected.
 use mbarl_msgs::sensor_msgs::JointState;
+use mbarl_msgs::trajectory_msgs::JointTrajectory;
 use mbarl_vision::{ImageInput, PreprocessConfig, VisionError};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -34,12 +35,34 @@ impl InputError {
     }
 }
 
-/// Positions and velocities in the profile's joint order.
+/// Positions and velocities in the profile's joint order, and the command the arm's controller
+/// was tracking when they came (empty before the first command).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Joints {
     pub names: Vec<String>,
     pub position: Vec<f64>,
     pub velocity: Vec<f64>,
+    pub command: Vec<f64>,
+}
+
+/// A position-array command (`/arm_controller/commands`, in the profile's joint order, as the
+/// arbiter sends it) when it has one finite value per joint.
+pub fn position_command(values: &[f64], joints: usize) -> Option<Vec<f64>> {
+    (values.len() == joints && values.iter().all(|x| x.is_finite())).then(|| values.to_vec())
+}
+
+/// A trajectory command's last point (where the controller is heading), reordered into
+/// `order`, when it names every joint with a finite position. An empty trajectory (ros2_control:
+/// "stop here") gives none.
+pub fn trajectory_command(t: &JointTrajectory, order: &[String]) -> Option<Vec<f64>> {
+    let last = t.points.last()?;
+    order
+        .iter()
+        .map(|name| {
+            let i = t.joint_names.iter().position(|n| n == name)?;
+            last.positions.get(i).copied().filter(|x| x.is_finite())
+        })
+        .collect()
 }
 
 /// Reorders a JointState into `order` (velocities default to 0 when absent) and rejects NaN.
@@ -127,6 +150,36 @@ mod tests {
             position: pos.to_vec(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn commands_in_profile_order_or_none() {
+        use mbarl_msgs::trajectory_msgs::JointTrajectoryPoint;
+        assert_eq!(position_command(&[0.1, 0.2], 2), Some(vec![0.1, 0.2]));
+        assert_eq!(position_command(&[0.1], 2), None);
+        assert_eq!(position_command(&[0.1, f64::NAN], 2), None);
+        let order = ["a".to_string(), "b".to_string()];
+        let point = |p: &[f64]| JointTrajectoryPoint {
+            positions: p.to_vec(),
+            ..Default::default()
+        };
+        let t = JointTrajectory {
+            joint_names: vec!["b".into(), "a".into()],
+            points: vec![point(&[9.0, 9.0]), point(&[0.2, 0.1])],
+            ..Default::default()
+        };
+        assert_eq!(trajectory_command(&t, &order), Some(vec![0.1, 0.2]));
+        let stop = JointTrajectory {
+            points: vec![],
+            ..t.clone()
+        };
+        assert_eq!(trajectory_command(&stop, &order), None);
+        let partial = JointTrajectory {
+            joint_names: vec!["a".into()],
+            points: vec![point(&[0.1])],
+            ..t
+        };
+        assert_eq!(trajectory_command(&partial, &order), None);
     }
 
     #[test]

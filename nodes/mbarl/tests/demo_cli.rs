@@ -164,6 +164,14 @@ fn imports_rosbags_mcap_and_sqlite3_bags() {
                     "transition {i} joint {j}"
                 );
                 assert!((t.commanded_position[j] - (q + 0.01 * (j + 1) as f64)).abs() < 1e-9);
+                // what the controller tracks: the step before's target (none at an episode's
+                // first step), and at s′ this step's
+                assert_eq!(t.next_observation.joint_command, t.commanded_position);
+                if k == 0 {
+                    assert!(o.joint_command.is_empty(), "transition {i}");
+                } else {
+                    assert_eq!(o.joint_command, trs[i - 1].commanded_position);
+                }
                 let a = 0.01 * (j + 1) as f64 / 0.06;
                 assert!(
                     (t.action[j] as f64 - a).abs() < 1e-5,

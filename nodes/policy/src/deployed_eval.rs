@@ -450,11 +450,14 @@ impl EvalArm {
             );
             last_targets = Some(cmd.targets.clone());
             self.command.publish(Float64MultiArray {
-                data: cmd.targets,
+                data: cmd.targets.clone(),
                 ..Default::default()
             })?;
             let last = stamp_ns(&obs.header);
             obs = self.next_observation(last, pixels).await?;
+            // what the controller tracks, as the camera encoder records it in training (none
+            // right after the reset, as at a demonstration's first step)
+            obs.joint_command = cmd.targets;
             // the sim publishes /sim/success for a step before that step's joint state
             let mut flags = self.drain_success();
             if flags.is_empty() {

@@ -198,6 +198,7 @@ impl Cdr<'_> {
             joint_names,
             joint_position,
             joint_velocity,
+            joint_command,
             state,
             frame_width,
             frame_height,
@@ -213,6 +214,7 @@ impl Cdr<'_> {
         }
         self.f64s(joint_position);
         self.f64s(joint_velocity);
+        self.f64s(joint_command);
         self.f32s(state);
         self.u16(*frame_width);
         self.u16(*frame_height);
@@ -238,6 +240,7 @@ mod tests {
             joint_names: (0..seed % 4).map(|j| "j".repeat(j + seed % 3)).collect(),
             joint_position: vec![0.1; seed % 3],
             joint_velocity: vec![1.5; seed % 2],
+            joint_command: vec![0.25; seed % 3 / 2],
             state: vec![3.0; seed % 4],
             frame_width: seed as u16,
             frame_height: 1,

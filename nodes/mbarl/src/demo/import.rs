@@ -627,7 +627,7 @@ impl<'a> Importer<'a> {
 
     /// Fills `o` (a reused observation: every field is set, its buffers reused) from step
     /// `s`, without its frame (written from the step: [`frames::WithFrames`]).
-    fn fill_observation(&self, o: &mut Observation, s: &Step) {
+    fn fill_observation(&self, o: &mut Observation, s: &Step, command: Option<&[f64]>) {
         // Exhaustive: a field added to Observation must be set here.
         let Observation {
             header,
@@ -637,6 +637,7 @@ impl<'a> Importer<'a> {
             joint_names,
             joint_position,
             joint_velocity,
+            joint_command,
             state,
             frame_width,
             frame_height,
@@ -653,6 +654,8 @@ impl<'a> Importer<'a> {
         }
         joint_position.clone_from(&s.position);
         joint_velocity.clone_from(&s.velocity);
+        joint_command.clear();
+        joint_command.extend_from_slice(command.unwrap_or_default());
         state.clone_from(&s.state);
         *frame_width = s.frame.width as u16;
         *frame_height = s.frame.height as u16;
@@ -715,11 +718,12 @@ impl<'a> Importer<'a> {
             phase_end,
         } = tr;
         *clamped = false;
-        let reference = self
-            .last_target
-            .take()
-            .filter(|l| l.len() == target.len())
-            .unwrap_or_else(|| prev.position.clone());
+        // What the controller tracks at `prev`: the previous step's target (none at an
+        // episode's first step); at `next`, this step's.
+        let tracked = self.last_target.take().filter(|l| l.len() == target.len());
+        self.fill_observation(observation, prev, tracked.as_deref());
+        self.fill_observation(next_observation, next, Some(&target));
+        let reference = tracked.unwrap_or_else(|| prev.position.clone());
         action.clear();
         for (j, (t, q)) in target.iter().zip(&reference).enumerate() {
             let scale = self
@@ -752,8 +756,6 @@ impl<'a> Importer<'a> {
             self.report.transitions_without_reward += 1;
         }
         *phase_end = false;
-        self.fill_observation(observation, prev);
-        self.fill_observation(next_observation, next);
     }
 }
 
