@@ -7,9 +7,12 @@ What runs (all real processes, real DDS):
 - evaluation domain: a second sim bridge and `deployed_eval`, which deploys the run's newest
   forward policy from the initial-state distribution (EARL), never feeding training.
 
-Judged: the untrained policy's deployed success is <= 20%; within the step budget a round
-reaches >= 80%; phases alternate on their own (Forward->Backward and Backward->Forward switches
-in metrics/phases.csv); the training sim's /sim/reset_count is still 0 at the end.
+Judged: the untrained policy's deployed success is <= 20%; within a budget of 20k env steps
+(MBARL's learn_curve runs on reach confirmed 80 % at 5.0k-8.4k) two consecutive rounds reach
+>= 80% (one lucky round does not pass); phases alternate on their own (Forward->Backward and
+Backward->Forward switches in metrics/phases.csv); the training sim's /sim/reset_count is still 0
+at the end, and its bridge was started once (a restarted bridge re-samples the scene: an
+uncounted reset).
 
 The release binaries come from $MBARL_BIN_DIR or $CARGO_TARGET_DIR/release (tests/e2e/suite.py).
 MBARL_E2E_BUDGET_S / MBARL_E2E_MAX_STEPS override the budget.
@@ -22,7 +25,7 @@ import time
 import pytest
 
 from suite import (
-    PY, ROOT, binary, csv_rows, env, phase_switches, read_latched_uint64, stop,
+    PY, ROOT, binary, csv_rows, env, launched_pids, phase_switches, read_latched_uint64, stop,
 )
 from suite import launch_file as _launch_file
 from suite import record_demos as _record_demos
@@ -30,7 +33,7 @@ from suite import record_demos as _record_demos
 TRAIN_DOMAIN, EVAL_DOMAIN, DEMO_DOMAIN = 95, 96, 97
 PIXEL_DOMAIN, PIXEL_EVAL_DOMAIN, PIXEL_DEMO_DOMAIN = 92, 93, 94
 BUDGET_S = float(os.environ.get("MBARL_E2E_BUDGET_S", 1500))
-MAX_STEPS = int(os.environ.get("MBARL_E2E_MAX_STEPS", 200_000))
+MAX_STEPS = int(os.environ.get("MBARL_E2E_MAX_STEPS", 20_000))
 ROUND = re.compile(r"deployed success (\d+)/(\d+) .*after (\d+) env steps")
 
 
@@ -49,6 +52,12 @@ def eval_args(run_dir, preset, **extra):
 def parse_round(line):
     m = ROUND.search(line)
     return (int(m[1]), int(m[2]), int(m[3])) if m else None
+
+
+def confirmed(rounds):
+    """The second of the first two consecutive rounds at >= 80%, or None."""
+    return next((b for a, b in zip(rounds, rounds[1:])
+                 if a[0] / a[1] >= 0.8 and b[0] / b[1] >= 0.8), None)
 
 
 def start_eval_bridge(domain):
@@ -157,11 +166,11 @@ def test_reach_state_learns_without_resets(tmp_path, eval_bridge):
             if r:
                 rounds.append(r)
                 print(line.strip(), flush=True)
-                if r[0] / r[1] >= 0.8 or r[2] >= MAX_STEPS:
+                if confirmed(rounds) or r[2] >= MAX_STEPS:
                     break
-        best = max(rounds, key=lambda r: r[0] / r[1]) if rounds else None
-        assert best and best[0] / best[1] >= 0.8, f"deployed success never reached 80%: {rounds}"
-        assert best[2] <= MAX_STEPS, f"80% only after {best[2]} env steps (budget {MAX_STEPS})"
+        at = confirmed(rounds)
+        assert at, f"deployed success not >= 80% in two consecutive rounds: {rounds}"
+        assert at[2] <= MAX_STEPS, f"80% confirmed only after {at[2]} env steps (budget {MAX_STEPS})"
         # each round is reported at the env steps its checkpoints were taken, no later than its end
         rows = csv_rows(run_dir / "metrics/deployed_eval.csv")
         steps = [(int(row["env_steps"]), int(row["env_steps_at_end"])) for row in rows]
@@ -173,6 +182,8 @@ def test_reach_state_learns_without_resets(tmp_path, eval_bridge):
         assert all(to != "NeedsHelp" for _, to in switches), switches
         resets = read_latched_uint64("/sim/reset_count", TRAIN_DOMAIN, timeout=20)
         assert resets == 0, f"the training sim was reset {resets} times"
+        bridges = launched_pids(tmp_path / "launch.out").get("sim_bridge", [])
+        assert len(bridges) == 1, f"the training sim's bridge was started {len(bridges)} times"
         print(f"e2e reach: first {first}, rounds {rounds}, {len(switches)} phase changes")
     finally:
         stop(watcher)

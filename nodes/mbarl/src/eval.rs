@@ -33,6 +33,18 @@ pub struct EvalOpts {
     /// deployed-policy evaluation; default: the shortest run's env steps).
     #[arg(long)]
     horizon: Option<u64>,
+    /// `A,B`: also print the one-sided Mann-Whitney p of agent A's mean deployed success being
+    /// larger than agent B's (agent: a run label without its `_sN`; repeatable). Label runs
+    /// of two conditions apart with --labels.
+    #[arg(long, value_parser = agent_pair)]
+    compare: Vec<(String, String)>,
+}
+
+fn agent_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once(',') {
+        Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok((a.to_string(), b.to_string())),
+        _ => Err(format!("expected AGENT,AGENT, got `{s}`")),
+    }
 }
 
 /// One deployed-evaluation round of a run.
@@ -303,7 +315,10 @@ pub fn run(opts: EvalOpts) -> Result<()> {
             r.sim_resets.map_or("-".into(), |v| v.to_string()),
         );
     }
-    print!("{}", agents::report(&runs, opts.threshold, opts.horizon));
+    print!(
+        "{}",
+        agents::report(&runs, opts.threshold, opts.horizon, &opts.compare)
+    );
     println!("wrote {} and {}", csv.display(), png.display());
     Ok(())
 }

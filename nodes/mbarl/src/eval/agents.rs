@@ -169,22 +169,32 @@ pub fn kind_of(agent: &str) -> &str {
     agent.rsplit('_').next().unwrap_or(agent)
 }
 
-/// For each of [`COMPARISONS`] whose two agents are among `runs`: the one-sided Mann–Whitney
-/// p of "the first agent's mean deployed success over `horizon` is larger", one value per run.
-pub fn significance(runs: &[RunResult], horizon: u64) -> Vec<String> {
-    let scores = |kind: &str| -> Option<(String, Vec<f64>)> {
-        let mine: Vec<&RunResult> = runs
-            .iter()
-            .filter(|r| kind_of(agent_of(&r.label)) == kind)
-            .collect();
+/// For each of [`COMPARISONS`] whose two agents are among `runs`, and each pair of agent names
+/// in `extra` (`mbarl eval --compare A,B`): the one-sided Mann–Whitney p of "the first agent's
+/// mean deployed success over `horizon` is larger", one value per run.
+pub fn significance(runs: &[RunResult], horizon: u64, extra: &[(String, String)]) -> Vec<String> {
+    // (agent name, each run's mean) of the runs whose agent name passes `pick`
+    let scores = |pick: &dyn Fn(&str) -> bool| -> Option<(String, Vec<f64>)> {
+        let mine: Vec<&RunResult> = runs.iter().filter(|r| pick(agent_of(&r.label))).collect();
         let name = agent_of(&mine.first()?.label).to_string();
         let v: Option<Vec<f64>> = mine.iter().map(|r| mean_success_over(r, horizon)).collect();
         Some((name, v?))
     };
-    COMPARISONS
+    let by_kind = COMPARISONS.iter().map(|(a, b)| {
+        (
+            scores(&|agent| kind_of(agent) == *a),
+            scores(&|agent| kind_of(agent) == *b),
+        )
+    });
+    let by_name = extra
         .iter()
-        .filter_map(|(a, b)| {
-            let ((na, xa), (nb, xb)) = (scores(a)?, scores(b)?);
+        .map(|(a, b)| (scores(&|agent| agent == a), scores(&|agent| agent == b)));
+    by_kind
+        .chain(by_name)
+        .filter_map(|pair| {
+            let (Some((na, xa)), Some((nb, xb))) = pair else {
+                return None;
+            };
             let p = mann_whitney::p_greater(&xa, &xb)?;
             Some(format!(
                 "one-sided Mann-Whitney, mean deployed success over {horizon} env steps: \
@@ -199,8 +209,14 @@ pub fn significance(runs: &[RunResult], horizon: u64) -> Vec<String> {
 }
 
 /// The per-agent table and the median ratios, as `mbarl eval` prints them. `horizon`: env
-/// steps for the mean deployed success (default: the shortest run's).
-pub fn report(runs: &[RunResult], threshold: f64, horizon: Option<u64>) -> String {
+/// steps for the mean deployed success (default: the shortest run's); `compare`: pairs of
+/// agent names to test beside the fixed comparisons.
+pub fn report(
+    runs: &[RunResult],
+    threshold: f64,
+    horizon: Option<u64>,
+    compare: &[(String, String)],
+) -> String {
     let horizon = horizon.unwrap_or_else(|| common_horizon(runs));
     let agents = summarise(runs, threshold, horizon);
     let pct = percent(Some(threshold));
@@ -240,7 +256,7 @@ pub fn report(runs: &[RunResult], threshold: f64, horizon: Option<u64>) -> Strin
     );
     for line in median_ratios(&agents)
         .into_iter()
-        .chain(significance(runs, horizon))
+        .chain(significance(runs, horizon, compare))
     {
         out += &line;
         out.push('\n');
@@ -368,7 +384,7 @@ mod tests {
             summarise(&runs, 0.8, 9001)[0].mean_success_over_horizon,
             None
         );
-        let text = report(&runs, 0.8, None);
+        let text = report(&runs, 0.8, None, &[]);
         assert!(text.contains("first 9000 env steps"), "{text}");
         assert!(text.starts_with("by agent\n"), "{text}");
         assert!(text.contains("2 of 3"), "{text}");
@@ -383,6 +399,21 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("_bc"), "no bc runs, no comparison: {text}");
+        // a pair named on the command line: medal over mbarl, U = 9 - 7.5
+        let pair = [(
+            "door_state_medal".to_string(),
+            "door_state_mbarl".to_string(),
+        )];
+        let text = report(&runs, 0.8, None, &pair);
+        assert!(
+            text.contains("door_state_medal (3 runs) > door_state_mbarl (3 runs): U = 1.5 of 9"),
+            "{text}"
+        );
+        let unknown = [("door_state_x".to_string(), "door_state_mbarl".to_string())];
+        assert_eq!(
+            report(&runs, 0.8, None, &unknown),
+            report(&runs, 0.8, None, &[])
+        );
     }
 
     #[test]
