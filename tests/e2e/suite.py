@@ -50,9 +50,12 @@ def stop(proc, sig=signal.SIGINT, timeout=20):
 
 
 def record_demos(run_dir, domain, episodes=10):
+    """The main job's demos (scripts/run.sh): reach, with the sim's task reward that the shipped
+    launch files' forward policy trains with."""
     subprocess.run(
         ["bash", str(ROOT / "sim/record_demos.sh"), "--task", "reach", "--episodes", str(episodes),
-         "--run-dir", str(run_dir), "--domain", str(domain), "--mbarl", binary("mbarl")],
+         "--run-dir", str(run_dir), "--domain", str(domain), "--mbarl", binary("mbarl"),
+         "--reward-topic", "/sim/task_reward"],
         env=env(domain), check=True, timeout=600,
         stdout=subprocess.DEVNULL,
     )
