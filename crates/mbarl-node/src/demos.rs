@@ -55,7 +55,7 @@ fn check_layout(bag: &Bag) -> std::result::Result<(), String> {
     ) else {
         return Ok(());
     };
-    if stored.trim() == current.trim() {
+    if fields(stored) == fields(current) {
         return Ok(());
     }
     Err(format!(
@@ -63,6 +63,22 @@ fn check_layout(bag: &Bag) -> std::result::Result<(), String> {
          from its bags with `mbarl demo import` (sim/record_demos.sh keeps them under <run-dir>/bags)",
         topic.type_name
     ))
+}
+
+/// A `ros2msg` definition without its comments, blank lines and spacing: what decodes.
+fn fields(definition: &str) -> Vec<String> {
+    definition
+        .lines()
+        .map(|l| {
+            l.split('#')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 /// Every transition of every dataset of a role (none when the role has no datasets).

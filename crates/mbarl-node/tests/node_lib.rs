@@ -105,33 +105,47 @@ fn write_dataset(run_dir: &std::path::Path, role: &str, name: &str, ts: &[Transi
     synth::write_demo_dataset(run_dir, role, name, ts).unwrap();
 }
 
-#[test]
-fn a_dataset_of_another_transition_layout_is_refused_with_how_to_reimport() {
+/// A one-transition forward dataset `name` whose bag stores `definition` for Transition.
+fn write_dataset_defined_as(run_dir: &std::path::Path, name: &str, definition: &str) {
     use mbarl_bag::{BagWriter, QosProfile, WriterOptions};
     use mbarl_msgs::RosMessage;
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().join("demos/forward/old");
-    std::fs::create_dir_all(dir.path().join("demos/forward")).unwrap();
-    // the definition an earlier mbarl wrote: Observation without joint_command
-    let old = Transition::DEFINITION.replace("float64[] joint_command", "");
-    assert_ne!(old, Transition::DEFINITION);
-    let mut w = BagWriter::create(&d, WriterOptions::default()).unwrap();
+    std::fs::create_dir_all(run_dir.join("demos/forward")).unwrap();
+    let mut w = BagWriter::create(
+        run_dir.join("demos/forward").join(name),
+        WriterOptions::default(),
+    )
+    .unwrap();
     let topic = w
         .add_topic_raw(
             demos::TRANSITIONS_TOPIC,
             &Transition::type_name(),
-            &old,
+            definition,
             &[QosProfile::new(true, false, 100)],
         )
         .unwrap();
     w.write(topic, 0, &synth::transitions(1, Phase::FORWARD, 0, 0)[0])
         .unwrap();
     w.finish().unwrap();
+}
+
+#[test]
+fn a_dataset_of_another_transition_layout_is_refused_with_how_to_reimport() {
+    use mbarl_msgs::RosMessage;
+    let dir = tempfile::tempdir().unwrap();
+    // the definition an earlier mbarl wrote: Observation without joint_command
+    let old = Transition::DEFINITION.replace("float64[] joint_command", "");
+    assert_ne!(old, Transition::DEFINITION);
+    write_dataset_defined_as(dir.path(), "old", &old);
     let e = demos::load_role(dir.path(), "forward")
         .unwrap_err()
         .to_string();
     assert!(e.contains("mbarl demo import"), "{e}");
-    // the current layout loads
+    // the current layout loads, also when stored with other comments and spacing
+    std::fs::remove_dir_all(dir.path().join("demos/forward/old")).unwrap();
+    let restyled =
+        Transition::DEFINITION.replace("float64[] joint_command", "float64[]   joint_command # c");
+    write_dataset_defined_as(dir.path(), "restyled", &restyled);
+    assert_eq!(demos::load_role(dir.path(), "forward").unwrap().len(), 1);
     write_dataset(
         dir.path(),
         "backward",
