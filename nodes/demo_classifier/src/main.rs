@@ -185,7 +185,7 @@ async fn main() -> Result<()> {
     let stats_period = Duration::from_secs_f64(node.param::<f64>("stats_period_s")?.max(0.1));
     let (cmd_tx, cmd_rx) = mpsc::channel();
     let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel();
-    std::thread::Builder::new()
+    let trainer = std::thread::Builder::new()
         .name("classifier_train".into())
         .spawn(move || {
             common::training_thread(threads);
@@ -262,7 +262,11 @@ async fn main() -> Result<()> {
                 if cmd_tx.send(Cmd::Record(Box::new(t))).is_err() { bail!("the training thread stopped"); }
             }
             _ = tokio::signal::ctrl_c() => {
+                // The training thread finishes its update first: libtorch torn down under a
+                // running backward pass panicked with a torch backtrace on every Ctrl-C.
                 tracing::info!("stopping");
+                drop(cmd_tx);
+                let _ = tokio::task::spawn_blocking(move || trainer.join()).await;
                 return Ok(());
             }
         }

@@ -200,7 +200,7 @@ pub async fn run(default_role: Role) -> Result<()> {
     };
     let (cmd_tx, cmd_rx) = mpsc::channel();
     let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel();
-    std::thread::Builder::new()
+    let trainer = std::thread::Builder::new()
         .name(format!("{}_train", role.name()))
         .spawn(move || {
             common::training_thread(threads);
@@ -323,9 +323,10 @@ pub async fn run(default_role: Role) -> Result<()> {
                 if r.data.is_finite() { task_reward = Some(r.data as f32); } else { reject("task_reward", &"non-finite"); }
             }
             _ = tokio::signal::ctrl_c() => {
+                // the training thread syncs its replay and ends its update before libtorch goes
                 tracing::info!("stopping");
                 drop(cmd_tx);
-                tokio::time::sleep(Duration::from_millis(300)).await;
+                let _ = tokio::task::spawn_blocking(move || trainer.join()).await;
                 return Ok(());
             }
         }
