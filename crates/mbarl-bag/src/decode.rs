@@ -48,6 +48,25 @@ pub fn definition(type_name: &str) -> Option<&'static str> {
     mbarl_msgs::message_definition(&normalize_type_name(type_name))
 }
 
+/// A `ros2msg` definition's field lines, without comments, blank lines and extra spacing:
+/// what decides how its messages decode.
+pub fn definition_fields(definition: &str) -> Vec<String> {
+    definition
+        .lines()
+        .map(|l| {
+            let code = l.split('#').next().unwrap_or("");
+            code.split_whitespace().collect::<Vec<_>>().join(" ")
+        })
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// Does a `stored` definition of `type_name` (a bag's schema) decode as mbarl's own? `None`
+/// when mbarl does not know the type.
+pub fn decodes_as_current(type_name: &str, stored: &str) -> Option<bool> {
+    definition(type_name).map(|d| definition_fields(d) == definition_fields(stored))
+}
+
 /// Decodes CDR bytes of a known type to JSON (field names as in the .msg files; `uint8[]` as
 /// arrays of numbers). `Ok(None)` when the type is not known.
 pub fn to_json(

@@ -127,14 +127,10 @@ impl RawMessage {
 
 fn has_header(type_name: &str) -> bool {
     decode::definition(type_name).is_some_and(|d| {
-        d.lines()
-            .map(|l| l.split('#').next().unwrap_or("").trim())
-            .find(|l| !l.is_empty())
-            .is_some_and(|l| {
-                let mut it = l.split_whitespace();
-                matches!(it.next(), Some("std_msgs/Header" | "Header"))
-                    && it.next() == Some("header")
-            })
+        decode::definition_fields(d).first().is_some_and(|l| {
+            let mut it = l.split(' ');
+            matches!(it.next(), Some("std_msgs/Header" | "Header")) && it.next() == Some("header")
+        })
     })
 }
 

@@ -49,13 +49,10 @@ fn check_layout(bag: &Bag) -> std::result::Result<(), String> {
     let Ok(topic) = bag.topic(TRANSITIONS_TOPIC) else {
         return Ok(()); // an empty dataset: nothing to decode
     };
-    let (Some(stored), Some(current)) = (
-        topic.definition.as_deref(),
-        mbarl_bag::decode::definition(&topic.type_name),
-    ) else {
-        return Ok(());
-    };
-    if fields(stored) == fields(current) {
+    let stored = topic.definition.as_deref().unwrap_or_default();
+    if stored.is_empty()
+        || mbarl_bag::decode::decodes_as_current(&topic.type_name, stored) != Some(false)
+    {
         return Ok(());
     }
     Err(format!(
@@ -63,22 +60,6 @@ fn check_layout(bag: &Bag) -> std::result::Result<(), String> {
          from its bags with `mbarl demo import` (sim/record_demos.sh keeps them under <run-dir>/bags)",
         topic.type_name
     ))
-}
-
-/// A `ros2msg` definition without its comments, blank lines and spacing: what decodes.
-fn fields(definition: &str) -> Vec<String> {
-    definition
-        .lines()
-        .map(|l| {
-            l.split('#')
-                .next()
-                .unwrap_or("")
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .filter(|l| !l.is_empty())
-        .collect()
 }
 
 /// Every transition of every dataset of a role (none when the role has no datasets).
