@@ -11,6 +11,10 @@ export CARGO_INCREMENTAL=0
 
 scripts/setup.sh || { mbarl_log "setup failed"; exit 1; }
 
+# Each test run takes its own block of ROS domain ids (held while this script runs).
+source scripts/claim_test_domains.sh
+mbarl_log "ROS test domains: slots + $MBARL_TEST_DOMAIN_OFFSET (MBARL_TEST_DOMAIN_OFFSET)"
+
 failed=()
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

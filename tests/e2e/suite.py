@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+from domains import domain  # noqa: E402,F401  (the tests' ROS domain ids: slot + run offset)
 
 TARGET = Path(os.environ.get("MBARL_BIN_DIR") or
               Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release")

@@ -6,9 +6,10 @@ policy at the start of its own phase, while the arm moves). Measured and asserte
 the nodes:
 - the arm holds still after the death of the active policy, counted from
   what was published (DDS source timestamps: the probe's own lag under load does not count):
-  the arbiter's hold (the same target 5 times in a row) within 6 commands of the kill (its
+  the arbiter's hold (the same target 5 times in a row) within 9 commands of the kill (its
   2-period action watchdog with a 0.5-period action wait: at most 4 steps on the last action;
-  one on its way, one of slack), the held target within 3.5 steps of travel of the measured
+  one on its way; 3 hold commands approaching the arm one step bound at a time; one of
+  slack), the held target within 3.5 steps of travel of the measured
   position, the arm at rest (velocities below HOLD_EPS) within 2 s of sim time (lock-step: the
   arm moves only when the sim steps), all within the killed policy's phase (a kill that raced
   a phase change is repeated in the policy's next phase, at most 3 kills; see
@@ -24,7 +25,9 @@ the nodes:
   least the transitions it reported (metrics/<name>.csv `replay_size`) before the kill;
 - the newest world-model checkpoint, corrupted on disk while the node is dead, is detected
   (sha256) and skipped; the node resumes from the previous version;
-- /sim/rejected_commands stays 0 and every command stays within the sim profile's limits.
+- /sim/rejected_commands stays 0 and every command stays within the sim profile's limits; within
+  one arbiter process no joint's command moves more than the step bound (min(max_step,
+  max_velocity * period)) from the one before.
 
 Real-time run (`test_arbiter_death_realtime_watchdog`): the bridge in real time
 (`command_timeout` 0.5 s). After `kill -9 phase_arbiter` the commands stop and the bridge's
@@ -43,16 +46,18 @@ from pathlib import Path
 import yaml
 
 from suite import (
-    ROOT, Probe, csv_rows, launch_file, launched_pids, phase_switches, start_launch, stop_launch,
+    ROOT, Probe, csv_rows, domain, launch_file, launched_pids, phase_switches, start_launch, stop_launch,
 )
 
-LOCKSTEP_DOMAIN, REALTIME_DOMAIN = 52, 53
+LOCKSTEP_DOMAIN, REALTIME_DOMAIN = domain(52), domain(53)
 PERIOD = 0.05
 HOLD_EPS = 0.05          # rad/s: "still"
 HOLD_COMMANDS = 5        # the same command this many times in a row: a hold
 PROFILE = yaml.safe_load((ROOT / "config/robots/sim_arm.yaml").read_text())["/**"]["ros__parameters"]
 LOWER, UPPER = PROFILE["position_lower"], PROFILE["position_upper"]
 MAX_STEP = [v * PERIOD for v in PROFILE["max_velocity"]]
+# What no command may move a joint from the previous one (phase_arbiter's JointLimits::step_bound)
+STEP_BOUND = [min(s, v * PERIOD) for s, v in zip(PROFILE["max_step"], PROFILE["max_velocity"])]
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 UP = {
     "world_model": "world model up",
@@ -265,6 +270,8 @@ def test_kill_each_node_lockstep(tmp_path):
                 mid = len(data) // 2
                 data[mid:mid + 64] = bytes(b ^ 0xFF for b in data[mid:mid + 64])
                 cks[-1].write_bytes(bytes(data))
+            if name == "phase_arbiter":
+                figures["phase_arbiter_killed_at"] = t_kill
             if name in ("phase_arbiter", "camera_encoder"):
                 # Lock-step: without commands the sim does not step; without observations the
                 # arbiter sends none (its silence hold goes to an arm that runs on its own, or
@@ -303,12 +310,15 @@ def test_kill_each_node_lockstep(tmp_path):
                 assert not switched, f"{name}: the phase changed before the arm was still: {switched} {f}"
                 # The arbiter reuses the last action while it is fresher than watchdog_periods
                 # (2 periods of wall time), waiting action_wait_periods (0.5) for a new one
-                # before each step: at most 4 commands; plus one already on its way at the kill
-                # and one of slack. Then it holds: the same target, again and again.
+                # before each step: at most 4 commands; plus one already on its way at the kill.
+                # Then it holds where the arm is, moving each joint at most one step bound per
+                # command from the last target (which leads the arm by at most 2 steps, 3 after
+                # the step on its way): 3 commands; and one of slack. Then the same target,
+                # again and again.
                 sent = [(round(t - t_kill, 3), [round(x, 3) for x in c])
                         for _, c, t in probe.commands if t >= t_kill][:30]
-                assert moving is not None and moving <= 6, \
-                    f"{name}: no hold within 6 commands of the kill: {f}; commands (s after the kill): {sent}"
+                assert moving is not None and moving <= 9, \
+                    f"{name}: no hold within 9 commands of the kill: {f}; commands (s after the kill): {sent}"
                 # The hold is where the arm is: its measured position, or (after a refused
                 # step) the last target, at most one step beyond an origin that leads the arm by
                 # at most 2 steps (MAX_LEAD_STEPS): 3 steps, and half a step of slack.
@@ -365,9 +375,21 @@ def test_kill_each_node_lockstep(tmp_path):
         probe.spin_for(1)
         assert probe.rejected and probe.rejected[-1] == 0, f"sim rejected commands: {probe.rejected}"
         n = check_commands(probe.commands)
-        steps = [max(abs(a - b) for a, b in zip(c1, c0))
-                 for (_, c0, _), (_, c1, _) in zip(probe.commands, probe.commands[1:])]
-        print(f"commands checked: {n}; largest step between commands {max(steps):.4f} rad; "
+        # The speed bound: within one arbiter process, no joint's command moves more than
+        # min(max_step, max_velocity * period) from the one before, whatever made it (policy
+        # steps, holds after each kill, the workspace rule, restarts from the measured position).
+        killed = figures["phase_arbiter_killed_at"]
+        processes = [[c for _, c, t in probe.commands if t < killed],
+                     [c for _, c, t in probe.commands if t >= killed]]
+        steps = []
+        for cmds in processes:
+            for c0, c1 in zip(cmds, cmds[1:]):
+                over = [(j, round(abs(a - b), 4)) for j, (a, b) in enumerate(zip(c1, c0))
+                        if abs(a - b) > STEP_BOUND[j] + 1e-9]
+                assert not over, f"a command moved joints (joint, rad) past the step bound {STEP_BOUND}: {over}: {c0} -> {c1}"
+                steps.append(max(abs(a - b) for a, b in zip(c1, c0)))
+        print(f"commands checked: {n}; largest step between commands of one arbiter {max(steps):.4f} rad "
+              f"(bound {max(STEP_BOUND)}); "
               f"sim steps after a kill: encoder {figures['camera_encoder_dead_steps']}, "
               f"arbiter {figures['phase_arbiter_dead_steps']} (at most 1 in flight)", flush=True)
         assert all(p.poll() is None for p in [suite])

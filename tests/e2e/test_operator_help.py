@@ -12,12 +12,12 @@ import subprocess
 import sys
 import time
 
-from suite import ROOT, binary, csv_rows, env, start_launch, stop_launch
+from suite import ROOT, binary, csv_rows, domain, env, start_launch, stop_launch
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import learn_curve as lc  # noqa: E402
 
-HELP_DOMAIN, EMPTY_DOMAIN = 57, 58
+HELP_DOMAIN, EMPTY_DOMAIN = domain(57), domain(58)
 # the block's x, y, z (learn_curve.BLOCK_ON_TABLE's dimensions), with x's lower bound past its start
 BLOCK_PAST_ITS_START = [("phase_arbiter", "object_lower", [0.5, -0.5, -0.05]),
                         ("phase_arbiter", "object_outside_steps", 10),

@@ -28,13 +28,13 @@ import time
 import pytest
 
 from suite import (
-    PY, ROOT, binary, csv_rows, env, launched_pids, phase_switches, read_latched_uint64, stop,
+    PY, ROOT, binary, csv_rows, domain, env, launched_pids, phase_switches, read_latched_uint64, stop,
 )
 from suite import launch_file as _launch_file
 from suite import record_demos as _record_demos
 
-TRAIN_DOMAIN, EVAL_DOMAIN, DEMO_DOMAIN = 95, 96, 97
-PIXEL_DOMAIN, PIXEL_EVAL_DOMAIN, PIXEL_DEMO_DOMAIN = 92, 93, 94
+TRAIN_DOMAIN, EVAL_DOMAIN, DEMO_DOMAIN = domain(95), domain(96), domain(97)
+PIXEL_DOMAIN, PIXEL_EVAL_DOMAIN, PIXEL_DEMO_DOMAIN = domain(92), domain(93), domain(94)
 BUDGET_S = float(os.environ.get("MBARL_E2E_BUDGET_S", 1500))
 MAX_STEPS = int(os.environ.get("MBARL_E2E_MAX_STEPS", 20_000))
 ROUND = re.compile(r"deployed success (\d+)/(\d+) .*after (\d+) env steps")

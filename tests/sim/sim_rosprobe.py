@@ -24,12 +24,15 @@ from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
 SIM_DIR = Path(__file__).resolve().parents[2] / "sim"
-_domains = itertools.count((os.getpid() % 40) * 2)
+sys.path.insert(0, str(SIM_DIR.parent / "tests"))
+from domains import domain  # noqa: E402  (the tests' ROS domain ids: slot + run offset)
+_domains = itertools.count()
+SIM_SLOTS = range(104, 116)
 
 
 def next_domain_id() -> int:
-    """A ROS domain id (120..231) unlikely to be used by another test run on this machine."""
-    return 120 + next(_domains) % 112
+    """The next of this run's sim-test ROS domains (slots 104..115 in turn, tests/domains.py)."""
+    return domain(SIM_SLOTS[next(_domains) % len(SIM_SLOTS)])
 
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)

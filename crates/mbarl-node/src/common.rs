@@ -134,6 +134,7 @@ impl LearnSetup {
         )?;
         let device = cfg.device.resolve()?;
         let run_dir = run_dir(&node.param::<String>("run_dir").map_err(param_err)?);
+        crate::demos::check_fits(&run_dir, &cfg)?;
         resolve_state_norm(&mut cfg, &run_dir)?;
         Ok(Self {
             cfg,

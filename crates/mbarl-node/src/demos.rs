@@ -62,6 +62,42 @@ fn check_layout(bag: &Bag) -> std::result::Result<(), String> {
     ))
 }
 
+/// Do the run's demos fit the learn config? Each dataset's first transition must convert
+/// ([`crate::convert::transition`]): a config made for another arm (its `obs.action_dim`,
+/// `obs.state_dim`, `obs.proprio_dim`) would otherwise refuse every demo, one warning each,
+/// and train without them. The error names both sides. Learning nodes call it at start-up.
+pub fn check_fits(run_dir: &Path, cfg: &LearnConfig) -> Result<()> {
+    for role in ["forward", "backward"] {
+        for dir in dataset_dirs(run_dir, role) {
+            let Ok(bag) = Bag::open(&dir) else {
+                continue; // read_dataset reports an unreadable dataset when it is loaded
+            };
+            let Some(Ok(t)) = Transitions::new(&bag, true).next() else {
+                continue;
+            };
+            if let Err(e) = crate::convert::transition(&t, cfg, 0.0, true) {
+                let o = &t.observation;
+                return Err(NodeError::Demo {
+                    path: dir.display().to_string(),
+                    reason: format!(
+                        "does not fit the learn config ({e}): the demos have {} joints {:?}, {} task-state values, actions of {}; \
+                         the learn config has obs.action_dim {}, obs.state_dim {}, obs.proprio_dim {} \
+                         (state mode: state_dim = task-state values + 3 x joints; see docs/real-arm.md)",
+                        o.joint_position.len(),
+                        o.joint_names,
+                        o.state.len(),
+                        t.action.len(),
+                        cfg.obs.action_dim,
+                        cfg.obs.state_dim,
+                        cfg.obs.proprio_dim,
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Every transition of every dataset of a role (none when the role has no datasets).
 pub fn load_role(run_dir: &Path, role: &str) -> Result<Vec<Transition>> {
     let mut out = Vec::new();

@@ -156,6 +156,41 @@ fn a_dataset_of_another_transition_layout_is_refused_with_how_to_reimport() {
 }
 
 #[test]
+fn demos_of_another_arm_stop_start_up_naming_both_sides() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = synth::small_state_config(); // 4 joints: state_dim 8, action_dim 4
+    write_dataset(
+        dir.path(),
+        "backward",
+        "b",
+        &synth::transitions(3, Phase::BACKWARD, 0, 0),
+    );
+    demos::check_fits(dir.path(), &cfg).unwrap();
+    // a 7-joint arm's demos
+    let mut seven = synth::transitions(3, Phase::FORWARD, 0, 0);
+    for t in &mut seven {
+        for o in [&mut t.observation, &mut t.next_observation] {
+            o.joint_names = (1..=7).map(|i| format!("fr3_joint{i}")).collect();
+            o.joint_position = vec![0.1; 7];
+            o.joint_velocity = vec![0.0; 7];
+        }
+        t.action = vec![0.0; 7];
+    }
+    write_dataset(dir.path(), "forward", "panda", &seven);
+    let e = demos::check_fits(dir.path(), &cfg).unwrap_err().to_string();
+    for part in [
+        "panda",
+        "7 joints",
+        "fr3_joint1",
+        "actions of 7",
+        "obs.action_dim 4",
+        "obs.state_dim 8",
+    ] {
+        assert!(e.contains(part), "{part} missing from: {e}");
+    }
+}
+
+#[test]
 fn demo_datasets_load_by_role() {
     let dir = tempfile::tempdir().unwrap();
     write_dataset(

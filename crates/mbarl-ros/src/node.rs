@@ -240,13 +240,29 @@ impl NodeBuilder {
         };
         node.start_clock()?;
         let counters = node.counters().clone();
-        runtime.spawn(crate::counters::log_changes(counters, COUNTER_LOG_PERIOD));
+        runtime.spawn(crate::counters::log_changes(counters, counter_log_period()));
         Ok(node)
     }
 }
 
-/// How often a node logs its counters (only when they changed).
-const COUNTER_LOG_PERIOD: std::time::Duration = std::time::Duration::from_secs(30);
+/// How often a node logs its counters (only when they changed): `$MBARL_COUNTER_LOG_PERIOD_S`
+/// seconds (≥ 0.1), else 30 s. An unreadable value is warned about and the default used.
+fn counter_log_period() -> std::time::Duration {
+    const DEFAULT_S: f64 = 30.0;
+    let s = match std::env::var("MBARL_COUNTER_LOG_PERIOD_S") {
+        Err(_) => DEFAULT_S,
+        Ok(v) => match v.trim().parse::<f64>() {
+            Ok(s) if s.is_finite() && s >= 0.1 => s,
+            _ => {
+                tracing::warn!(
+                    "MBARL_COUNTER_LOG_PERIOD_S=`{v}` is not a period ≥ 0.1 s: logging counters every {DEFAULT_S} s"
+                );
+                DEFAULT_S
+            }
+        },
+    };
+    std::time::Duration::from_secs_f64(s)
+}
 
 fn create_err(what: &str, e: impl std::fmt::Debug) -> TransportError {
     TransportError::Create {

@@ -9,7 +9,7 @@ use mbarl_msgs::sensor_msgs::{Image, JointState};
 use mbarl_msgs::std_msgs::{Header, String as StringMsg};
 use mbarl_msgs::std_srvs::{Trigger, TriggerRequest, TriggerResponse};
 use mbarl_ros::{NodeBuilder, ParamSpec, ParameterValue, Qos, RosArgs};
-use mbarl_testkit::{Peer, TIMEOUT, test_image_data};
+use mbarl_testkit::{Peer, TIMEOUT, domain, test_image_data};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -116,7 +116,7 @@ async fn string_rust_to_rclpy() {
             data: format!("hello from rust {i}"),
         })
         .collect();
-    let got = publish_to_peer(41, "std_msgs/String", msgs).await;
+    let got = publish_to_peer(domain(41), "std_msgs/String", msgs).await;
     for (i, g) in got.iter().enumerate() {
         assert_eq!(g["data"], format!("hello from rust {i}"));
     }
@@ -124,7 +124,7 @@ async fn string_rust_to_rclpy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn string_rclpy_to_rust() {
-    let got = receive_from_peer::<StringMsg>(42, "std_msgs/String", 3).await;
+    let got = receive_from_peer::<StringMsg>(domain(42), "std_msgs/String", 3).await;
     let data: Vec<_> = got.iter().map(|m| m.data.as_str()).collect();
     assert_eq!(
         data,
@@ -160,7 +160,7 @@ async fn joint_state_rust_to_rclpy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joint_state_rclpy_to_rust() {
-    let got = receive_from_peer::<JointState>(44, "sensor_msgs/JointState", 3).await;
+    let got = receive_from_peer::<JointState>(domain(44), "sensor_msgs/JointState", 3).await;
     for (i, m) in got.iter().enumerate() {
         assert_eq!(m, &joint_state(i as u32));
     }
@@ -173,7 +173,7 @@ async fn image_640x480_rust_to_rclpy_byte_exact() {
         .iter()
         .map(|m| format!("{:x}", Sha256::digest(&m.data)))
         .collect();
-    let got = publish_to_peer(45, "sensor_msgs/Image640x480", msgs).await;
+    let got = publish_to_peer(domain(45), "sensor_msgs/Image640x480", msgs).await;
     for (i, g) in got.iter().enumerate() {
         assert_eq!(
             (
@@ -191,7 +191,7 @@ async fn image_640x480_rust_to_rclpy_byte_exact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn image_640x480_rclpy_to_rust_byte_exact() {
-    let got = receive_from_peer::<Image>(46, "sensor_msgs/Image640x480", 3).await;
+    let got = receive_from_peer::<Image>(domain(46), "sensor_msgs/Image640x480", 3).await;
     for (i, m) in got.iter().enumerate() {
         let want = image(i as u32, 640, 480);
         assert_eq!(
@@ -205,7 +205,7 @@ async fn image_640x480_rclpy_to_rust_byte_exact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trigger_service_rclpy_calls_rust() {
-    let domain = 47;
+    let domain = domain(47);
     let node = node("rust_server", domain);
     let server = node.service_server::<Trigger>("/rust_trigger").unwrap();
     let serving = tokio::spawn(async move {
@@ -232,7 +232,7 @@ async fn trigger_service_rclpy_calls_rust() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trigger_service_rust_calls_rclpy() {
-    let domain = 48;
+    let domain = domain(48);
     let mut peer = Peer::start(domain, &["trigger-server", "/py_trigger"]);
     peer.expect("ready");
     let node = node("rust_client", domain);
@@ -253,7 +253,7 @@ async fn trigger_service_rust_calls_rclpy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rclpy_graph_sees_rust_node_topics_and_services() {
-    let domain = 49;
+    let domain = domain(49);
     let node = NodeBuilder::new("graph_probe")
         .namespace("/mbarl_test")
         .domain_id(domain)
@@ -300,7 +300,7 @@ async fn rclpy_graph_sees_rust_node_topics_and_services() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rclpy_parameter_client_lists_gets_sets() {
-    let domain = 50;
+    let domain = domain(50);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("params.yaml");
     std::fs::write(&file, "/**:\n  ros__parameters:\n    robot: sim_arm\nparam_node:\n  ros__parameters:\n    gain: 1.5\n")
@@ -357,7 +357,7 @@ async fn rclpy_parameter_client_lists_gets_sets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latched_rust_topic_reaches_a_late_transient_local_rclpy_subscriber() {
-    let domain = 51;
+    let domain = domain(51);
     let node = node("rust_latcher", domain);
     let latched = node
         .publisher::<StringMsg>("/latched_state", Qos::Latched)

@@ -7,7 +7,7 @@ use std::time::Duration;
 use mbarl_msgs::sensor_msgs::{Image, JointState};
 use mbarl_msgs::std_msgs::Float64MultiArray;
 use mbarl_ros::{NodeBuilder, Qos, RosNode};
-use mbarl_testkit::{TIMEOUT, start_sim_bridge};
+use mbarl_testkit::{TIMEOUT, domain, start_sim_bridge};
 
 async fn next_state(js: &mbarl_ros::Subscriber<JointState>) -> JointState {
     js.recv_timeout(TIMEOUT)
@@ -87,9 +87,9 @@ async fn drive(node: &RosNode, lockstep: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_node_drives_the_lockstep_sim_arm() {
-    let _bridge = start_sim_bridge(81, "reach", true, &[]);
+    let _bridge = start_sim_bridge(domain(81), "reach", true, &[]);
     let node = NodeBuilder::new("sim_driver")
-        .domain_id(81)
+        .domain_id(domain(81))
         .build()
         .unwrap();
     drive(&node, true).await;
@@ -97,9 +97,9 @@ async fn rust_node_drives_the_lockstep_sim_arm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_node_drives_the_realtime_sim_arm() {
-    let _bridge = start_sim_bridge(82, "reach", false, &[]);
+    let _bridge = start_sim_bridge(domain(82), "reach", false, &[]);
     let node = NodeBuilder::new("sim_driver")
-        .domain_id(82)
+        .domain_id(domain(82))
         .build()
         .unwrap();
     drive(&node, false).await;

@@ -9,7 +9,7 @@ use mbarl_msgs::std_msgs::String as StringMsg;
 use mbarl_msgs::std_srvs::{Trigger, TriggerRequest};
 use mbarl_msgs::{RosMessage, msg::Phase};
 use mbarl_ros::{NodeBuilder, ParamSpec, Qos, RosArgs, RosNode, TransportError};
-use mbarl_testkit::{Peer, TIMEOUT};
+use mbarl_testkit::{Peer, TIMEOUT, domain};
 use serde::{Deserialize, Serialize};
 
 fn node(name: &str, domain: u16) -> RosNode {
@@ -101,13 +101,13 @@ async fn latched_topic_reaches_a_late_subscriber() {
 async fn use_sim_time_follows_rclpy_clock() {
     let (_, args) = RosArgs::parse(["--ros-args", "-p", "use_sim_time:=true"]).unwrap();
     let n = NodeBuilder::new("sim_timed")
-        .domain_id(63)
+        .domain_id(domain(63))
         .ros_args(args)
         .build()
         .unwrap();
     assert!(n.use_sim_time());
     assert_eq!(n.now().sec, 0, "no /clock yet: sim time is zero");
-    let _clock = Peer::start(63, &["clock", "1000", "20"]);
+    let _clock = Peer::start(domain(63), &["clock", "1000", "20"]);
     assert!(
         n.wait_for_clock(TIMEOUT).await,
         "/clock from rclpy never arrived"
@@ -131,7 +131,7 @@ async fn remapped_names_are_used_on_the_wire() {
     ])
     .unwrap();
     let talker = NodeBuilder::new("talker")
-        .domain_id(64)
+        .domain_id(domain(64))
         .ros_args(args)
         .build()
         .unwrap();
@@ -185,7 +185,7 @@ async fn startup_rejects_bad_parameters_naming_parameter_and_file() {
     let (_, args) =
         RosArgs::parse(["--ros-args", "--params-file", file.to_str().unwrap()]).unwrap();
     let err = NodeBuilder::new("strict_node")
-        .domain_id(66)
+        .domain_id(domain(66))
         .ros_args(args)
         .param(ParamSpec::new("rate_hz", 20.0, "control rate"))
         .build()
@@ -195,7 +195,7 @@ async fn startup_rejects_bad_parameters_naming_parameter_and_file() {
     assert!(msg.contains("rate_hz") && msg.contains("arm.yaml"), "{msg}");
 
     let err = NodeBuilder::new("strict_node")
-        .domain_id(66)
+        .domain_id(domain(66))
         .param(ParamSpec::required(
             "robot",
             mbarl_ros::ParamKind::String,
@@ -208,7 +208,7 @@ async fn startup_rejects_bad_parameters_naming_parameter_and_file() {
 
     // At run time a set of the wrong type is refused and the value kept.
     let ok = NodeBuilder::new("typed")
-        .domain_id(66)
+        .domain_id(domain(66))
         .param(ParamSpec::new("gain", 1.0, ""))
         .build()
         .unwrap();

@@ -12,6 +12,33 @@ use serde_json::Value;
 
 pub const TIMEOUT: Duration = Duration::from_secs(40);
 
+/// The highest test slot ([`domain`]): slots 0..=115, so that two blocks fit below DDS's
+/// highest domain id (232).
+pub const MAX_DOMAIN_SLOT: u16 = 115;
+
+/// The ROS domain id of test slot `slot`: `slot + $MBARL_TEST_DOMAIN_OFFSET` (0 when unset).
+/// Every test that joins DDS takes its own slot; scripts/test.sh gives each test run its own
+/// offset (0 or 116, whichever is free on this host), so two runs on one host never hear each
+/// other. The same rule for the Python tests: tests/domains.py.
+pub fn domain(slot: u16) -> u16 {
+    assert!(
+        slot <= MAX_DOMAIN_SLOT,
+        "test domain slot {slot} > {MAX_DOMAIN_SLOT}"
+    );
+    let offset = match std::env::var("MBARL_TEST_DOMAIN_OFFSET") {
+        Ok(v) => v.trim().parse::<u16>().unwrap_or_else(|_| {
+            panic!("MBARL_TEST_DOMAIN_OFFSET=`{v}` is not a number (scripts/test.sh sets 0 or 116)")
+        }),
+        Err(_) => 0,
+    };
+    let id = slot + offset;
+    assert!(
+        id <= 232,
+        "test domain {id} (slot {slot} + MBARL_TEST_DOMAIN_OFFSET {offset}) is above 232"
+    );
+    id
+}
+
 /// The repository root: `$MBARL_ROOT` (set by scripts/env.sh), else two levels above the
 /// running test's package (`cargo test` sets `CARGO_MANIFEST_DIR` at run time; every package
 /// sits at `crates/NAME` or `nodes/NAME`), else where this crate was built from. A shared

@@ -239,6 +239,7 @@ async fn main() -> Result<()> {
         frame
     }
 
+    let mut named_unused = false;
     loop {
         let deadline = pairer
             .deadline()
@@ -271,6 +272,13 @@ async fn main() -> Result<()> {
             }
             Some(js) = joint_states.recv() => {
                 received_js.increment();
+                if !named_unused {
+                    let unused = observe::unused_joints(&js, &ctx.order);
+                    if !unused.is_empty() {
+                        tracing::warn!(profile = ?ctx.order, "/joint_states also carries joints the robot profile does not name: {unused:?}; mbarl ignores them (it drives only the profile's joints: no gripper support yet)");
+                    }
+                    named_unused = true;
+                }
                 let stamp = stamp_ns(&js.header);
                 let joints = match observe::joints(&js, &ctx.order) {
                     Ok(j) => Joints { command: command.clone(), ..j },

@@ -94,6 +94,16 @@ pub fn joints(js: &JointState, order: &[String]) -> Result<Joints, InputError> {
     Ok(out)
 }
 
+/// The joints a joint state carries that the profile does not name (a gripper's fingers, a
+/// mobile base's wheels), in the message's order: mbarl ignores them, and says so once.
+pub fn unused_joints(js: &JointState, order: &[String]) -> Vec<String> {
+    js.name
+        .iter()
+        .filter(|n| !order.contains(n))
+        .cloned()
+        .collect()
+}
+
 /// Rejects joint states older than `max_age_s` (skipped when `max_age_s <= 0`).
 pub fn check_age(stamp_ns: i64, now_ns: i64, max_age_s: f64) -> Result<(), InputError> {
     let age_s = (now_ns - stamp_ns) as f64 / 1e9;
@@ -143,6 +153,21 @@ pub fn compressed_frame(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn joints_the_profile_does_not_name_are_listed() {
+        let order: Vec<String> = ["j1", "j2"].iter().map(|s| s.to_string()).collect();
+        let state = js(
+            &["finger_left", "j2", "j1", "finger_right"],
+            &[0.01, 0.2, 0.1, 0.01],
+        );
+        assert_eq!(
+            unused_joints(&state, &order),
+            ["finger_left", "finger_right"]
+        );
+        assert_eq!(joints(&state, &order).unwrap().position, [0.1, 0.2]);
+        assert!(unused_joints(&js(&["j1", "j2"], &[0.0, 0.0]), &order).is_empty());
+    }
 
     fn js(names: &[&str], pos: &[f64]) -> JointState {
         JointState {

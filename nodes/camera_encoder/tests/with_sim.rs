@@ -19,7 +19,7 @@ async fn next(obs: &Subscriber<Observation>) -> Observation {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pixel_observations_and_encoder_hot_swap_with_the_lockstep_sim() {
-    let domain = 100;
+    let domain = mbarl_testkit::domain(100);
     let _sim = start_sim_bridge(domain, "reach", true, &[]);
     let root = mbarl_testkit::repo_root();
     let preset = root.join("config/presets/pixels.yaml");
@@ -135,7 +135,7 @@ async fn pixel_observations_and_encoder_hot_swap_with_the_lockstep_sim() {
 /// own step (paired by its `sim_time`) into `Observation.state`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compressed_frames_and_state_mode_with_the_lockstep_sim() {
-    let domain = 103;
+    let domain = mbarl_testkit::domain(103);
     let _sim = start_sim_bridge(domain, "reach", true, &[]);
     let root = mbarl_testkit::repo_root();
     let profile = root.join("config/robots/sim_arm.yaml");

@@ -1,3 +1,4 @@
+use crate::start::StartDetector;
 use mbarl_learn::medal::ClassifierTrainer;
 use mbarl_learn::replay::Observation as RObs;
 use mbarl_learn::{CheckpointBytes, Component, LearnConfig, WorldModel};
@@ -96,7 +97,7 @@ impl Default for DemoStateSource {
 
 /// Splits demo transitions into episodes (each ends at a `phase_end` transition; a trailing
 /// run without one is an episode too).
-fn episodes(transitions: &[Transition]) -> Vec<&[Transition]> {
+pub(crate) fn episodes(transitions: &[Transition]) -> Vec<&[Transition]> {
     let mut out = Vec::new();
     let mut start = 0;
     for (i, t) in transitions.iter().enumerate() {
@@ -164,28 +165,19 @@ impl ClassifierLearner {
             }
             return;
         }
-        for episode in episodes(transitions) {
-            let picked = if forward {
-                &episode[..k.min(episode.len())]
-            } else {
-                &episode[episode.len().saturating_sub(k)..]
-            };
-            for t in picked {
-                // forward: s of the first k steps; backward: s′ of the last k steps
-                let state = if forward {
-                    &t.observation
-                } else {
-                    &t.next_observation
-                };
-                match convert::observation(state, &self.cfg) {
-                    Ok(o) => self.demo_states.push(o),
-                    Err(_) => self.rejected += 1,
-                }
+        for (_, state) in crate::start::initial_states(transitions, forward, k) {
+            match convert::observation(state, &self.cfg) {
+                Ok(o) => self.demo_states.push(o),
+                Err(_) => self.rejected += 1,
             }
-            if let Some(last) = episode.last().filter(|t| forward && t.phase_end) {
-                match convert::observation(&last.next_observation, &self.cfg) {
-                    Ok(n) => self.goal_states.push(n),
-                    Err(_) => self.rejected += 1,
+        }
+        if forward {
+            for episode in episodes(transitions) {
+                if let Some(last) = episode.last().filter(|t| t.phase_end) {
+                    match convert::observation(&last.next_observation, &self.cfg) {
+                        Ok(n) => self.goal_states.push(n),
+                        Err(_) => self.rejected += 1,
+                    }
                 }
             }
         }
@@ -308,6 +300,15 @@ pub struct Scorer {
     demo: ClassifierTrainer,
     goal: ClassifierTrainer,
     pub version: u32,
+    start: Option<StartDetector>,
+}
+
+/// One observation's scores (see `StateScore`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Scores {
+    pub demo: f32,
+    pub goal: f32,
+    pub start: f32,
 }
 
 impl Scorer {
@@ -319,7 +320,19 @@ impl Scorer {
             cfg,
             world_version: 0,
             version: 0,
+            start: None,
         })
+    }
+
+    /// Scores the start too, with `detector` (calibrated at each new world model).
+    pub fn with_start_detector(mut self, detector: StartDetector) -> Self {
+        self.start = Some(detector);
+        self
+    }
+
+    /// The start detector's radius under the current world model (0 before one).
+    pub fn start_radius(&self) -> Option<f64> {
+        self.start.as_ref().map(|d| d.radius)
     }
 
     pub fn offer_world(&mut self, msg: &ModelCheckpoint) -> Result<bool> {
@@ -329,6 +342,9 @@ impl Scorer {
         let ck = bundle::from_msg(msg)?;
         bundle::load_world_model(&mut self.world, &self.cfg, &ck)?;
         self.world_version = msg.version;
+        if let Some(d) = &mut self.start {
+            d.refresh(&self.world, &self.cfg)?;
+        }
         Ok(true)
     }
 
@@ -338,10 +354,11 @@ impl Scorer {
         Ok(())
     }
 
-    /// (demo probability, goal probability); zeros before trained weights exist.
-    pub fn score(&self, obs: &Observation) -> Result<(f32, f32)> {
-        if self.version == 0 || self.world_version == 0 {
-            return Ok((0.0, 0.0));
+    /// The demo-state, goal and start scores; the classifiers' are 0 before their trained
+    /// weights exist, the start detector's before a world model (or without a detector).
+    pub fn score(&self, obs: &Observation) -> Result<Scores> {
+        if self.world_version == 0 {
+            return Ok(Scores::default());
         }
         // the camera encoder's latent when the classifiers read latents of the same encoder
         let z = if !self.cfg.classifier_reads_state()
@@ -354,12 +371,22 @@ impl Scorer {
             self.world
                 .classifier_input(&convert::obs_batch(&[&o], &self.cfg))?
         };
-        let d = self.demo.prob(&z).double_value(&[0]) as f32;
-        let g = self.goal.prob(&z).double_value(&[0]) as f32;
-        Ok((
-            if d.is_finite() { d } else { 0.0 },
-            if g.is_finite() { g } else { 0.0 },
-        ))
+        let finite = |p: f32| if p.is_finite() { p } else { 0.0 };
+        let start = match &self.start {
+            Some(d) => d.score(&z)?.unwrap_or(0.0),
+            None => 0.0,
+        };
+        if self.version == 0 {
+            return Ok(Scores {
+                start,
+                ..Default::default()
+            });
+        }
+        Ok(Scores {
+            demo: finite(self.demo.prob(&z).double_value(&[0]) as f32),
+            goal: finite(self.goal.prob(&z).double_value(&[0]) as f32),
+            start,
+        })
     }
 }
 
@@ -495,16 +522,18 @@ mod tests {
         assert_eq!(
             sc.score(&synth::observation(0, [0.0, 0.2, 0.3, -0.1]))
                 .unwrap(),
-            (0.0, 0.0)
+            Scores::default()
         );
         sc.offer_world(&wm).unwrap();
         sc.load(&ck).unwrap();
-        let (d_demo, _) = sc
+        let d_demo = sc
             .score(&synth::observation(0, [0.0, 0.2, 0.3, -0.1]))
-            .unwrap();
-        let (d_far, _) = sc
+            .unwrap()
+            .demo;
+        let d_far = sc
             .score(&synth::observation(0, [2.0, 0.2, 0.3, -0.1]))
-            .unwrap();
+            .unwrap()
+            .demo;
         assert!(d_demo > d_far, "demo {d_demo} vs backward {d_far}");
     }
 
@@ -543,7 +572,7 @@ mod tests {
         let mut sc = Scorer::new(cfg, Device::Cpu).unwrap();
         sc.offer_world(&wm).unwrap();
         sc.load(&l.checkpoint().unwrap()).unwrap();
-        let score = |q| sc.score(&synth::observation(0, q)).unwrap().0;
+        let score = |q| sc.score(&synth::observation(0, q)).unwrap().demo;
         (score(demo), score(hard))
     }
 

@@ -12,4 +12,7 @@
 //!   many (hard-negative mining: the arm in a demonstrated pose with the object elsewhere);
 //! - goal classifier: positives = final states of forward demo episodes (`phase_end`),
 //!   negatives = the other demo states and online states (the online ones mined the same way).
+//! - start detector ([`start`]): how close a state is to the demos' start states, from demo
+//!   states alone; the arbiter can end a backward phase on it.
 pub mod learner;
+pub mod start;

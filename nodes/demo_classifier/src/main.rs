@@ -1,5 +1,5 @@
 //! `demo_classifier` node: trains the demo-state and goal classifiers in a training thread and
-//! publishes a StateScore for every Observation.
+//! publishes a StateScore (their scores and the start detector's) for every Observation.
 //!
 //! Subscribes `/mbarl/observation` (Reliable 5), `/mbarl/transition` (Lossless),
 //! `/mbarl/model/checkpoint` (Latched); publishes `/mbarl/state_score` (Reliable 5),
@@ -7,12 +7,13 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
 use demo_classifier::learner::{self, ClassifierLearner, DemoStateSource, Scorer};
+use demo_classifier::start::{StartDetector, StartSettings};
 use mbarl_learn::CheckpointBytes;
 use mbarl_msgs::msg::{ModelCheckpoint, Observation, StateScore, TrainingStats, Transition};
 use mbarl_msgs::std_msgs::Header;
-use mbarl_node::{bundle, common, metrics::CsvMetrics};
+use mbarl_node::{bundle, common, demos, metrics::CsvMetrics};
 use mbarl_ros::counters::RateLimitedWarn;
 use mbarl_ros::{NodeBuilder, ParamSpec, Qos, RosArgs};
 
@@ -44,6 +45,16 @@ fn params() -> Vec<ParamSpec> {
             "initial_state_window",
             learner::DEFAULT_INITIAL_WINDOW as i64,
             "k > 0: only the task's initial states are positives, the first k states of each forward demo episode and the last k of each backward one (measured best on door and push); 0: every demo state",
+        ),
+        ParamSpec::new(
+            "start_state_indices",
+            Vec::<i64>::new(),
+            "dimensions of the classifiers' input (the standardised state: Observation.state, then joint positions, velocities, leads; pixels: the latent) the start detector's distance reads; empty: all",
+        ),
+        ParamSpec::new(
+            "start_radius_quantile",
+            0.9,
+            "the start detector's radius: this quantile of the demo start states' distances to the nearest start state of another demo episode",
         ),
     ]);
     p
@@ -199,7 +210,40 @@ async fn main() -> Result<()> {
                 out_tx,
             )
         })?;
-    let mut scorer = Scorer::new(cfg, device)?;
+    let start_settings = StartSettings {
+        window: match node.param::<i64>("initial_state_window")?.max(0) as usize {
+            0 => learner::DEFAULT_INITIAL_WINDOW,
+            k => k,
+        },
+        dims: node
+            .param::<Vec<i64>>("start_state_indices")?
+            .into_iter()
+            .map(|d| {
+                usize::try_from(d).map_err(|_| anyhow!("start_state_indices: {d} is negative"))
+            })
+            .collect::<Result<_>>()?,
+        radius_quantile: node.param::<f64>("start_radius_quantile")?,
+    };
+    let width = cfg.classifier_input_dim();
+    if let Some(d) = start_settings.dims.iter().find(|&&d| d >= width) {
+        bail!(
+            "start_state_indices names dimension {d}; the classifiers' input has {width} (0..{width})"
+        );
+    }
+    let (detector, skipped) = StartDetector::from_demos(
+        &demos::load_role(&run_dir, "forward")?,
+        &demos::load_role(&run_dir, "backward")?,
+        start_settings,
+        &cfg,
+    );
+    if skipped > 0 {
+        tracing::warn!(
+            skipped,
+            "demo start states that do not fit the learn config"
+        );
+    }
+    let start_states = detector.len();
+    let mut scorer = Scorer::new(cfg, device)?.with_start_detector(detector);
 
     let observations =
         node.subscriber::<Observation>("/mbarl/observation", Qos::Reliable { depth: 5 })?;
@@ -226,12 +270,13 @@ async fn main() -> Result<()> {
         tokio::select! {
             biased;
             Some(obs) = observations.recv() => match scorer.score(&obs) {
-                Ok((demo, goal)) => {
+                Ok(s) => {
                     let msg = StateScore {
                         header: obs.header.clone(),
                         observation_seq: obs.seq,
-                        demo_probability: demo,
-                        goal_probability: goal,
+                        demo_probability: s.demo,
+                        goal_probability: s.goal,
+                        start_probability: s.start,
                         classifier_version: scorer.version,
                     };
                     if let Err(e) = score_pub.publish(msg) { reject("publish", &e); }
@@ -253,6 +298,9 @@ async fn main() -> Result<()> {
             },
             Some(ck) = world_ck.recv() => {
                 match scorer.offer_world(&ck) {
+                    Ok(true) if ck.version == 1 || ck.version % 50 == 0 => {
+                        tracing::info!(world_version = ck.version, start_states, radius = scorer.start_radius().unwrap_or(0.0), "start detector calibrated");
+                    }
                     Ok(_) => {}
                     Err(e) => { reject("checkpoint", &e); continue; }
                 }

@@ -29,7 +29,7 @@ async fn score_for(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scores_every_observation_and_learns_demo_states() {
-    let domain = 102;
+    let domain = mbarl_testkit::domain(102);
     let run = tempfile::tempdir().unwrap();
     synth::write_demo_dataset(
         run.path(),

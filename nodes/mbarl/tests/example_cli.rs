@@ -7,7 +7,7 @@ use mbarl_testkit::Peer;
 
 #[test]
 fn talker_honours_domain_id_namespace_and_remap_seen_from_rclpy() {
-    let domain = 71;
+    let domain = mbarl_testkit::domain(71);
     let mut listener = Peer::start(domain, &["sub", "/demo_ns/talk", "std_msgs/String", "3"]);
     listener.expect("ready");
     let mut talker = Command::new(env!("CARGO_BIN_EXE_mbarl"))
@@ -60,7 +60,7 @@ fn wrong_parameter_type_stops_the_node_with_a_clear_error() {
             "--params-file",
             file.to_str().unwrap(),
         ])
-        .env("ROS_DOMAIN_ID", "72")
+        .env("ROS_DOMAIN_ID", mbarl_testkit::domain(72).to_string())
         .output()
         .expect("run mbarl");
     assert!(!out.status.success());

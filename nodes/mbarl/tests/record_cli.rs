@@ -73,7 +73,7 @@ impl Drop for Recorder {
 
 #[test]
 fn records_rclpy_topics_until_ctrl_c_and_rosbags_reads_the_bag() {
-    let domain = 83;
+    let domain = mbarl_testkit::domain(83);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("rec");
     let rec = Recorder::start(
@@ -166,7 +166,7 @@ fn records_rclpy_topics_until_ctrl_c_and_rosbags_reads_the_bag() {
 
 #[test]
 fn killed_recorder_leaves_a_bag_readable_up_to_its_last_chunk() {
-    let domain = 84;
+    let domain = mbarl_testkit::domain(84);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("rec");
     let rec = Recorder::start(
@@ -208,7 +208,7 @@ fn killed_recorder_leaves_a_bag_readable_up_to_its_last_chunk() {
 
 #[test]
 fn duration_limit_leaves_an_empty_readable_bag() {
-    let domain = 85;
+    let domain = mbarl_testkit::domain(85);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("rec");
     let t0 = Instant::now();
@@ -233,7 +233,7 @@ fn duration_limit_leaves_an_empty_readable_bag() {
 
 #[test]
 fn max_messages_stops_the_recording() {
-    let domain = 86;
+    let domain = mbarl_testkit::domain(86);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("rec");
     let rec = Recorder::start(

@@ -19,7 +19,7 @@ fn record_demos_script_makes_a_dataset_from_the_sim_expert() {
             "--roles",
             "backward",
             "--domain",
-            "87",
+            &mbarl_testkit::domain(87).to_string(),
         ])
         .args([
             "--run-dir",

@@ -35,11 +35,15 @@ pub fn params() -> Vec<ParamSpec> {
             DoubleArray,
             "joint position upper limits (rad)",
         ),
-        ParamSpec::required("max_velocity", DoubleArray, "joint velocity limits (rad/s)"),
+        ParamSpec::required(
+            "max_velocity",
+            DoubleArray,
+            "joint velocity limits (rad/s): no command moves a joint more than max_velocity * period from the previous command",
+        ),
         ParamSpec::required(
             "max_step",
             DoubleArray,
-            "joint position step for a full-scale action (rad)",
+            "joint position step for a full-scale action (rad); no command moves a joint more than min(max_step, max_velocity * period) from the previous one",
         ),
         ParamSpec::new("control_rate_hz", 20.0, "control rate"),
         ParamSpec::new(
@@ -88,6 +92,11 @@ pub fn params() -> Vec<ParamSpec> {
             "demo_threshold",
             0.8,
             "demo-state score that ends the backward phase",
+        ),
+        ParamSpec::new(
+            "start_threshold",
+            0.0,
+            "start-detector score (demo states only: 0.5 at its calibrated radius) that also ends the backward phase; 0: off",
         ),
         ParamSpec::new(
             "hold_steps",
@@ -281,6 +290,7 @@ pub fn phase_config_from(node: &[ResolvedParam]) -> Result<PhaseConfig> {
         backward_steps: count("backward_steps")?,
         goal_threshold: param::<f64>(node, "goal_threshold")? as f32,
         demo_threshold: param::<f64>(node, "demo_threshold")? as f32,
+        start_threshold: Some(param::<f64>(node, "start_threshold")? as f32).filter(|t| *t > 0.0),
         hold_steps: count("hold_steps")?,
         min_phase_steps: count("min_phase_steps")?,
         forward_only: param(node, "forward_only")?,

@@ -4,6 +4,11 @@
 //! position target `last_target + action * max_step`, then clamps the step to the velocity
 //! limit (`max_velocity * period`) and the target to the position limits. Non-finite actions
 //! never reach the arm: the joint holds its last target.
+//!
+//! What the profile's speed limits bound: no command moves a joint farther from the previous
+//! command than [`JointLimits::step_bound`] (`min(max_step, max_velocity · period)`), whatever
+//! made it (a policy step, a step restarted from the measured position, the workspace rule, a
+//! hold, homing): a controller is never asked for more than the profile's speed.
 
 use thiserror::Error;
 
@@ -177,6 +182,40 @@ impl JointLimits {
                 _ => 0.0,
             })
             .collect()
+    }
+
+    /// The most joint `j`'s command may change from one command to the next: a full-scale
+    /// action's step, never more than the velocity limit over one period `period_s`.
+    pub fn step_bound(&self, j: usize, period_s: f64) -> f64 {
+        self.max_step[j].min(self.max_velocity[j] * period_s)
+    }
+
+    /// `targets` with each joint moved at most [`JointLimits::step_bound`] from the previous
+    /// command `previous` (none, or not one value per joint: unchanged), and whether any joint
+    /// was held back. Between two positions within the limits, so is the result.
+    pub fn bound_change(
+        &self,
+        previous: Option<&[f64]>,
+        targets: Vec<f64>,
+        period_s: f64,
+    ) -> (Vec<f64>, bool) {
+        let Some(prev) = previous.filter(|p| p.len() == targets.len()) else {
+            return (targets, false);
+        };
+        let mut limited = false;
+        let out = targets
+            .iter()
+            .enumerate()
+            .map(|(j, &t)| {
+                let b = self.step_bound(j, period_s);
+                let bounded = t.clamp(prev[j] - b, prev[j] + b);
+                if (bounded - t).abs() > 1e-12 {
+                    limited = true;
+                }
+                bounded
+            })
+            .collect();
+        (out, limited)
     }
 
     /// Is `p` within limits (with a tolerance)?

@@ -52,6 +52,10 @@ pub struct PhaseConfig {
     pub goal_threshold: f32,
     /// BACKWARD ends when the demo-state score stays above this for `hold_steps` steps.
     pub demo_threshold: f32,
+    /// BACKWARD also ends when the start detector's score (demo states only, which the
+    /// backward policy's own states do not argue down) stays above this for `hold_steps`
+    /// steps; `None`: off.
+    pub start_threshold: Option<f32>,
     pub hold_steps: u64,
     /// Scores end a phase only after this many steps of it (fresh classifiers are noisy; a
     /// phase that ends at once teaches nothing).
@@ -86,6 +90,7 @@ impl Default for PhaseConfig {
             backward_steps: 300,
             goal_threshold: 0.8,
             demo_threshold: 0.8,
+            start_threshold: None,
             hold_steps: 3,
             min_phase_steps: 10,
             stuck_cycles: 5,
@@ -105,6 +110,7 @@ impl Default for PhaseConfig {
 pub struct StepReport {
     pub goal_score: Option<f32>,
     pub demo_score: Option<f32>,
+    pub start_score: Option<f32>,
     /// Sum over joints of |Δ position| in this step.
     pub travel: f64,
     pub clamped: bool,
@@ -243,10 +249,19 @@ impl PhaseMachine {
                 self.config.backward_steps,
             ),
         };
+        // the start detector counts in backward phases only, beside the demo-state score
+        let start = match (self.phase, self.config.start_threshold, report.start_score) {
+            (Phase::Backward, Some(t), Some(s)) if s.is_finite() => Some((s >= t, t)),
+            _ => None,
+        };
         if let Some(s) = score.filter(|s| s.is_finite()) {
             self.first_score.get_or_insert(s);
             self.best_score = Some(self.best_score.map_or(s, |b| b.max(s)));
-            self.above_threshold = if s >= threshold {
+        }
+        let above = score.is_some_and(|s| s.is_finite() && s >= threshold);
+        let at_start = start.is_some_and(|(a, _)| a);
+        if score.is_some_and(f32::is_finite) || start.is_some() {
+            self.above_threshold = if above || at_start {
                 self.above_threshold + 1
             } else {
                 0
@@ -255,15 +270,15 @@ impl PhaseMachine {
         if self.above_threshold >= self.config.hold_steps
             && self.phase_step >= self.config.min_phase_steps
         {
-            let reason = match self.phase {
-                Phase::Backward => format!(
-                    "demo-state score ≥ {threshold} for {} steps",
-                    self.config.hold_steps
-                ),
-                _ => format!(
-                    "goal score ≥ {threshold} for {} steps",
-                    self.config.hold_steps
-                ),
+            let hold = self.config.hold_steps;
+            let reason = match (self.phase, start) {
+                (Phase::Backward, Some((true, t))) if !above => {
+                    format!(
+                        "start score ≥ {t} for {hold} steps (back among the demos' start states)"
+                    )
+                }
+                (Phase::Backward, _) => format!("demo-state score ≥ {threshold} for {hold} steps"),
+                _ => format!("goal score ≥ {threshold} for {hold} steps"),
             };
             return self.end_phase(reason, true);
         }
@@ -432,6 +447,7 @@ mod tests {
         StepReport {
             goal_score: Some(goal),
             demo_score: Some(demo),
+            start_score: None,
             travel: 0.1,
             clamped: false,
             object_outside: None,
@@ -443,6 +459,7 @@ mod tests {
         StepReport {
             goal_score: Some(0.1),
             demo_score: Some(0.1),
+            start_score: None,
             travel: 0.0,
             clamped: false,
             object_outside: None,
@@ -462,6 +479,33 @@ mod tests {
         assert_eq!((s.from, s.to), (Phase::Backward, Phase::Forward));
         assert_eq!(m.cycle(), 1);
         assert_eq!(m.total_steps(), 4);
+    }
+
+    #[test]
+    fn the_start_score_ends_backward_phases_only_when_enabled() {
+        let at_start = |start: f32| StepReport {
+            start_score: Some(start),
+            ..moving(0.0, 0.3)
+        };
+        let run = |threshold| {
+            let mut m = PhaseMachine::new(PhaseConfig {
+                start_threshold: threshold,
+                ..cfg()
+            });
+            // the start score never ends a forward phase
+            for _ in 0..9 {
+                assert_eq!(m.step(at_start(0.9)), None);
+            }
+            m.step(at_start(0.9)).unwrap();
+            assert_eq!(m.phase(), Phase::Backward);
+            assert_eq!(m.step(at_start(0.2)), None);
+            assert_eq!(m.step(at_start(0.6)), None);
+            m.step(at_start(0.7))
+        };
+        let s = run(Some(0.5)).expect("two steps at the start end the phase");
+        assert_eq!((s.from, s.to), (Phase::Backward, Phase::Forward));
+        assert!(s.reason.contains("start score ≥ 0.5"), "{}", s.reason);
+        assert_eq!(run(None), None, "off: only the demo-state score counts");
     }
 
     #[test]

@@ -66,7 +66,7 @@ async fn next_state(js: &Subscriber<JointState>, after: &JointState) -> JointSta
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn arbiter_moves_holds_and_records_with_the_sim() {
-    let domain = 91;
+    let domain = mbarl_testkit::domain(91);
     let _sim = start_sim_bridge(domain, "reach", true, &[]);
     let profile = repo_root().join("config/robots/sim_arm.yaml");
     let _arbiter = spawn_in_domain(

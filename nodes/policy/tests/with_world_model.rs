@@ -28,7 +28,7 @@ fn world_model_bin() -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_and_world_model_exchange_checkpoints_and_act() {
-    let domain = 101;
+    let domain = mbarl_testkit::domain(101);
     let run = tempfile::tempdir().unwrap();
     let preset = mbarl_testkit::repo_root().join("config/presets/state.yaml");
     let common = |extra: &[&str]| -> Vec<String> {
