@@ -101,7 +101,20 @@ def messages(args, episodes):
             if args.reward:
                 out.append((t + 4_300_000, '/sim/task_reward', 'std_msgs/msg/Float64',
                             T['std_msgs/msg/Float64'](data=-(e + 0.01 * k))))
-            if args.commands:
+            if args.commands and args.trajectory_commands:
+                # joint_trajectory_controller's interface: one point, joints in another order
+                order = [3, 1, 0, 2]
+                q = q_of(e, k + 1)
+                point = T['trajectory_msgs/msg/JointTrajectoryPoint'](
+                    positions=np.array([q[j] for j in order]), velocities=np.zeros(0),
+                    accelerations=np.zeros(0), effort=np.zeros(0),
+                    time_from_start=T['builtin_interfaces/msg/Duration'](sec=0, nanosec=50_000_000))
+                traj = T['trajectory_msgs/msg/JointTrajectory'](
+                    header=header(t + 5_000_000, ''), joint_names=[f'joint{j + 1}' for j in order],
+                    points=[point])
+                out.append((t + 5_000_000, '/arm_controller/joint_trajectory',
+                            'trajectory_msgs/msg/JointTrajectory', traj))
+            elif args.commands:
                 out.append((t + 5_000_000, '/arm_controller/commands', 'std_msgs/msg/Float64MultiArray',
                             f64_array(list(q_of(e, k + 1)))))
     out.sort(key=lambda x: x[0])
@@ -170,6 +183,8 @@ def main(argv):
     p.add_argument('--markers', action='store_true')
     p.add_argument('--reward', action='store_true')
     p.add_argument('--no-commands', dest='commands', action='store_false')
+    p.add_argument('--trajectory-commands', action='store_true',
+                   help='commands as JointTrajectory on /arm_controller/joint_trajectory')
     args = p.parse_args(argv)
 
     if not args.split:

@@ -1,6 +1,7 @@
 """The sim robot profile's kinematic chain and workspace box (config/robots/sim_arm.yaml) against
-MuJoCo: the chain's forward kinematics (URDF semantics, the same as the arbiter's Rust FK in
-nodes/phase_arbiter/src/kinematics.rs) gives MuJoCo's "ee" site, and every initial state and
+MuJoCo: the forward kinematics of the URDF chain it names (models/sim_arm/sim_arm.urdf, computed
+here independently of the arbiter's Rust FK, which nodes/phase_arbiter/tests/urdf_fk.rs checks)
+gives MuJoCo's "ee" site, and every initial state and
 every scripted-expert trajectory of every task stays inside the workspace box, so the arbiter
 never refuses what the experts do."""
 import zlib
@@ -15,7 +16,8 @@ from mbarl_sim.env import SimEnv
 from mbarl_sim.experts import run_episode
 from mbarl_sim.tasks import DIRECTIONS, TASKS
 
-PROFILE = Path(__file__).resolve().parents[2] / "config" / "robots" / "sim_arm.yaml"
+ROOT = Path(__file__).resolve().parents[2]
+PROFILE = ROOT / "config" / "robots" / "sim_arm.yaml"
 
 
 def profile():
@@ -34,16 +36,34 @@ def rpy(r, p, y):
     return rot([0, 0, 1], y) @ rot([0, 1, 0], p) @ rot([1, 0, 0], r)
 
 
-def chain_fk(params, q):
+def urdf_chain(params):
+    """The profile's URDF chain, base link to tip link: [(type, origin xyz, rpy, axis)]."""
+    import xml.etree.ElementTree as ET
     k = params["kinematics"]
-    xyz = np.reshape(k["joint_origin_xyz"], (-1, 3))
-    angles = np.reshape(k["joint_origin_rpy"], (-1, 3))
-    axes = np.reshape(k["joint_axis"], (-1, 3))
+    root = ET.parse(ROOT / k["urdf_file"]).getroot()
+    by_child = {j.find("child").get("link"): j for j in root.findall("joint")}
+    chain, link = [], k["tip_link"]
+    while link != k["base_link"]:
+        j = by_child[link]
+        o = j.find("origin")
+        axis = j.find("axis")
+        chain.append((j.get("type"),
+                      np.fromstring(o.get("xyz", "0 0 0"), sep=" "),
+                      np.fromstring(o.get("rpy", "0 0 0"), sep=" "),
+                      np.fromstring(axis.get("xyz"), sep=" ") if axis is not None else None))
+        link = j.find("parent").get("link")
+    return chain[::-1]
+
+
+def chain_fk(params, q):
     r, t = np.eye(3), np.zeros(3)
-    for i, qi in enumerate(q):
-        t = t + r @ xyz[i]
-        r = r @ rpy(*angles[i]) @ rot(axes[i], qi)
-    return t + r @ np.asarray(k["tool_xyz"], dtype=float)
+    qs = iter(q)
+    for kind, xyz, angles, axis in urdf_chain(params):
+        t = t + r @ xyz
+        r = r @ rpy(*angles)
+        if kind != "fixed":
+            r = r @ rot(axis, next(qs))
+    return t
 
 
 def in_box(params, p, tol=0.0):

@@ -297,6 +297,58 @@ fn several_bags_without_commands_and_profile() {
 }
 
 #[test]
+fn commands_come_from_the_profiles_interface_and_an_unused_command_topic_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bag = tmp.path().join("traj");
+    make_bag(
+        &bag,
+        &["--episodes", "1", "--steps", "10", "--trajectory-commands"],
+    );
+    let import = |profile: &Path, run: &str| {
+        let out = mbarl(&[
+            "demo",
+            "import",
+            bag.to_str().unwrap(),
+            "--role",
+            "forward",
+            "--run-dir",
+            tmp.path().join(run).to_str().unwrap(),
+            "--profile",
+            profile.to_str().unwrap(),
+            "--json",
+            "--no-progress",
+        ]);
+        (
+            ok_json(&out),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    // the sim profile drives /arm_controller/commands: the trajectory topic is not used, and
+    // the import says so
+    let sim = bagpy::repo_root().join("config/robots/sim_arm.yaml");
+    let (r, log) = import(&sim, "run_position");
+    assert_eq!(r["actions_from_commands"], 0, "{r}");
+    let unused = "/arm_controller/joint_trajectory (trajectory_msgs/msg/JointTrajectory)";
+    assert_eq!(
+        r["unused_command_topics"],
+        serde_json::json!([unused]),
+        "{r}"
+    );
+    assert!(log.contains("does not use"), "{log}");
+    // a joint_trajectory profile reads its commands from that topic, reordered
+    let traj = tmp.path().join("traj_profile.yaml");
+    let text = std::fs::read_to_string(&sim).unwrap().replace(
+        "command_interface: position_array",
+        "command_interface: joint_trajectory",
+    );
+    std::fs::write(&traj, text).unwrap();
+    let (r, _) = import(&traj, "run_trajectory");
+    assert_eq!(r["actions_from_joint_states"], 0, "{r}");
+    assert_eq!(r["actions_from_commands"], r["transitions"], "{r}");
+    assert_eq!(r["unused_command_topics"], serde_json::json!([]), "{r}");
+}
+
+#[test]
 fn bad_input_errors_and_skip_corrupt() {
     let tmp = tempfile::tempdir().unwrap();
     let bag = tmp.path().join("bag");

@@ -134,6 +134,21 @@ pub fn params() -> Vec<ParamSpec> {
             "homing ends after this many steps even if the rest pose is not reached",
         ),
         ParamSpec::new(
+            "kinematics.urdf_file",
+            "",
+            "the robot's URDF: the chain from kinematics.base_link to kinematics.tip_link gives the end effector (relative: from the working directory, else $MBARL_ROOT); instead of the kinematics.joint_* arrays",
+        ),
+        ParamSpec::new(
+            "kinematics.base_link",
+            "base_link",
+            "URDF link of the base frame (the workspace box's frame)",
+        ),
+        ParamSpec::new(
+            "kinematics.tip_link",
+            "",
+            "URDF link whose origin is the end effector (e.g. a tool centre point link)",
+        ),
+        ParamSpec::new(
             "kinematics.joint_origin_xyz",
             Vec::<f64>::new(),
             "per joint: origin xyz (m) in the previous joint's frame, as URDF <origin xyz>; 3 per joint",
@@ -212,9 +227,46 @@ pub fn object_bounds_from(node: &[ResolvedParam]) -> Result<Option<ObjectBounds>
     ))
 }
 
-/// The kinematic chain of the profile, `None` when it has none (no `kinematics.*` parameter
-/// set). `joints` is the number of joints of the profile.
+/// A relative path from the working directory, else from `$MBARL_ROOT`, else from the mbarl
+/// checkout this was built from (a node started elsewhere still finds the shipped models/).
+pub fn resolve_path(path: &str) -> std::path::PathBuf {
+    let p = std::path::PathBuf::from(path);
+    if p.is_absolute() || p.exists() {
+        return p;
+    }
+    std::env::var_os("MBARL_ROOT")
+        .map(std::path::PathBuf::from)
+        .into_iter()
+        .chain([std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")])
+        .map(|root| root.join(&p))
+        .find(|c| c.exists())
+        .unwrap_or(p)
+}
+
+/// The kinematic chain of the profile, `None` when it has none (no URDF and no `kinematics.*`
+/// array set). `joints` is the number of joints of the profile.
 pub fn chain_from(node: &[ResolvedParam], joints: usize) -> Result<Option<KinematicChain>> {
+    let urdf: String = param(node, "kinematics.urdf_file")?;
+    if !urdf.is_empty() {
+        let path = resolve_path(&urdf);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("kinematics.urdf_file {}", path.display()))?;
+        let tip: String = param(node, "kinematics.tip_link")?;
+        if tip.is_empty() {
+            anyhow::bail!(
+                "kinematics.urdf_file needs kinematics.tip_link (the end effector's link)"
+            );
+        }
+        let names: Vec<String> = param(node, "joint_names")?;
+        let chain = KinematicChain::from_urdf(
+            &text,
+            &param::<String>(node, "kinematics.base_link")?,
+            &tip,
+            &names,
+        )
+        .with_context(|| format!("kinematics.urdf_file {}", path.display()))?;
+        return Ok(Some(chain));
+    }
     let names = [
         "kinematics.joint_origin_xyz",
         "kinematics.joint_origin_rpy",
@@ -244,8 +296,9 @@ pub fn workspace_from(node: &[ResolvedParam], joints: usize) -> Result<Option<Wo
     let bounds = WorkspaceBox::new(&min, &max)?;
     let chain = chain_from(node, joints)?.ok_or_else(|| {
         KinematicsError::Incomplete(
-            "workspace_min/workspace_max need the kinematic chain (kinematics.joint_origin_xyz, \
-             kinematics.joint_origin_rpy, kinematics.joint_axis, kinematics.tool_xyz)"
+            "workspace_min/workspace_max need the kinematic chain (kinematics.urdf_file and \
+             kinematics.tip_link, or kinematics.joint_origin_xyz, kinematics.joint_origin_rpy, \
+             kinematics.joint_axis, kinematics.tool_xyz)"
                 .into(),
         )
     })?;

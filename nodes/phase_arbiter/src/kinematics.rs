@@ -1,7 +1,13 @@
-//! The arm's kinematic chain (from the robot profile), forward kinematics with nalgebra, and the
-//! Cartesian workspace box the end effector must stay in.
+//! The arm's kinematic chain (from the robot's URDF or the robot profile), forward kinematics with
+//! nalgebra, and the Cartesian workspace box the end effector must stay in.
 //!
-//! # Chain format (robot profile, ROS 2 params file)
+//! # From a URDF
+//!
+//! The profile names the URDF (`urdf_file`) and the chain's `base_link` and `tip_link`
+//! ([`KinematicChain::from_urdf`], parsed with `urdf-rs`): any serial chain of revolute,
+//! continuous and fixed joints, whose movable joints are the profile's `joint_names`.
+//!
+//! # Chain format without a URDF (robot profile, ROS 2 params file)
 //!
 //! A URDF-like serial chain of revolute joints, as flat arrays of doubles (params files have no
 //! nested lists). For `N` joints, in the profile's `joint_names` order:
@@ -48,6 +54,8 @@ pub enum KinematicsError {
     EmptyBox { min: [f64; 3], max: [f64; 3] },
     #[error("robot profile: {0}")]
     Incomplete(String),
+    #[error("robot profile: URDF: {0}")]
+    Urdf(String),
 }
 
 /// One revolute joint: its fixed origin in the previous frame and its axis in its own frame.
@@ -125,6 +133,85 @@ impl KinematicChain {
         Ok(Self {
             joints,
             tool: Point3::new(tool[0], tool[1], tool[2]),
+        })
+    }
+
+    /// The serial chain from link `base` to link `tip` of a URDF document: its revolute and
+    /// continuous joints must be `joint_names`, in that order (the profile's); fixed joints
+    /// fold into the next joint's origin, and those after the last movable joint make the tool
+    /// point (the `tip` link's origin).
+    pub fn from_urdf(
+        urdf: &str,
+        base: &str,
+        tip: &str,
+        joint_names: &[String],
+    ) -> Result<Self, KinematicsError> {
+        use urdf_rs::JointType;
+        let err = |m: String| KinematicsError::Urdf(m);
+        let robot = urdf_rs::read_from_string(urdf).map_err(|e| err(e.to_string()))?;
+        // walk from the tip up to the base
+        let mut path = Vec::new();
+        let mut link = tip.to_string();
+        while link != base {
+            let joint = robot
+                .joints
+                .iter()
+                .find(|j| j.child.link == link)
+                .ok_or_else(|| {
+                    err(format!(
+                        "no joint leads to link `{link}`: `{tip}` is not below `{base}`"
+                    ))
+                })?;
+            if path.len() > robot.joints.len() {
+                return Err(err(format!("the joints above `{tip}` form a loop")));
+            }
+            path.push(joint);
+            link = joint.parent.link.clone();
+        }
+        path.reverse();
+        let mut joints = Vec::new();
+        let mut names = Vec::new();
+        let mut pending = Isometry3::identity();
+        for j in path {
+            let [x, y, z] = *j.origin.xyz;
+            let [roll, pitch, yaw] = *j.origin.rpy;
+            let origin = Isometry3::from_parts(
+                Translation3::new(x, y, z),
+                UnitQuaternion::from_rotation_matrix(&rpy_rotation(roll, pitch, yaw)),
+            );
+            pending *= origin;
+            match j.joint_type {
+                JointType::Fixed => {}
+                JointType::Revolute | JointType::Continuous => {
+                    let [ax, ay, az] = *j.axis.xyz;
+                    let axis = Unit::try_new(Vector3::new(ax, ay, az), 1e-9).ok_or(
+                        KinematicsError::ZeroAxis {
+                            joint: joints.len(),
+                        },
+                    )?;
+                    joints.push(Joint {
+                        origin: pending,
+                        axis,
+                    });
+                    names.push(j.name.clone());
+                    pending = Isometry3::identity();
+                }
+                ref other => {
+                    return Err(err(format!(
+                        "joint `{}` is {other:?}: only revolute, continuous and fixed joints are supported",
+                        j.name
+                    )));
+                }
+            }
+        }
+        if names != joint_names {
+            return Err(err(format!(
+                "the chain from `{base}` to `{tip}` moves joints {names:?}; the profile's joint_names are {joint_names:?}"
+            )));
+        }
+        Ok(Self {
+            joints,
+            tool: pending * Point3::origin(),
         })
     }
 

@@ -21,6 +21,9 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+/// Where the phase arbiter sends `command_interface: joint_trajectory` commands.
+pub const JOINT_TRAJECTORY_TOPIC: &str = "/arm_controller/joint_trajectory";
+
 /// The sim arm's `max_step` (config/robots/sim_arm.yaml): the arbiter's full-scale action.
 pub const DEFAULT_MAX_STEP: f64 = 0.06;
 
@@ -83,11 +86,22 @@ impl RobotProfile {
             })
             .unwrap_or(&doc);
         let get = |k: &str| params.get(k).cloned();
-        let topics = match get("topics") {
+        let mut topics: RobotTopics = match get("topics") {
             None => RobotTopics::default(),
             Some(v) => serde_yaml_ng::from_value(v)
                 .with_context(|| format!("robot profile {}: `topics`", path.display()))?,
         };
+        // The commands come on the topic of the profile's command interface (the arbiter's),
+        // unless `topics.commands` names another.
+        let commands_given = get("topics").is_some_and(|t| t.get("commands").is_some());
+        if !commands_given
+            && get("command_interface")
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .as_deref()
+                == Some("joint_trajectory")
+        {
+            topics.commands = JOINT_TRAJECTORY_TOPIC.into();
+        }
         let joint_names = get("joint_names")
             .map(serde_yaml_ng::from_value::<Vec<String>>)
             .transpose()
@@ -142,6 +156,28 @@ mod tests {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../..")
             .join(rel)
+    }
+
+    #[test]
+    fn a_joint_trajectory_profile_reads_commands_from_the_trajectory_topic() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("robot.yaml");
+        std::fs::write(
+            &p,
+            "/**:\n  ros__parameters:\n    command_interface: joint_trajectory\n",
+        )
+        .unwrap();
+        assert_eq!(
+            RobotTopics::from_profile(&p).unwrap().commands,
+            "/arm_controller/joint_trajectory"
+        );
+        // `topics.commands` wins
+        std::fs::write(
+            &p,
+            "/**:\n  ros__parameters:\n    command_interface: joint_trajectory\n    topics:\n      commands: /my/traj\n",
+        )
+        .unwrap();
+        assert_eq!(RobotTopics::from_profile(&p).unwrap().commands, "/my/traj");
     }
 
     #[test]

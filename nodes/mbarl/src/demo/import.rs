@@ -151,6 +151,17 @@ pub struct ImportReport {
     pub message_bytes: u64,
     pub seconds: f64,
     pub skipped: Vec<String>,
+    /// Command topics in the bags that the import did not use (`NAME (TYPE)`): the profile's
+    /// `topics.commands` named another (or none), so actions may have come from joint states.
+    pub unused_command_topics: Vec<String>,
+}
+
+/// Does this topic carry arm commands? A `JointTrajectory` on any topic, a `Float64MultiArray`
+/// on a `…/commands` topic (ros2_control's forward command controllers).
+fn is_command_topic(t: &mbarl_bag::TopicInfo) -> bool {
+    let ty = mbarl_bag::normalize_type_name(&t.type_name);
+    ty == JointTrajectory::type_name()
+        || (ty == Float64MultiArray::type_name() && t.name.ends_with("/commands"))
 }
 
 /// One matched camera frame with the robot state at its time.
@@ -882,6 +893,22 @@ pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<Import
             };
         } else {
             imp.paired_commands = false;
+        }
+        for other in bag
+            .topics()
+            .iter()
+            .filter(|x| x.name != t.commands && is_command_topic(x))
+        {
+            let named = format!("{} ({})", other.name, other.type_name);
+            if !imp.report.unused_command_topics.contains(&named) {
+                tracing::warn!(
+                    bag = %bag.path().display(),
+                    "the bag holds the command topic {named}, which this import does not use (commands from `{}`{}): set `topics.commands` in the robot profile to use it",
+                    t.commands,
+                    if imp.has_commands { "" } else { ", not in this bag: actions from joint states" },
+                );
+                imp.report.unused_command_topics.push(named);
+            }
         }
         imp.has_state = !t.state.is_empty()
             && bag.topic(&t.state).is_ok_and(|s| {
