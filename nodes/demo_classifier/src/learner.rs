@@ -77,6 +77,10 @@ pub struct DemoStateSource {
     /// backward policy's target becomes "undone", not "anywhere a demo went", whose positives
     /// include the goal region).
     pub initial_window: usize,
+    /// With `initial_window` k > 0: how many of each backward demo's last states (default k).
+    /// A reverse expert stops on success, so its last k steps are its way to the start (the
+    /// door 0.6-1.0 rad open among the last 10), not start states.
+    pub backward_window: Option<usize>,
 }
 
 /// The shipped `initial_state_window`: with every demo state a positive an open door scored as
@@ -91,6 +95,7 @@ impl Default for DemoStateSource {
         Self {
             backward_demos: true,
             initial_window: DEFAULT_INITIAL_WINDOW,
+            backward_window: None,
         }
     }
 }
@@ -165,6 +170,10 @@ impl ClassifierLearner {
             }
             return;
         }
+        let k = match source.backward_window {
+            Some(b) if !forward => b.max(1),
+            _ => k,
+        };
         for (_, state) in crate::start::initial_states(transitions, forward, k) {
             match convert::observation(state, &self.cfg) {
                 Ok(o) => self.demo_states.push(o),
@@ -407,6 +416,7 @@ mod tests {
         let every_state = DemoStateSource {
             backward_demos: true,
             initial_window: 0,
+            backward_window: None,
         };
         let both = ClassifierLearner::new(cfg.clone(), Device::Cpu, Some(run.path()), every_state)
             .unwrap();
@@ -430,6 +440,7 @@ mod tests {
             DemoStateSource {
                 backward_demos: false,
                 initial_window: 0,
+                backward_window: None,
             },
         )
         .unwrap();
@@ -444,6 +455,7 @@ mod tests {
         let window = DemoStateSource {
             backward_demos: true,
             initial_window: 3,
+            backward_window: None,
         };
         let mut l = ClassifierLearner::new(cfg.clone(), Device::Cpu, None, window).unwrap();
         // two forward episodes (steps 0..12, 100..105) and one backward episode (200..207)
@@ -463,6 +475,15 @@ mod tests {
         assert_eq!(got, expected);
         // the goal states are every forward episode's last s′, window or not
         assert_eq!(l.goal_states.len(), 2);
+        // backward_window 1: each backward demo's final state only
+        let mut last_only = ClassifierLearner::new(cfg.clone(), Device::Cpu, None, window).unwrap();
+        let one = DemoStateSource {
+            backward_window: Some(1),
+            ..window
+        };
+        last_only.add_demos(&bwd, false, one);
+        let got: Vec<RObs> = last_only.demo_states.items.iter().cloned().collect();
+        assert_eq!(got, vec![obs(&bwd[6].next_observation)]);
         // a window longer than an episode takes all of it, once
         let mut all = ClassifierLearner::new(cfg.clone(), Device::Cpu, None, window).unwrap();
         let long = DemoStateSource {

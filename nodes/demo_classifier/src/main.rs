@@ -47,9 +47,19 @@ fn params() -> Vec<ParamSpec> {
             "k > 0: only the task's initial states are positives, the first k states of each forward demo episode and the last k of each backward one (measured best on door and push); 0: every demo state",
         ),
         ParamSpec::new(
+            "backward_state_window",
+            0i64,
+            "with initial_state_window k > 0: the last this many states of each backward demo are positives (1: its final state, where the reverse expert stopped); 0: k",
+        ),
+        ParamSpec::new(
             "start_state_indices",
             Vec::<i64>::new(),
             "dimensions of the classifiers' input (the standardised state: Observation.state, then joint positions, velocities, leads; pixels: the latent) the start detector's distance reads; empty: all",
+        ),
+        ParamSpec::new(
+            "start_window",
+            demo_classifier::start::DEFAULT_START_WINDOW as i64,
+            "the start detector's states: the first k states of each forward demo episode, and each backward demo's final state",
         ),
         ParamSpec::new(
             "start_radius_quantile",
@@ -180,6 +190,10 @@ async fn main() -> Result<()> {
         DemoStateSource {
             backward_demos: node.param::<bool>("backward_demo_states")?,
             initial_window: node.param::<i64>("initial_state_window")?.max(0) as usize,
+            backward_window: match node.param::<i64>("backward_state_window")? {
+                k if k > 0 => Some(k as usize),
+                _ => None,
+            },
         },
     )?;
     tracing::info!(
@@ -211,10 +225,7 @@ async fn main() -> Result<()> {
             )
         })?;
     let start_settings = StartSettings {
-        window: match node.param::<i64>("initial_state_window")?.max(0) as usize {
-            0 => learner::DEFAULT_INITIAL_WINDOW,
-            k => k,
-        },
+        window: node.param::<i64>("start_window")?.max(1) as usize,
         dims: node
             .param::<Vec<i64>>("start_state_indices")?
             .into_iter()

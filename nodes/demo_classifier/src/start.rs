@@ -9,8 +9,11 @@
 //! positives), in the classifiers' input (the standardised state, or the latent means), against
 //! a radius calibrated on the demos themselves.
 //!
-//! - start states: the first k states of each forward demo episode and the last k of each
-//!   backward one ([`initial_states`]);
+//! - start states: the first k states of each forward demo episode (the scene as reset, the arm
+//!   starting to move) and the final state of each backward one (where the reverse expert
+//!   stopped, the task undone). Not the backward demos' last k: a reverse expert stops on
+//!   success, so its last steps are the way there (door: measured 0.6-1.0 rad open among the
+//!   last 10 states, which made the detector end backward phases with the door open);
 //! - radius r: the `radius_quantile` of the start states' distances to the nearest start state
 //!   of *another* episode (leave one episode out: how far a new start may lie from the known
 //!   ones and still be one);
@@ -55,7 +58,7 @@ pub fn initial_states(
 /// Settings of the start detector (demo_classifier parameters).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StartSettings {
-    /// Initial states per demo episode (k).
+    /// Initial states per forward demo episode (k); each backward demo gives its final state.
     pub window: usize,
     /// Dimensions of the classifiers' input the distance reads; empty: all of them.
     pub dims: Vec<usize>,
@@ -63,10 +66,14 @@ pub struct StartSettings {
     pub radius_quantile: f64,
 }
 
+/// Forward demo states per episode the start detector takes: the scene as reset and the arm's
+/// first steps (3 steps of a full-scale action move a joint 0.18 rad on the sim arm).
+pub const DEFAULT_START_WINDOW: usize = 3;
+
 impl Default for StartSettings {
     fn default() -> Self {
         Self {
-            window: crate::learner::DEFAULT_INITIAL_WINDOW,
+            window: DEFAULT_START_WINDOW,
             dims: Vec::new(),
             radius_quantile: 0.9,
         }
@@ -96,7 +103,7 @@ impl StartDetector {
         let mut starts = Vec::new();
         let fwd = initial_states(forward, true, settings.window);
         let offset = fwd.last().map_or(0, |(e, _)| e + 1);
-        let bwd = initial_states(backward, false, settings.window)
+        let bwd = initial_states(backward, false, 1)
             .into_iter()
             .map(|(e, o)| (e + offset, o));
         for (episode, o) in fwd.into_iter().chain(bwd) {
@@ -267,7 +274,8 @@ mod tests {
             radius_quantile: 0.9,
         };
         let (mut d, rejected) = StartDetector::from_demos(&fwd, &bwd, settings, &cfg);
-        assert_eq!((d.len(), rejected), (6, 0));
+        // two forward episodes' first 2 states, the backward demo's final state
+        assert_eq!((d.len(), rejected), (5, 0));
         let world = WorldModel::new(&cfg, Device::Cpu).unwrap();
         d.refresh(&world, &cfg).unwrap();
         (d, cfg)
@@ -286,10 +294,14 @@ mod tests {
     fn start_states_score_high_and_far_states_low() {
         let (d, cfg) = detector(Vec::new());
         assert!(d.radius > 0.0);
-        let start = score_at(&d, &cfg, [0.01, 0.2, 0.3, -0.1]);
+        let start = score_at(&d, &cfg, [0.005, 0.2, 0.3, -0.1]);
         let far = score_at(&d, &cfg, [1.5, 0.2, 0.3, -0.1]);
         assert!(start > 0.9, "start {start}");
         assert!(far < 0.01, "far {far}");
+        // the backward demo's second-to-last state (its way to the start, joint 1 at 0.21) is no
+        // start state: only its final one (0.11) is
+        let approach = score_at(&d, &cfg, [0.21, 0.2, 0.3, -0.1]);
+        assert!(approach < 0.1, "approach {approach}");
     }
 
     #[test]
@@ -297,7 +309,7 @@ mod tests {
         // joint 3 far from every demo: all dims say "not the start", joint 1 alone says it is
         let (all, cfg) = detector(Vec::new());
         let (joint1, _) = detector(vec![0]);
-        let q = [0.01, 0.2, 2.0, -0.1];
+        let q = [0.005, 0.2, 2.0, -0.1];
         assert!(score_at(&all, &cfg, q) < 0.01);
         assert!(score_at(&joint1, &cfg, q) > 0.9);
         let (bad, _) = {
