@@ -6,10 +6,9 @@ policy at the start of its own phase, while the arm moves). Measured and asserte
 the nodes:
 - the arm holds still after the death of the active policy, counted from
   what was published (DDS source timestamps: the probe's own lag under load does not count):
-  the arbiter's hold (the same target 5 times in a row) within 9 commands of the kill (its
+  the arbiter's hold (the same target 5 times in a row) within 6 commands of the kill (its
   2-period action watchdog with a 0.5-period action wait: at most 4 steps on the last action;
-  one on its way; 3 hold commands approaching the arm one step bound at a time; one of
-  slack), the held target within 3.5 steps of travel of the measured
+  one on its way, one of slack), the held target within 3.5 steps of travel of the measured
   position, the arm at rest (velocities below HOLD_EPS) within 2 s of sim time (lock-step: the
   arm moves only when the sim steps), all within the killed policy's phase (a kill that raced
   a phase change is repeated in the policy's next phase, at most 3 kills; see
@@ -26,8 +25,8 @@ the nodes:
 - the newest world-model checkpoint, corrupted on disk while the node is dead, is detected
   (sha256) and skipped; the node resumes from the previous version;
 - /sim/rejected_commands stays 0 and every command stays within the sim profile's limits; within
-  one arbiter process no joint's command moves more than the step bound (min(max_step,
-  max_velocity * period)) from the one before.
+  one arbiter process every command is within the step bound (min(max_step, max_velocity *
+  period)) of the one before or of where the arm was.
 
 Real-time run (`test_arbiter_death_realtime_watchdog`): the bridge in real time
 (`command_timeout` 0.5 s). After `kill -9 phase_arbiter` the commands stop and the bridge's
@@ -310,15 +309,12 @@ def test_kill_each_node_lockstep(tmp_path):
                 assert not switched, f"{name}: the phase changed before the arm was still: {switched} {f}"
                 # The arbiter reuses the last action while it is fresher than watchdog_periods
                 # (2 periods of wall time), waiting action_wait_periods (0.5) for a new one
-                # before each step: at most 4 commands; plus one already on its way at the kill.
-                # Then it holds where the arm is, moving each joint at most one step bound per
-                # command from the last target (which leads the arm by at most 2 steps, 3 after
-                # the step on its way): 3 commands; and one of slack. Then the same target,
-                # again and again.
+                # before each step: at most 4 commands; plus one already on its way at the kill
+                # and one of slack. Then it holds: the same target, again and again.
                 sent = [(round(t - t_kill, 3), [round(x, 3) for x in c])
                         for _, c, t in probe.commands if t >= t_kill][:30]
-                assert moving is not None and moving <= 9, \
-                    f"{name}: no hold within 9 commands of the kill: {f}; commands (s after the kill): {sent}"
+                assert moving is not None and moving <= 6, \
+                    f"{name}: no hold within 6 commands of the kill: {f}; commands (s after the kill): {sent}"
                 # The hold is where the arm is: its measured position, or (after a refused
                 # step) the last target, at most one step beyond an origin that leads the arm by
                 # at most 2 steps (MAX_LEAD_STEPS): 3 steps, and half a step of slack.
@@ -375,21 +371,33 @@ def test_kill_each_node_lockstep(tmp_path):
         probe.spin_for(1)
         assert probe.rejected and probe.rejected[-1] == 0, f"sim rejected commands: {probe.rejected}"
         n = check_commands(probe.commands)
-        # The speed bound: within one arbiter process, no joint's command moves more than
-        # min(max_step, max_velocity * period) from the one before, whatever made it (policy
-        # steps, holds after each kill, the workspace rule, restarts from the measured position).
+        # The speed bound: within one arbiter process, every command is within
+        # min(max_step, max_velocity * period) of the one before on every joint, or of where the
+        # arm was (the newest joint state published before it: a hold where the arm is, or a
+        # step restarted from a blocked arm that the last target led by more than 2 steps).
         killed = figures["phase_arbiter_killed_at"]
-        processes = [[c for _, c, t in probe.commands if t < killed],
-                     [c for _, c, t in probe.commands if t >= killed]]
-        steps = []
+        processes = [[(c, t) for _, c, t in probe.commands if t < killed],
+                     [(c, t) for _, c, t in probe.commands if t >= killed]]
+        steps, restarts = [], 0
+
+        def within(c, ref):
+            return all(abs(a - b) <= s + 1e-9 for a, b, s in zip(c, ref, STEP_BOUND))
         for cmds in processes:
-            for c0, c1 in zip(cmds, cmds[1:]):
-                over = [(j, round(abs(a - b), 4)) for j, (a, b) in enumerate(zip(c1, c0))
-                        if abs(a - b) > STEP_BOUND[j] + 1e-9]
-                assert not over, f"a command moved joints (joint, rad) past the step bound {STEP_BOUND}: {over}: {c0} -> {c1}"
-                steps.append(max(abs(a - b) for a, b in zip(c1, c0)))
+            for (c0, t0), (c1, t1) in zip(cmds, cmds[1:]):
+                if within(c1, c0):
+                    steps.append(max(abs(a - b) for a, b in zip(c1, c0)))
+                    continue
+                # where the arm was when the arbiter computed it: a joint state published from
+                # 0.2 s before the previous command to this one (its observation may be a step or
+                # two old after a paced or overtaken wait; the best-effort probe may miss one)
+                arm = [s for s in probe.states if t0 - 0.2 <= s[4] <= t1] or \
+                    [s for s in probe.states if s[4] <= t1][-3:]
+                assert any(within(c1, s[2]) for s in arm), (
+                    f"a command moved past the step bound {STEP_BOUND} from both the previous "
+                    f"command and the arm: {c0} -> {c1}, arm at {[s[2] for s in arm]}")
+                restarts += 1
         print(f"commands checked: {n}; largest step between commands of one arbiter {max(steps):.4f} rad "
-              f"(bound {max(STEP_BOUND)}); "
+              f"(bound {max(STEP_BOUND)}), {restarts} farther but within the bound of the arm; "
               f"sim steps after a kill: encoder {figures['camera_encoder_dead_steps']}, "
               f"arbiter {figures['phase_arbiter_dead_steps']} (at most 1 in flight)", flush=True)
         assert all(p.poll() is None for p in [suite])

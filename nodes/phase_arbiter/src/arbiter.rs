@@ -278,34 +278,10 @@ impl Arbiter {
     /// clamped to the limits, and stays there while the hold lasts (no creeping after a
     /// sagging measurement). `None` while the arm's position is unknown: nothing is sent and
     /// the controller keeps holding on its own.
-    /// Like every command, a hold moves each joint at most one step bound from the previous
-    /// command ([`crate::command::bounded`]), so it reaches the held position over a few
-    /// periods when the last target led the arm.
     pub fn hold_targets(&mut self) -> Option<Vec<f64>> {
         let hold = self.hold_position()?;
-        let hold = self.bounded(hold).targets;
         self.last_targets = Some(hold.clone());
         Some(hold)
-    }
-
-    /// `targets` bounded by the profile's speed from the last command sent
-    /// ([`crate::command::bounded`]).
-    fn bounded(&self, targets: Vec<f64>) -> crate::command::SafeCommand {
-        crate::command::bounded(
-            &self.limits,
-            self.workspace.as_ref(),
-            self.period.as_secs_f64(),
-            self.last_targets.as_deref(),
-            targets,
-        )
-    }
-
-    /// The operator had the scene (a resume after help or a pause): the arm may have been
-    /// moved by hand, so the next command starts from where it is measured, not from the last
-    /// command sent before (which the speed bound would otherwise drive it back towards).
-    pub fn operator_took_over(&mut self) {
-        self.last_targets = None;
-        self.holding = None;
     }
 
     /// The position held (see [`Arbiter::hold_targets`]), without sending it.
@@ -444,15 +420,7 @@ impl Arbiter {
                     self.limits.requested_action(&a.action),
                 )
             }
-            Err(reason) => {
-                let b = self.bounded(base);
-                (
-                    b.targets,
-                    Some(reason),
-                    b.clamped,
-                    vec![0.0; self.limits.joints()],
-                )
-            }
+            Err(reason) => (base, Some(reason), false, vec![0.0; self.limits.joints()]),
         };
         if refused.is_some() {
             // A hold right after a refusal keeps the arm where the refusal sent it.
@@ -932,25 +900,12 @@ mod tests {
             (second[0] - 0.10).abs() < 1e-9,
             "from the last target: {second:?}"
         );
-        // A blocked arm (the target leads by more than MAX_LEAD_STEPS steps): from the arm
-        // (-0.05 + 0.05), but no command moves a joint more than one step bound from the one
-        // before: back from 0.10 by 0.05.
-        let third = arb.step(obs(2, [-0.05, 0.0]), t0);
-        let t = third.targets.unwrap();
+        // A blocked arm (the target leads by more than MAX_LEAD_STEPS steps): from the arm.
+        let third = arb.step(obs(2, [-0.05, 0.0]), t0).targets.unwrap();
         assert!(
-            (t[0] - 0.05).abs() < 1e-9,
-            "towards the arm, bounded: {t:?}"
+            third[0].abs() < 1e-9,
+            "from the measured position: {third:?}"
         );
-        assert!(third.clamped);
-        // A hold, too, approaches the arm's position one bound at a time.
-        let hold = arb.hold_targets().unwrap();
-        assert!((hold[0] - 0.0).abs() < 1e-9, "{hold:?}");
-        assert!((arb.hold_targets().unwrap()[0] + 0.05).abs() < 1e-9);
-        // After the operator had the arm, the next command starts where it is.
-        arb.operator_took_over();
-        arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![0.0, 0.0]), t0);
-        let after = arb.step(obs(3, [0.4, 0.0]), t0).targets.unwrap();
-        assert!((after[0] - 0.4).abs() < 1e-9, "{after:?}");
     }
 
     /// An arbiter whose phases last `budget` steps, with rest pose (0.5, -0.5).

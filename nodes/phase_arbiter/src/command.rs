@@ -46,8 +46,7 @@ pub fn step_from(
 }
 
 /// The targets for `action` from `from`, clamped to the limits ([`JointLimits::command`] over
-/// one control period `period_s`), checked against the workspace box, and bounded by the
-/// profile's speed from the previous command `last_targets` ([`bounded`]).
+/// one control period `period_s`) and checked against the workspace box.
 pub fn safe_command(
     limits: &JointLimits,
     workspace: Option<&Workspace>,
@@ -62,45 +61,15 @@ pub fn safe_command(
     let start: Vec<f64> = (0..from.len())
         .map(|j| limits.clamp_position(j, from[j]))
         .collect();
-    let (targets, clamped, refusal) = match workspace {
-        Some(ws) if !ws.permits(&start, &c.targets) => (
-            workspace_fallback(ws, start, &c.targets, base, last_targets),
-            true,
-            Some(Refusal::Workspace),
-        ),
-        _ => (c.targets, c.clamped, None),
-    };
-    let b = bounded(limits, workspace, period_s, last_targets, targets);
-    SafeCommand {
-        targets: b.targets,
-        clamped: clamped || b.clamped,
-        refusal: refusal.or(b.refusal),
-    }
-}
-
-/// Any command (a policy's, a hold, a homing step) as it may be sent after `previous`: each
-/// joint at most [`JointLimits::step_bound`] from it ([`JointLimits::bound_change`]). When
-/// that bounded command would take the end effector out of the workspace box (joint by joint,
-/// the way between two permitted targets can leave it), the previous command again. With no
-/// previous command (the first of this process, or the first after the operator had the arm),
-/// `targets` as they are.
-pub fn bounded(
-    limits: &JointLimits,
-    workspace: Option<&Workspace>,
-    period_s: f64,
-    previous: Option<&[f64]>,
-    targets: Vec<f64>,
-) -> SafeCommand {
-    let (out, limited) = limits.bound_change(previous, targets, period_s);
-    match (previous, workspace) {
-        (Some(prev), Some(ws)) if limited && !ws.permits(prev, &out) => SafeCommand {
-            targets: prev.to_vec(),
+    match workspace {
+        Some(ws) if !ws.permits(&start, &c.targets) => SafeCommand {
+            targets: workspace_fallback(ws, start, &c.targets, base, last_targets),
             clamped: true,
             refusal: Some(Refusal::Workspace),
         },
         _ => SafeCommand {
-            targets: out,
-            clamped: limited,
+            targets: c.targets,
+            clamped: c.clamped,
             refusal: None,
         },
     }

@@ -38,12 +38,12 @@ pub fn params() -> Vec<ParamSpec> {
         ParamSpec::required(
             "max_velocity",
             DoubleArray,
-            "joint velocity limits (rad/s): no command moves a joint more than max_velocity * period from the previous command",
+            "joint velocity limits (rad/s): every command is within min(max_step, max_velocity * period) of the previous command or of the arm's measured position",
         ),
         ParamSpec::required(
             "max_step",
             DoubleArray,
-            "joint position step for a full-scale action (rad); no command moves a joint more than min(max_step, max_velocity * period) from the previous one",
+            "joint position step for a full-scale action (rad)",
         ),
         ParamSpec::new("control_rate_hz", 20.0, "control rate"),
         ParamSpec::new(

@@ -468,7 +468,6 @@ async fn main() -> Result<()> {
                 let response = match arb.machine.resume(&req.note, req.scene_reset) {
                     Some(s) => {
                         arb.end_pending_phase();
-                        arb.operator_took_over();
                         announce(&node, &out, &arb, &s);
                         ResumeResponse { success: true, message: format!("resumed {:?}", s.to) }
                     }
