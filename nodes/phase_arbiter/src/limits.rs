@@ -8,8 +8,8 @@
 //! What the profile's speed limits bound: every command is within [`JointLimits::step_bound`]
 //! (`min(max_step, max_velocity · period)`) of the previous command, or of the arm's measured
 //! position (a hold where the arm is; a step restarted from a blocked or pushed arm that the
-//! last target led by more than [`MAX_LEAD_STEPS`] steps). A command never asks the arm to move
-//! farther than that from where it is or from where it was last sent. Bounding the restarts by
+//! last target led by more than [`MAX_LEAD_STEPS`] steps): no command is farther than that from
+//! both where the arm is and the command before it. Bounding the restarts by
 //! the previous command alone was measured to break door learning (deployed success 2 % against
 //! 39 % mean over 10k env steps; docs/notes/2026-12-07-start-detector-and-step-bound.md): a
 //! restart from the measured position is Markov in the measured state, one bounded by the last
@@ -189,8 +189,9 @@ impl JointLimits {
             .collect()
     }
 
-    /// The most joint `j`'s command may change from one command to the next: a full-scale
-    /// action's step, never more than the velocity limit over one period `period_s`.
+    /// Joint `j`'s step bound over one period `period_s`: a full-scale action's step, never more
+    /// than the velocity limit. Every command is within it of the previous command or of the
+    /// arm's measured position (the safety properties test it).
     pub fn step_bound(&self, j: usize, period_s: f64) -> f64 {
         self.max_step[j].min(self.max_velocity[j] * period_s)
     }
