@@ -145,14 +145,19 @@ class SimProcess:
             return f.read()[-4000:]
 
     def stop(self) -> int:
+        """SIGINT, then up to 20 s for a clean exit (a loaded 2-core CI machine once took more
+        than 10), else SIGKILL; the return code (-9 after a kill, its log's tail printed)."""
         self.probe.close()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
-                self.proc.wait(10)
+                self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                self.log.seek(0)
+                print(f"{self.proc.args[2]} did not exit within 20 s of SIGINT; its log ends:\n"
+                      + "".join(self.log.readlines()[-30:]), flush=True)
         self.log.close()
         os.unlink(self.log.name)
         return self.proc.returncode
