@@ -124,6 +124,26 @@ impl ClassifierLearner {
         run_dir: Option<&Path>,
         source: DemoStateSource,
     ) -> Result<Self> {
+        let demos = match run_dir {
+            Some(d) => Some((
+                demos::load_role(d, "forward")?,
+                demos::load_role(d, "backward")?,
+            )),
+            None => None,
+        };
+        let demos = demos.as_ref().map(|(f, b)| (f.as_slice(), b.as_slice()));
+        Self::with_demos(cfg, device, run_dir, source, demos)
+    }
+
+    /// [`ClassifierLearner::new`] with the run's demo transitions (forward, backward) already
+    /// read, so that a caller that needs them too reads them once.
+    pub fn with_demos(
+        cfg: LearnConfig,
+        device: Device,
+        run_dir: Option<&Path>,
+        source: DemoStateSource,
+        demos: Option<(&[Transition], &[Transition])>,
+    ) -> Result<Self> {
         let cap = cfg.replay.capacity.min(100_000);
         let mut s = Self {
             world: WorldModel::new(&cfg, device)?,
@@ -141,16 +161,16 @@ impl ClassifierLearner {
             rng: StdRng::seed_from_u64(cfg.seed ^ 0xc1a55),
             cfg,
         };
-        if let Some(d) = run_dir {
-            s.add_demos(&demos::load_role(d, "forward")?, true, source);
+        if let Some((forward, backward)) = demos {
+            s.add_demos(forward, true, source);
             if source.backward_demos {
-                s.add_demos(&demos::load_role(d, "backward")?, false, source);
+                s.add_demos(backward, false, source);
             }
-            if let Some(ck) = s.store.as_ref().and_then(|st| st.load_newest()) {
-                match bundle::load_classifiers(&mut s.demo, &mut s.goal, &s.cfg, &ck) {
-                    Ok(m) => s.version = m.version,
-                    Err(e) => tracing::warn!("stored classifier checkpoint not loaded: {e}"),
-                }
+        }
+        if let Some(ck) = s.store.as_ref().and_then(|st| st.load_newest()) {
+            match bundle::load_classifiers(&mut s.demo, &mut s.goal, &s.cfg, &ck) {
+                Ok(m) => s.version = m.version,
+                Err(e) => tracing::warn!("stored classifier checkpoint not loaded: {e}"),
             }
         }
         Ok(s)

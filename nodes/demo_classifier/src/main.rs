@@ -183,7 +183,10 @@ async fn main() -> Result<()> {
         run_dir,
         threads,
     } = common::LearnSetup::from_node(&node)?;
-    let learner = ClassifierLearner::new(
+    // the demo datasets, read once: the classifiers' positives and the start detector's states
+    let forward_demos = demos::load_role(&run_dir, "forward")?;
+    let backward_demos = demos::load_role(&run_dir, "backward")?;
+    let learner = ClassifierLearner::with_demos(
         cfg.clone(),
         device,
         Some(&run_dir),
@@ -195,6 +198,7 @@ async fn main() -> Result<()> {
                 _ => None,
             },
         },
+        Some((&forward_demos, &backward_demos)),
     )?;
     tracing::info!(
         demo_states = learner.demo_states.len(),
@@ -241,12 +245,8 @@ async fn main() -> Result<()> {
             "start_state_indices names dimension {d}; the classifiers' input has {width} (0..{width})"
         );
     }
-    let (detector, skipped) = StartDetector::from_demos(
-        &demos::load_role(&run_dir, "forward")?,
-        &demos::load_role(&run_dir, "backward")?,
-        start_settings,
-        &cfg,
-    );
+    let (detector, skipped) =
+        StartDetector::from_demos(&forward_demos, &backward_demos, start_settings, &cfg);
     if skipped > 0 {
         tracing::warn!(
             skipped,
