@@ -14,6 +14,7 @@
 //!    with rewards r̂ + c·log C/(1−C) − α·log π, bootstrapped by min Q; α tuned to a target entropy.
 //! 5. Polyak updates of the target encoder and target critics (in place, no autograd).
 use crate::config::{Component, LearnConfig, MedalConfig};
+use crate::dynamics::StateDynamics;
 use crate::error::{LearnError, Result};
 use crate::medal::backward_reward;
 use crate::nets::{
@@ -78,6 +79,18 @@ pub struct LatentTransitions {
 }
 
 impl LatentTransitions {
+    /// The rows `idx` (a 1-d index tensor on any device).
+    pub fn rows(&self, idx: &Tensor) -> LatentTransitions {
+        let pick = |x: &Tensor| x.index_select(0, &idx.to_device(x.device()));
+        LatentTransitions {
+            z: pick(&self.z),
+            action: pick(&self.action),
+            reward: pick(&self.reward),
+            z_next: pick(&self.z_next),
+            done: pick(&self.done),
+        }
+    }
+
     /// Concatenates along the batch dimension (e.g. real + model transitions).
     pub fn cat(parts: &[&LatentTransitions]) -> LatentTransitions {
         let f = |g: fn(&LatentTransitions) -> &Tensor| {
@@ -194,6 +207,9 @@ pub struct WorldModel {
     pub reward: RewardHead,
     pub classifier_vs: nn::VarStore,
     pub classifier: LatentClassifier,
+    /// The state dynamics ensemble (`dynamics.enabled`, state observations), fitted by the
+    /// world model node on its own schedule and carried in its checkpoints.
+    pub dynamics: Option<StateDynamics>,
     encoder_opt: Adam,
     model_opt: Adam,
     reward_opt: Adam,
@@ -229,7 +245,13 @@ impl WorldModel {
             let _ = p.set_requires_grad(false);
         }
         let a = &cfg.alm;
+        let dynamics = if cfg.dynamics.enabled {
+            Some(StateDynamics::new(cfg, device)?)
+        } else {
+            None
+        };
         Ok(Self {
+            dynamics,
             encoder_opt: adam(&encoder_vs, a.model_lr)?,
             model_opt: adam(&model_vs, a.model_lr)?,
             reward_opt: adam(&reward_vs, a.reward_lr)?,

@@ -128,6 +128,91 @@ impl Default for ModelConfig {
     }
 }
 
+/// The state dynamics ensemble of state mode ([`crate::dynamics`]): what the world model fits
+/// and the policies branch MBPO rollouts from, when `enabled`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DynamicsConfig {
+    /// Fit and use it (state observations only).
+    pub enabled: bool,
+    /// Ensemble members, and how many of them (the best on held-out data) predict.
+    pub members: usize,
+    pub elites: usize,
+    pub hidden: Vec<usize>,
+    pub lr: f64,
+    pub batch_size: usize,
+    /// Share of a fit's transitions held out to stop training and choose elites...
+    pub holdout_fraction: f64,
+    /// ...at most this many.
+    pub max_held_out: usize,
+    /// A fit stops after this many epochs without a member's held-out error improving by 1 %...
+    pub patience: usize,
+    /// ...or after this many epochs.
+    pub max_epochs: usize,
+    /// The world model refits after this many new transitions (MBPO: every 250 env steps)...
+    pub fit_every: usize,
+    /// ...once it has this many.
+    pub min_transitions: usize,
+    /// A fit uses at most the newest this many transitions.
+    pub fit_window: usize,
+    /// The standardisation's smallest standard deviation of an input (a state value or an
+    /// action), in its own units: a dimension that barely moved in the training data (a door
+    /// not yet opened) must not blow up when it does move. The error ratio uses the same scale.
+    pub input_std_floor: f64,
+}
+
+impl Default for DynamicsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            members: 5,
+            elites: 3,
+            hidden: vec![200, 200],
+            lr: 1e-3,
+            batch_size: 256,
+            holdout_fraction: 0.2,
+            max_held_out: 2000,
+            patience: 5,
+            max_epochs: 30,
+            fit_every: 1000,
+            min_transitions: 1000,
+            fit_window: 50_000,
+            input_std_floor: 0.05,
+        }
+    }
+}
+
+impl DynamicsConfig {
+    pub fn validate(&self) -> Result<()> {
+        check(self.members >= 2, "dynamics.members", "must be >= 2")?;
+        check(
+            (1..=self.members).contains(&self.elites),
+            "dynamics.elites",
+            "must be between 1 and dynamics.members",
+        )?;
+        check(!self.hidden.is_empty(), "dynamics.hidden", "empty")?;
+        check(self.lr > 0.0, "dynamics.lr", "must be > 0")?;
+        check(self.batch_size > 0, "dynamics.batch_size", "must be > 0")?;
+        check(
+            self.holdout_fraction > 0.0 && self.holdout_fraction < 1.0,
+            "dynamics.holdout_fraction",
+            "must be in (0, 1)",
+        )?;
+        check(
+            self.max_held_out > 0,
+            "dynamics.max_held_out",
+            "must be > 0",
+        )?;
+        check(self.max_epochs > 0, "dynamics.max_epochs", "must be > 0")?;
+        check(self.fit_every > 0, "dynamics.fit_every", "must be > 0")?;
+        check(
+            self.input_std_floor > 0.0,
+            "dynamics.input_std_floor",
+            "must be > 0",
+        )
+    }
+}
+
 /// An MLP head: hidden sizes only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -445,6 +530,7 @@ pub struct LearnConfig {
     pub alm: AlmConfig,
     pub medal: MedalConfig,
     pub mbpo: MbpoConfig,
+    pub dynamics: DynamicsConfig,
     pub replay: ReplayConfig,
 }
 
@@ -464,6 +550,7 @@ impl Default for LearnConfig {
             alm: AlmConfig::default(),
             medal: MedalConfig::default(),
             mbpo: MbpoConfig::default(),
+            dynamics: DynamicsConfig::default(),
             replay: ReplayConfig::default(),
         }
     }
@@ -651,6 +738,19 @@ impl LearnConfig {
             "medal.reward_clamp",
             "must be > 0",
         )?;
+        if self.dynamics.enabled {
+            self.dynamics.validate()?;
+            check(
+                self.obs.mode == ObsMode::State,
+                "dynamics.enabled",
+                "the state dynamics ensemble needs obs.mode state",
+            )?;
+            check(
+                self.obs.proprio_dim == 0,
+                "dynamics.enabled",
+                "the state dynamics ensemble needs obs.proprio_dim 0 (the state carries the joints)",
+            )?;
+        }
         check(
             self.mbpo.rollout_length >= 1,
             "mbpo.rollout_length",
@@ -749,12 +849,20 @@ impl LearnConfig {
                     }
                 ),
             },
-            Component::Model => format!(
-                "gaussian_ensemble;n={};z={z};a={a};h={};reward_h={}",
-                self.model.ensemble_size,
-                dims(&self.model.hidden),
-                dims(&self.reward_head.hidden)
-            ),
+            Component::Model => {
+                let d = &self.dynamics;
+                let dynamics = if d.enabled {
+                    format!(";dynamics=n{}e{}h{}", d.members, d.elites, dims(&d.hidden))
+                } else {
+                    String::new()
+                };
+                format!(
+                    "gaussian_ensemble;n={};z={z};a={a};h={};reward_h={}{dynamics}",
+                    self.model.ensemble_size,
+                    dims(&self.model.hidden),
+                    dims(&self.reward_head.hidden)
+                )
+            }
             Component::LatentClassifier => {
                 format!(
                     "latent_classifier;z={z};a={a};h={}",

@@ -7,6 +7,8 @@
 //!   ALM latent classifier and the MEDAL state classifiers.
 //! - [`alm`]: [`AlmAgent`] = [`WorldModel`] + [`Policy`] and the ALM update.
 //! - [`medal`]: classifier training (BCE, mixup) and the backward reward.
+//! - [`dynamics`]: the probabilistic state-dynamics ensemble (elites, standardised inputs and
+//!   Δs targets, fitted to convergence on held-out error) for state observations.
 //! - [`mbpo`]: branched latent rollouts truncated by ensemble disagreement; the model buffer.
 //! - [`replay`]: crash-safe append-only replay on disk, uint8 frames in memory, uniform and
 //!   sequence sampling.
@@ -21,6 +23,7 @@ pub mod alm;
 pub mod checkpoint;
 pub mod config;
 pub mod device;
+pub mod dynamics;
 pub mod error;
 pub mod mbpo;
 pub mod medal;

@@ -163,7 +163,13 @@ impl LatentBuffer {
         if t.is_empty() {
             return Ok(());
         }
-        if t.z.size()[1..] != self.z.size()[1..] || t.action.size()[1..] != self.action.size()[1..]
+        let rows = t.z.size()[0];
+        if t.z.size()[1..] != self.z.size()[1..]
+            || t.action.size()[1..] != self.action.size()[1..]
+            || t.z_next.size() != t.z.size()
+            || t.action.size()[0] != rows
+            || t.reward.size() != [rows]
+            || t.done.size() != [rows]
         {
             return Err(LearnError::Input(
                 "latent buffer: transition shapes differ".into(),
@@ -183,19 +189,19 @@ impl LatentBuffer {
                 .logical_and(&row_finite(&t.done))
                 .nonzero()
                 .squeeze_dim(1);
-            let pick = |x: &Tensor| x.index_select(0, &keep.to_device(x.device()));
-            LatentTransitions {
-                z: pick(&t.z),
-                action: pick(&t.action),
-                reward: pick(&t.reward),
-                z_next: pick(&t.z_next),
-                done: pick(&t.done),
-            }
+            t.rows(&keep)
         });
+        // more rows than the capacity: the newest ones
+        let t = &match t.len() {
+            0 => return Ok(()),
+            n if n > self.capacity => t.rows(&Tensor::arange_start(
+                n - self.capacity,
+                n,
+                (Kind::Int64, Device::Cpu),
+            )),
+            _ => t.shallow(),
+        };
         let n = t.len();
-        if n == 0 {
-            return Ok(());
-        }
         tch::no_grad(|| {
             let device = self.z.device();
             let idx =
@@ -249,17 +255,59 @@ pub fn mixed_batch<R: Rng>(
         return Err(LearnError::NotEnoughData("no real transitions".into()));
     }
     let idx: Vec<i64> = (0..n_real).map(|_| rng.gen_range(0..r)).collect();
-    let idx = Tensor::from_slice(&idx).to_device(real.z.device());
-    let real_part = LatentTransitions {
-        z: real.z.index_select(0, &idx),
-        action: real.action.index_select(0, &idx),
-        reward: real.reward.index_select(0, &idx),
-        z_next: real.z_next.index_select(0, &idx),
-        done: real.done.index_select(0, &idx),
-    };
+    let real_part = real.rows(&Tensor::from_slice(&idx));
     if n_real == n {
         return Ok(real_part);
     }
     let model_part = model.sample(n - n_real, rng)?;
     Ok(LatentTransitions::cat(&[&real_part, &model_part]))
+}
+
+/// Ring buffer of imagined state-level transitions (the MBPO model buffer of the state
+/// dynamics ensemble): a [`LatentBuffer`] whose rows are states. States, not latents: the
+/// encoder may change between the rollout and the batch, so a batch encodes them like real
+/// ones, and a new world checkpoint does not empty it.
+pub struct StateModelBuffer(LatentBuffer);
+
+impl StateModelBuffer {
+    pub fn new(capacity: usize, state_dim: usize, action_dim: usize, device: Device) -> Self {
+        Self(LatentBuffer::new(capacity, state_dim, action_dim, device))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Appends rows (non-finite rows are left out), overwriting the oldest when full.
+    pub fn push(
+        &mut self,
+        state: &Tensor,
+        action: &Tensor,
+        reward: &Tensor,
+        next_state: &Tensor,
+    ) -> Result<()> {
+        self.0.push(&LatentTransitions {
+            z: state.shallow_clone(),
+            action: action.shallow_clone(),
+            reward: reward.shallow_clone(),
+            z_next: next_state.shallow_clone(),
+            done: Tensor::zeros([state.size()[0]], (Kind::Float, state.device())),
+        })
+    }
+
+    /// `n` rows sampled uniformly with replacement, as a state-mode batch.
+    pub fn sample<R: Rng>(&self, n: usize, rng: &mut R) -> Result<crate::TransitionBatch> {
+        let t = self.0.sample(n, rng)?;
+        Ok(crate::TransitionBatch {
+            obs: crate::ObsBatch::from_state(t.z),
+            action: t.action,
+            reward: t.reward,
+            next_obs: crate::ObsBatch::from_state(t.z_next),
+            done: t.done,
+        })
+    }
 }

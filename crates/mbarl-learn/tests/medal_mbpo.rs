@@ -330,3 +330,24 @@ fn classifiers_read_the_standardised_state_in_state_mode() {
         "a state classifier needs states: {err}"
     );
 }
+
+#[test]
+fn state_model_buffer_overwrites_the_oldest_and_drops_non_finite_rows() {
+    use mbarl_learn::mbpo::StateModelBuffer;
+    use rand::SeedableRng;
+    let mut b = StateModelBuffer::new(3, 2, 1, Device::Cpu);
+    let rows = |v: &[f32]| Tensor::from_slice(v).reshape([-1, 1]).repeat([1, 2]);
+    let acts = |n: i64| Tensor::zeros([n, 1], (Kind::Float, Device::Cpu));
+    // values 1, 2, NaN, 3, 4: the NaN row is dropped, 1 is overwritten by 4
+    let s = rows(&[1.0, 2.0, f32::NAN, 3.0, 4.0]);
+    let r = Tensor::from_slice(&[1.0f32, 2.0, 0.0, 3.0, 4.0]);
+    b.push(&s, &acts(5), &r, &s).unwrap();
+    assert_eq!(b.len(), 3);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    let batch = b.sample(200, &mut rng).unwrap();
+    let seen: Vec<f32> = Vec::try_from(batch.reward.unique_dim(0, true, false, false).0).unwrap();
+    assert_eq!(seen, vec![2.0, 3.0, 4.0]);
+    let state = batch.obs.state.unwrap();
+    assert_eq!(state.size(), vec![200, 2]);
+    assert!(b.push(&rows(&[1.0]), &acts(2), &r, &rows(&[1.0])).is_err());
+}

@@ -56,12 +56,16 @@ pub fn policy_architecture(cfg: &LearnConfig) -> String {
 }
 
 fn world_stores(w: &WorldModel) -> Vec<(&'static str, &VarStore)> {
-    vec![
+    let mut stores = vec![
         ("", &w.encoder_vs),
         ("", &w.model_vs),
         ("", &w.reward_vs),
         ("", &w.classifier_vs),
-    ]
+    ];
+    if let Some(d) = &w.dynamics {
+        stores.push(("", &d.vs));
+    }
+    stores
 }
 
 fn policy_stores(p: &Policy) -> Vec<(&'static str, &VarStore)> {

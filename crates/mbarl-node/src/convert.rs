@@ -13,6 +13,7 @@
 //!   the same action from the same measured state moves the arm differently.
 //! - frame (pixel mode): the preprocessed `frame_height × frame_width × 3` rgb8 frame.
 use crate::{NodeError, Result};
+use mbarl_learn::dynamics::DynamicsData;
 use mbarl_learn::replay::{Observation as ReplayObs, Phase as ReplayPhase, Transition as ReplayTr};
 use mbarl_learn::{LearnConfig, ObsBatch, ObsMode};
 use mbarl_msgs::msg::{Observation, Phase, Transition};
@@ -202,6 +203,70 @@ pub fn transition(t: &Transition, cfg: &LearnConfig, reward: f32, demo: bool) ->
         done: false,
         phase_end: t.phase_end,
     })
+}
+
+/// The step the arm was actually sent: each joint's command minus the command before it
+/// (`Transition.commanded_position − Observation.joint_command`, in the joint's units), after
+/// the arbiter's clamping and refusal. An error when the transition carries no command before
+/// and after (the arm's first step) or not `action_dim` of them.
+pub fn executed_step(t: &Transition, action_dim: usize) -> Result<Vec<f32>> {
+    let (cmd, before) = (&t.commanded_position, &t.observation.joint_command);
+    if cmd.len() != action_dim || before.len() != action_dim {
+        return Err(bad(format!(
+            "the executed step needs {action_dim} commanded positions and {action_dim} joint \
+             commands before them, got {} and {}",
+            cmd.len(),
+            before.len()
+        )));
+    }
+    let step: Vec<f32> = cmd
+        .iter()
+        .zip(before)
+        .map(|(c, b)| (c - b) as f32)
+        .collect();
+    finite32(&step, "executed step")?;
+    Ok(step)
+}
+
+/// One transition as the state dynamics ensemble learns it: the state (state ++ proprio), the
+/// executed step ([`executed_step`]) and the next state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DynamicsRow {
+    pub state: Vec<f32>,
+    pub executed: Vec<f32>,
+    pub next_state: Vec<f32>,
+}
+
+impl DynamicsRow {
+    /// The row of a recorded transition; an error when it carries no executed step or does not
+    /// fit the config.
+    pub fn of(t: &Transition, cfg: &LearnConfig) -> Result<Self> {
+        let state = |o| -> Result<Vec<f32>> {
+            let r = observation(o, cfg)?;
+            Ok(r.state.into_iter().flatten().chain(r.proprio).collect())
+        };
+        Ok(Self {
+            state: state(&t.observation)?,
+            executed: executed_step(t, cfg.obs.action_dim)?,
+            next_state: state(&t.next_observation)?,
+        })
+    }
+
+    /// Rows as tensors (CPU).
+    pub fn batch<'a>(rows: impl ExactSizeIterator<Item = &'a DynamicsRow>) -> DynamicsData {
+        let n = rows.len() as i64;
+        let (mut s, mut a, mut x) = (Vec::<f32>::new(), Vec::<f32>::new(), Vec::<f32>::new());
+        for r in rows {
+            s.extend(&r.state);
+            a.extend(&r.executed);
+            x.extend(&r.next_state);
+        }
+        DynamicsData {
+            state: Tensor::from_slice(&s).reshape([n, -1]),
+            action: Tensor::from_slice(&a).reshape([n, -1]),
+            next_state: Tensor::from_slice(&x).reshape([n, -1]),
+        }
+    }
 }
 
 /// The task reward of a transition (0 when the robot has none).

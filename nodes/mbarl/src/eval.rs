@@ -13,6 +13,7 @@ use clap::Args;
 
 mod agents;
 mod mann_whitney;
+mod model_error;
 mod timeline;
 
 #[derive(Args)]
@@ -207,58 +208,104 @@ fn register_font() -> Result<()> {
     Ok(())
 }
 
+/// A 900×540 PNG line chart over environment steps (or another count) with a legend: what
+/// [`plot`] and the model-error plot share. `body` draws the series; its errors are text.
+pub(crate) struct LineChart<'a> {
+    pub caption: &'a str,
+    pub x_desc: &'a str,
+    pub y_desc: &'a str,
+    pub x_max: u64,
+    pub y: std::ops::Range<f64>,
+    pub legend: plotters::chart::SeriesLabelPosition,
+}
+
+/// The chart area [`LineChart::draw`] hands its body.
+pub(crate) type Chart<'a, 'b> = plotters::chart::ChartContext<
+    'a,
+    plotters::backend::BitMapBackend<'b>,
+    plotters::coord::cartesian::Cartesian2d<
+        plotters::coord::types::RangedCoordu64,
+        plotters::coord::types::RangedCoordf64,
+    >,
+>;
+
+impl LineChart<'_> {
+    pub fn draw(
+        self,
+        path: &Path,
+        body: impl FnOnce(&mut Chart) -> std::result::Result<(), String>,
+    ) -> Result<()> {
+        use plotters::prelude::*;
+        register_font()?;
+        let root = BitMapBackend::new(path, (900, 540)).into_drawing_area();
+        let draw = |e: &dyn std::fmt::Display| anyhow::anyhow!("drawing {}: {e}", path.display());
+        root.fill(&WHITE).map_err(|e| draw(&e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(self.caption, ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0u64..self.x_max.max(1), self.y)
+            .map_err(|e| draw(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc(self.x_desc)
+            .y_desc(self.y_desc)
+            .draw()
+            .map_err(|e| draw(&e))?;
+        body(&mut chart).map_err(|e| draw(&e))?;
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(self.legend)
+            .draw()
+            .map_err(|e| draw(&e))?;
+        root.present().map_err(|e| draw(&e))?;
+        Ok(())
+    }
+}
+
 /// Deployed success against environment steps, one line per run.
 pub fn plot(path: &Path, runs: &[RunResult], threshold: f64) -> Result<()> {
     use plotters::prelude::*;
-    register_font()?;
     let max_steps = runs
         .iter()
         .flat_map(|r| r.rounds.iter().map(|x| x.env_steps))
         .max()
         .unwrap_or(1)
         .max(1);
-    let root = BitMapBackend::new(path, (900, 540)).into_drawing_area();
-    let draw = |e: &dyn std::fmt::Display| anyhow::anyhow!("drawing {}: {e}", path.display());
-    root.fill(&WHITE).map_err(|e| draw(&e))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Deployed forward-policy success (EARL)", ("sans-serif", 24))
-        .margin(16)
-        .x_label_area_size(44)
-        .y_label_area_size(56)
-        .build_cartesian_2d(0u64..max_steps, 0f64..1.05f64)
-        .map_err(|e| draw(&e))?;
-    chart
-        .configure_mesh()
-        .x_desc("environment steps")
-        .y_desc("success rate")
-        .draw()
-        .map_err(|e| draw(&e))?;
-    chart
-        .draw_series(LineSeries::new(
-            [(0, threshold), (max_steps, threshold)],
-            BLACK.mix(0.3),
-        ))
-        .map_err(|e| draw(&e))?;
-    for (i, r) in runs.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
+    let chart = LineChart {
+        caption: "Deployed forward-policy success (EARL)",
+        x_desc: "environment steps",
+        y_desc: "success rate",
+        x_max: max_steps,
+        y: 0.0..1.05,
+        legend: SeriesLabelPosition::LowerRight,
+    };
+    chart.draw(path, |chart| {
+        let err = |e: &dyn std::fmt::Display| e.to_string();
         chart
             .draw_series(LineSeries::new(
-                r.rounds.iter().map(|x| (x.env_steps, x.success_rate)),
-                color.stroke_width(2),
+                [(0, threshold), (max_steps, threshold)],
+                BLACK.mix(0.3),
             ))
-            .map_err(|e| draw(&e))?
-            .label(r.label.clone())
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
-        .map_err(|e| draw(&e))?;
-    root.present().map_err(|e| draw(&e))?;
-    Ok(())
+            .map_err(|e| err(&e))?;
+        for (i, r) in runs.iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            chart
+                .draw_series(LineSeries::new(
+                    r.rounds.iter().map(|x| (x.env_steps, x.success_rate)),
+                    color.stroke_width(2),
+                ))
+                .map_err(|e| err(&e))?
+                .label(r.label.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+        }
+        Ok(())
+    })
 }
 
 pub fn run(opts: EvalOpts) -> Result<()> {
@@ -319,6 +366,15 @@ pub fn run(opts: EvalOpts) -> Result<()> {
         "{}",
         agents::report(&runs, opts.threshold, opts.horizon, &opts.compare)
     );
+    let fits = opts
+        .runs
+        .iter()
+        .zip(&runs)
+        .map(|(dir, r)| Ok((r.label.clone(), model_error::fits(dir)?)))
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(text) = model_error::report(&out, &fits)? {
+        print!("{text}");
+    }
     println!("wrote {} and {}", csv.display(), png.display());
     Ok(())
 }

@@ -45,6 +45,31 @@ pub fn step_from(
     }
 }
 
+/// The targets for `action` given the arm's measured position and the last targets sent, as
+/// the arbiter makes them: the base is the measured position within the limits, the step starts
+/// at [`step_from`], and [`safe_command`] clamps it and checks the workspace box. Deployed
+/// evaluation and the learners' imagined steps use it, so both act in the training dynamics.
+pub fn next_command(
+    limits: &JointLimits,
+    workspace: Option<&Workspace>,
+    period_s: f64,
+    measured: &[f64],
+    last_targets: Option<&[f64]>,
+    action: &[f32],
+) -> SafeCommand {
+    let base = limits.clamp_positions(measured);
+    let from = step_from(limits, measured, last_targets, &base);
+    safe_command(
+        limits,
+        workspace,
+        period_s,
+        &from,
+        action,
+        &base,
+        last_targets,
+    )
+}
+
 /// The targets for `action` from `from`, clamped to the limits ([`JointLimits::command`] over
 /// one control period `period_s`) and checked against the workspace box.
 pub fn safe_command(

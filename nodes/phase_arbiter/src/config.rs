@@ -211,6 +211,28 @@ pub fn params() -> Vec<ParamSpec> {
     ]
 }
 
+/// The profile parameters that say how an action becomes joint targets (limits, control rate,
+/// workspace box and its kinematics): what a node that applies the arbiter's rule outside the
+/// arbiter declares (deployed evaluation, the learners' imagined steps).
+pub fn command_rule_params() -> Vec<ParamSpec> {
+    params()
+        .into_iter()
+        .filter(|s| {
+            matches!(
+                s.name.as_str(),
+                "joint_names"
+                    | "position_lower"
+                    | "position_upper"
+                    | "max_velocity"
+                    | "max_step"
+                    | "control_rate_hz"
+                    | "workspace_min"
+                    | "workspace_max"
+            ) || s.name.starts_with("kinematics.")
+        })
+        .collect()
+}
+
 /// The task object's bounds, `None` when `object_state_indices` is empty (no object rule).
 pub fn object_bounds_from(node: &[ResolvedParam]) -> Result<Option<ObjectBounds>> {
     let indices: Vec<i64> = param(node, "object_state_indices")?;

@@ -226,19 +226,7 @@ pub fn load_deployed(
 
 fn params() -> Vec<ParamSpec> {
     let mut p = common::params();
-    p.extend(phase_arbiter::config::params().into_iter().filter(|s| {
-        matches!(
-            s.name.as_str(),
-            "joint_names"
-                | "position_lower"
-                | "position_upper"
-                | "max_velocity"
-                | "max_step"
-                | "control_rate_hz"
-                | "workspace_min"
-                | "workspace_max"
-        ) || s.name.starts_with("kinematics.")
-    }));
+    p.extend(phase_arbiter::config::command_rule_params());
     p.extend([
         ParamSpec::new(
             "role",
@@ -435,18 +423,13 @@ impl EvalArm {
             let action = acting.act(&obs, actions == Actions::Deterministic)?;
             // as the arbiter steps: from the last target unless it leads the arm too far,
             // within the joint limits and the workspace box
-            let measured = &obs.joint_position;
-            // what the arbiter holds: the measured position within the limits
-            let base = self.limits.clamp_positions(measured);
-            let from = command::step_from(&self.limits, measured, last_targets.as_deref(), &base);
-            let cmd = command::safe_command(
+            let cmd = command::next_command(
                 &self.limits,
                 self.workspace.as_ref(),
                 self.period_s,
-                &from,
-                &action,
-                &base,
+                &obs.joint_position,
                 last_targets.as_deref(),
+                &action,
             );
             last_targets = Some(cmd.targets.clone());
             self.command.publish(Float64MultiArray {

@@ -3,6 +3,7 @@
 //! separate threads with their own copies of the networks (acting never waits on training).
 pub mod acting;
 pub mod deployed_eval;
+pub mod imagined_step;
 pub mod model_trust;
 pub mod node;
 pub mod trainer;

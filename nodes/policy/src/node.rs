@@ -8,9 +8,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::acting::ActingPolicy;
+use crate::imagined_step::ArmRule;
 use crate::trainer::{PolicyTrainer, Recorded};
 use crate::{Role, select_reward};
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use mbarl_learn::CheckpointBytes;
 use mbarl_msgs::msg::{
     ModelCheckpoint, Observation, Phase, PolicyAction, TrainingStats, Transition,
@@ -18,7 +19,8 @@ use mbarl_msgs::msg::{
 use mbarl_msgs::std_msgs::{Float64, Header};
 use mbarl_node::{bundle, common, metrics::CsvMetrics};
 use mbarl_ros::counters::RateLimitedWarn;
-use mbarl_ros::{NodeBuilder, ParamSpec, Qos, RosArgs, Subscriber};
+use mbarl_ros::params::IntoParam;
+use mbarl_ros::{NodeBuilder, ParamKind, ParamSpec, Qos, RosArgs, Subscriber};
 
 fn params(default_role: Role) -> Vec<ParamSpec> {
     let mut p = common::params();
@@ -33,6 +35,25 @@ fn params(default_role: Role) -> Vec<ParamSpec> {
         ParamSpec::new("stats_period_s", 2.0, "TrainingStats period"),
         ParamSpec::new("mean_action_in_training", false, "act with the policy's mean action in its training phases too (no sampling noise; it still learns off-policy from what it did). Default: sample, as SAC explores"),
     ]);
+    // The arbiter's rule for the steps imagined with the state dynamics ensemble; optional
+    // here (empty: no profile given), required only when `dynamics.enabled`.
+    p.extend(
+        phase_arbiter::config::command_rule_params()
+            .into_iter()
+            .map(|mut s| {
+                s.description = format!(
+                    "the robot profile's, for imagined steps (dynamics.enabled): {}",
+                    s.description
+                );
+                if s.default.is_none() {
+                    s.default = Some(match s.kind {
+                        ParamKind::StringArray => Vec::<String>::new().into_param(),
+                        _ => Vec::<f64>::new().into_param(),
+                    });
+                }
+                s
+            }),
+    );
     p
 }
 
@@ -191,6 +212,27 @@ pub async fn run(default_role: Role) -> Result<()> {
         device,
         Some(&run_dir),
     )?;
+    let mut trainer = trainer;
+    if model_based && cfg.dynamics.enabled {
+        let params = node.startup_params();
+        let limits = phase_arbiter::config::limits_from(params).context(
+            "dynamics.enabled: the imagined steps need the robot profile's joint limits",
+        )?;
+        if limits.joints() != cfg.obs.action_dim {
+            bail!(
+                "dynamics.enabled: the robot profile has {} joints, obs.action_dim is {}",
+                limits.joints(),
+                cfg.obs.action_dim
+            );
+        }
+        let workspace = phase_arbiter::config::workspace_from(params, limits.joints())?;
+        let rate: f64 = node.param("control_rate_hz")?;
+        trainer.set_arm_rule(ArmRule {
+            limits,
+            workspace,
+            period_s: 1.0 / rate.max(1e-3),
+        });
+    }
     tracing::info!(role = role.name(), model_based, ?reward, replay = trainer.replay.len(), demos = trainer.demos.len(), run_dir = %run_dir.display(), "policy up");
     let lp = Loop {
         ratio: node.param::<f64>("updates_per_transition")?.max(0.0),

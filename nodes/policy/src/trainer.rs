@@ -4,9 +4,10 @@
 //! ([`Policy::update`]: the actor through `alm.horizon` imagined latent steps). With
 //! `model_based: false` it trains on real transitions only: the model-free MEDAL baseline, as
 //! does a model-based learner while `alm.max_model_error_ratio` finds its model untrustworthy.
+use crate::imagined_step::{ArmLayout, ArmRule};
 use crate::model_trust::ModelTrust;
 use crate::{RewardChoice, Role};
-use mbarl_learn::mbpo::{LatentBuffer, branched_rollout, mixed_batch};
+use mbarl_learn::mbpo::{LatentBuffer, StateModelBuffer, branched_rollout, mixed_batch};
 use mbarl_learn::medal::ClassifierTrainer;
 use mbarl_learn::replay::{BufferKind, ReplayBuffer, ReplaySpec, Transition as ReplayTr};
 use mbarl_learn::{
@@ -14,6 +15,7 @@ use mbarl_learn::{
     WorldModel,
 };
 use mbarl_msgs::msg::{ModelCheckpoint, Transition};
+use mbarl_node::convert::DynamicsRow;
 use mbarl_node::store::CheckpointStore;
 use mbarl_node::{Result, bundle, convert, demos};
 use rand::{SeedableRng, rngs::StdRng};
@@ -107,6 +109,14 @@ pub struct PolicyTrainer {
     /// The newest transitions recorded since the world checkpoint in use was loaded: held-out
     /// data for the trust gate.
     held_out: VecDeque<ReplayTr>,
+    /// With the state dynamics ensemble (`dynamics.enabled`): the same held-out transitions
+    /// with their executed steps, the arbiter's rule for imagined actions, where the arm sits
+    /// in the state, and the imagined transitions.
+    held_out_steps: VecDeque<DynamicsRow>,
+    arm_rule: Option<ArmRule>,
+    arm_layout: Option<ArmLayout>,
+    warned_layout: bool,
+    state_model_buf: StateModelBuffer,
     store: Option<CheckpointStore>,
     pub world_version: u32,
     pub classifier_version: u32,
@@ -177,6 +187,16 @@ impl PolicyTrainer {
             rng: StdRng::seed_from_u64(cfg.seed ^ role as u64),
             trust: ModelTrust::new(cfg.alm.max_model_error_ratio),
             held_out: VecDeque::with_capacity(HELD_OUT),
+            held_out_steps: VecDeque::with_capacity(HELD_OUT),
+            arm_rule: None,
+            arm_layout: None,
+            warned_layout: false,
+            state_model_buf: StateModelBuffer::new(
+                cfg.mbpo.model_buffer_capacity,
+                cfg.obs.state_dim,
+                cfg.obs.action_dim,
+                device,
+            ),
             policy,
             cfg,
             role,
@@ -221,6 +241,28 @@ impl PolicyTrainer {
             }
             self.held_out.push_back(rec);
         }
+        if self.dynamics_mode() {
+            if self.arm_layout.is_none() {
+                self.arm_layout = ArmLayout::of(&t.observation, &self.cfg);
+                if self.arm_layout.is_none() && !self.warned_layout {
+                    self.warned_layout = true;
+                    tracing::warn!(
+                        state_dim = self.cfg.obs.state_dim,
+                        "dynamics.enabled: the state has no command leads (obs.state_dim = task \
+                         state + 3 x joints), so no step can be imagined: this policy learns \
+                         from real steps only"
+                    );
+                }
+            }
+            if self.world_version != 0
+                && let Ok(row) = DynamicsRow::of(t, &self.cfg)
+            {
+                if self.held_out_steps.len() == HELD_OUT {
+                    self.held_out_steps.pop_front();
+                }
+                self.held_out_steps.push_back(row);
+            }
+        }
         Ok(if t.phase == self.role.phase() {
             Recorded::Own
         } else {
@@ -228,9 +270,28 @@ impl PolicyTrainer {
         })
     }
 
+    /// The arbiter's rule for imagined actions (the robot profile's limits and workspace):
+    /// without it a policy does not imagine with the state dynamics ensemble.
+    pub fn set_arm_rule(&mut self, rule: ArmRule) {
+        self.arm_rule = Some(rule);
+    }
+
+    /// Whether this policy learns with the state dynamics ensemble (`dynamics.enabled`).
+    fn dynamics_mode(&self) -> bool {
+        self.model_based && self.world.dynamics.is_some()
+    }
+
     /// The trust gate's measurement: the model's one-step error ratio on the held-out
-    /// transitions, with the encoder's means (`None` while there are too few).
+    /// transitions, with the encoder's means (`None` while there are too few). In dynamics
+    /// mode, the state dynamics ensemble's ([`mbarl_learn::dynamics::StateDynamics::error_ratio`],
+    /// its elites' means) on their executed steps.
     fn held_out_error_ratio(&self) -> Result<Option<f64>> {
+        if let (true, Some(model)) = (self.dynamics_mode(), &self.world.dynamics) {
+            if self.held_out_steps.len() < HELD_OUT_MIN {
+                return Ok(None);
+            }
+            return Ok(model.error_ratio(&DynamicsRow::batch(self.held_out_steps.iter()))?);
+        }
         if self.held_out.len() < HELD_OUT_MIN {
             return Ok(None);
         }
@@ -260,6 +321,7 @@ impl PolicyTrainer {
         self.world_version = msg.version;
         // what was recorded before this checkpoint may have trained it
         self.held_out.clear();
+        self.held_out_steps.clear();
         self.model_buf = LatentBuffer::new(
             self.cfg.mbpo.model_buffer_capacity,
             self.cfg.encoder.latent_dim,
@@ -341,10 +403,15 @@ impl PolicyTrainer {
                 None => return Ok(None),
             },
         };
+        // the replay states the state dynamics ensemble branches from
+        let mut starts = None;
         let real = match n - n_demo {
             0 => None,
             k => match sample(&self.replay, k, &mut self.rng)? {
-                Some(b) => Some(latents(&b)?),
+                Some(b) => {
+                    starts = b.obs.state.as_ref().map(|s| s.shallow_clone());
+                    Some(latents(&b)?)
+                }
                 None => return Ok(None),
             },
         };
@@ -372,13 +439,55 @@ impl PolicyTrainer {
         // The world model's reward head learns the forward task's reward: a backward policy on
         // a reward topic of its own has none in latent space either.
         let own_reward = self.role == Role::Backward && self.reward == RewardChoice::Task;
-        let imagine =
-            self.model_based && self.trust.trusted() && state_classifier.is_none() && !own_reward;
+        // With the state dynamics ensemble the model reaches the policy through MBPO rollouts
+        // below, not through the latent model.
+        let dynamics = self.dynamics_mode();
+        let imagine = !dynamics
+            && self.model_based
+            && self.trust.trusted()
+            && state_classifier.is_none()
+            && !own_reward;
         self.policy
             .set_horizon(if imagine { self.cfg.alm.horizon } else { 0 });
         // `mbpo.real_ratio: 1` (the state preset): the critics take no imagined transitions, so
         // no rollouts are made for them; the actor still imagines through the model (ALM).
-        let train = if imagine && self.cfg.mbpo.real_ratio < 1.0 {
+        let branch = dynamics && self.trust.trusted() && self.cfg.mbpo.real_ratio < 1.0;
+        let train = if branch {
+            if let (Some(start), Some(model), Some(rule), Some(layout)) = (
+                &starts,
+                &self.world.dynamics,
+                &self.arm_rule,
+                self.arm_layout,
+            ) {
+                let k = self.cfg.mbpo.rollout_batch.min(start.size()[0] as usize) as i64;
+                imagine_states(
+                    &ImaginedSteps {
+                        world: &self.world,
+                        model,
+                        actor: &self.policy.actor,
+                        rule,
+                        layout,
+                        steps: self.cfg.mbpo.rollout_length,
+                        threshold: self.cfg.mbpo.disagreement_threshold,
+                        task_reward: matches!(source, RewardSource::Task)
+                            && state_classifier.is_none(),
+                    },
+                    &start.narrow(0, 0, k),
+                    &mut self.state_model_buf,
+                )?;
+            }
+            let n_model = ((n as f64) * (1.0 - self.cfg.mbpo.real_ratio)).round() as usize;
+            if self.state_model_buf.is_empty() || n_model == 0 {
+                real
+            } else {
+                let model_part = latents(&self.state_model_buf.sample(n_model, &mut self.rng)?)?;
+                let r = real.len();
+                let idx: Vec<i64> = (0..n.saturating_sub(n_model))
+                    .map(|_| rand::Rng::gen_range(&mut self.rng, 0..r))
+                    .collect();
+                LatentTransitions::cat(&[&real.rows(&tch::Tensor::from_slice(&idx)), &model_part])
+            }
+        } else if imagine && self.cfg.mbpo.real_ratio < 1.0 {
             let k = self.cfg.mbpo.rollout_batch.min(real.len() as usize) as i64;
             let start = real.z.narrow(0, 0, k);
             let world = &self.world;
@@ -425,7 +534,11 @@ impl PolicyTrainer {
             alpha,
             q_mean,
             reward_mean,
-            model_transitions: self.model_buf.len() as f64,
+            model_transitions: if dynamics {
+                self.state_model_buf.len() as f64
+            } else {
+                self.model_buf.len() as f64
+            },
             horizon: self.policy.horizon() as f64,
             model_error_ratio: self.trust.average(),
         }))
@@ -444,6 +557,60 @@ impl PolicyTrainer {
     pub fn sync(&mut self) -> Result<()> {
         Ok(self.replay.sync()?)
     }
+}
+
+/// What an MBPO rollout through the state dynamics ensemble needs.
+struct ImaginedSteps<'a> {
+    world: &'a WorldModel,
+    model: &'a mbarl_learn::dynamics::StateDynamics,
+    actor: &'a mbarl_learn::nets::Actor,
+    rule: &'a ArmRule,
+    layout: ArmLayout,
+    steps: usize,
+    threshold: f64,
+    /// Label the imagined steps with the world model's reward head (the task reward); else
+    /// the classifier gives their reward when a batch is made.
+    task_reward: bool,
+}
+
+/// MBPO branched rollouts from real states `start` (B, S): at each step the policy's sampled
+/// action, the step the arbiter would execute for it ([`ArmRule`]), and a next state from one
+/// random elite; a branch stops where the elites disagree more than the threshold. The steps
+/// go into `buf` with the *requested* action, as real steps are recorded. Returns how many.
+fn imagine_states(
+    r: &ImaginedSteps,
+    start: &tch::Tensor,
+    buf: &mut StateModelBuffer,
+) -> Result<usize> {
+    let mut s = start.shallow_clone();
+    let mut added = 0;
+    for _ in 0..r.steps {
+        if s.size()[0] == 0 {
+            break;
+        }
+        let z = r
+            .world
+            .encode_mean(&mbarl_learn::ObsBatch::from_state(s.shallow_clone()))?;
+        let a = r.actor.act(&z, false);
+        let executed = r.rule.executed_batch(r.layout, &s, &a);
+        let (next, disagreement) = r.model.sample_next(&s, &executed)?;
+        let keep = disagreement.le(r.threshold).nonzero().squeeze_dim(1);
+        let (s_k, a_k, n_k, z_k) = (
+            s.index_select(0, &keep),
+            a.index_select(0, &keep),
+            next.index_select(0, &keep),
+            z.index_select(0, &keep),
+        );
+        let reward = if r.task_reward {
+            tch::no_grad(|| r.world.reward.forward(&z_k, &a_k))
+        } else {
+            tch::Tensor::zeros([keep.size()[0]], (tch::Kind::Float, s.device()))
+        };
+        buf.push(&s_k, &a_k, &reward, &n_k)?;
+        added += keep.size()[0] as usize;
+        s = n_k;
+    }
+    Ok(added)
 }
 
 #[cfg(test)]
@@ -584,6 +751,98 @@ mod tests {
         assert!(a.iter().all(|v| (-1.0..=1.0).contains(v)));
         assert_eq!(a, acting.act(&obs, true).unwrap(), "deterministic in EVAL");
         last
+    }
+
+    /// Transitions whose observations carry the command before them (lead 0): an executed
+    /// step for the state dynamics ensemble.
+    fn commanded(n: usize, phase: u8, cycle: u32, start: u64) -> Vec<Transition> {
+        let mut v = synth::transitions(n, phase, cycle, start);
+        for t in &mut v {
+            t.observation.joint_command = t.observation.joint_position.clone();
+            t.next_observation.joint_command = t.commanded_position.clone();
+        }
+        v
+    }
+
+    /// With the state dynamics ensemble: the gate measures it on the newest executed steps
+    /// with its elites' means, and a trusted model adds MBPO rollouts (the arbiter's rule for
+    /// the imagined steps) to the critics' batch; the latent model is not imagined through.
+    #[test]
+    fn a_trusted_state_dynamics_ensemble_adds_rollouts() {
+        let mut cfg = synth::small_state_config();
+        cfg.obs.state_dim = 12; // 4 positions, 4 velocities, 4 command leads
+        cfg.dynamics.enabled = true;
+        cfg.dynamics.members = 3;
+        cfg.dynamics.elites = 2;
+        cfg.dynamics.hidden = vec![16];
+        cfg.dynamics.max_epochs = 20;
+        cfg.mbpo.real_ratio = 0.5;
+        cfg.mbpo.disagreement_threshold = 1e6;
+        let rule = ArmRule {
+            limits: phase_arbiter::limits::JointLimits::new(
+                (1..=4).map(|i| format!("joint{i}")).collect(),
+                vec![-3.0; 4],
+                vec![3.0; 4],
+                vec![10.0; 4],
+                vec![0.05; 4],
+            )
+            .unwrap(),
+            workspace: None,
+            period_s: 0.05,
+        };
+        let train = commanded(200, Phase::FORWARD, 0, 0);
+        let mut world = WorldModel::new(&cfg, Device::Cpu).unwrap();
+        let rows: Vec<DynamicsRow> = train
+            .iter()
+            .map(|t| DynamicsRow::of(t, &cfg).unwrap())
+            .collect();
+        let fit = world
+            .dynamics
+            .as_mut()
+            .unwrap()
+            .fit(&DynamicsRow::batch(rows.iter()))
+            .unwrap();
+        assert!(fit.held_out_error_ratio.is_some());
+        let msg = bundle::to_msg(
+            &bundle::save_world_model(&world, &cfg, 1).unwrap(),
+            Default::default(),
+        );
+        for (limit, rolls) in [(1e6, true), (1e-9, false)] {
+            cfg.alm.max_model_error_ratio = Some(limit);
+            let mut t = PolicyTrainer::new(
+                cfg.clone(),
+                Role::Forward,
+                true,
+                RewardChoice::Task,
+                Device::Cpu,
+                None,
+            )
+            .unwrap();
+            t.set_arm_rule(rule.clone());
+            for tr in &train[..40] {
+                t.record(tr, None).unwrap();
+            }
+            assert!(t.load_world(&msg).unwrap());
+            for tr in &commanded(HELD_OUT_MIN, Phase::FORWARD, 1, 300) {
+                t.record(tr, None).unwrap();
+            }
+            t.updates = 0; // the gate measures on this update
+            let mut last = PolicyStats::default();
+            for _ in 0..3 {
+                last = t.train_step().unwrap().expect("an update");
+                assert!(last.critic_loss.is_finite());
+            }
+            assert!(
+                last.model_error_ratio.is_finite(),
+                "measured on held-out steps"
+            );
+            assert_eq!(last.horizon, 0.0, "no latent imagination");
+            assert_eq!(
+                last.model_transitions > 0.0,
+                rolls,
+                "limit {limit}: {last:?}"
+            );
+        }
     }
 
     #[test]

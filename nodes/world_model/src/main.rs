@@ -15,6 +15,7 @@ use mbarl_msgs::std_msgs::Header;
 use mbarl_node::{bundle, common, metrics::CsvMetrics};
 use mbarl_ros::counters::RateLimitedWarn;
 use mbarl_ros::{NodeBuilder, ParamSpec, Qos, RosArgs};
+use world_model::dynamics_fit::{DynamicsFitStats, FitWorker};
 use world_model::trainer::WorldTrainer;
 
 fn params() -> Vec<ParamSpec> {
@@ -61,6 +62,7 @@ struct TrainLoop {
 
 fn train_loop(
     mut t: WorldTrainer,
+    mut fitter: Option<FitWorker>,
     lp: TrainLoop,
     rx: mpsc::Receiver<Cmd>,
     tx: tokio::sync::mpsc::UnboundedSender<Out>,
@@ -104,6 +106,32 @@ fn train_loop(
             }
             None => {}
         }
+        if let Some(w) = fitter.as_mut() {
+            match w
+                .finished()
+                .map(|done| done.and_then(|d| t.install_dynamics(d)))
+            {
+                Some(Ok(f)) => {
+                    tracing::info!(
+                        transitions = f.transitions,
+                        held_out_ratio = f.held_out_ratio,
+                        newest_ratio = f.newest_ratio,
+                        epochs = f.epochs,
+                        fit_s = f.fit_s,
+                        "state dynamics ensemble fitted"
+                    );
+                    // the policies measure and imagine with it from now on
+                    send_ck(&mut t);
+                }
+                Some(Err(e)) => tracing::warn!("state dynamics fit failed: {e}"),
+                None => {}
+            }
+            if !w.busy
+                && let Some(job) = t.dynamics_job()
+            {
+                w.submit(job);
+            }
+        }
         if budget {
             match t.train_step() {
                 Ok(Some(s)) => {
@@ -135,6 +163,7 @@ fn train_loop(
                 "version".to_string(),
                 "backlog".to_string(),
             ]);
+
             let backlog = (seen * lp.ratio - t.updates as f64).max(0.0);
             values.extend([
                 t.demos.len() as f32,
@@ -142,6 +171,10 @@ fn train_loop(
                 t.version as f32,
                 backlog as f32,
             ]);
+            if t.world.dynamics.is_some() {
+                names.extend(DynamicsFitStats::NAMES.map(String::from));
+                values.extend(t.dynamics.last.values());
+            }
             let _ = tx.send(Out::Stats {
                 updates: t.updates,
                 replay: t.replay.len() as u64,
@@ -168,6 +201,11 @@ async fn main() -> Result<()> {
         run_dir,
         threads,
     } = common::LearnSetup::from_node(&node)?;
+    // the state dynamics ensemble fits on a thread of its own
+    let fitter = match cfg.dynamics.enabled {
+        true => Some(FitWorker::spawn(&cfg, device, threads)?),
+        false => None,
+    };
     let trainer = WorldTrainer::new(cfg, device, Some(&run_dir))?;
     tracing::info!(run_dir = %run_dir.display(), replay = trainer.replay.len(), demos = trainer.demos.len(), "world model up");
     let lp = TrainLoop {
@@ -181,7 +219,7 @@ async fn main() -> Result<()> {
         .name("world_model_train".into())
         .spawn(move || {
             common::training_thread(threads);
-            train_loop(trainer, lp, cmd_rx, out_tx)
+            train_loop(trainer, fitter, lp, cmd_rx, out_tx)
         })?;
 
     let transitions = node.subscriber::<Transition>("/mbarl/transition", Qos::Lossless)?;

@@ -1,6 +1,7 @@
 //! Records every transition (`<run_dir>/replay/all`, plus all demo datasets in memory), trains
 //! the encoder + latent model ensemble (ALM lower bound, K-step sequences), the reward head and
 //! the latent classifier, and makes `world_model` checkpoint bundles.
+use crate::dynamics_fit::{DynamicsFitStats, DynamicsFitter, FitDone, FitJob, install};
 use mbarl_learn::nets::Gaussian;
 use mbarl_learn::replay::{BufferKind, ReplayBuffer, ReplaySpec};
 use mbarl_learn::{CheckpointBytes, LearnConfig, LearnError, SequenceBatch, WorldModel};
@@ -76,6 +77,8 @@ pub struct WorldTrainer {
     rng: StdRng,
     /// Transitions refused (wrong layout, NaN...).
     pub rejected: u64,
+    /// The state dynamics ensemble's rows and schedule (used when `dynamics.enabled`).
+    pub dynamics: DynamicsFitter,
 }
 
 impl WorldTrainer {
@@ -141,6 +144,7 @@ impl WorldTrainer {
             updates: 0,
             version,
             rejected,
+            dynamics: DynamicsFitter::default(),
         })
     }
 
@@ -148,12 +152,32 @@ impl WorldTrainer {
     pub fn record(&mut self, t: &Transition) -> Result<()> {
         let r = convert::transition(t, &self.cfg, convert::task_reward(t), false);
         match r.and_then(|r| Ok(self.replay.append(&r)?)) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                if self.world.dynamics.is_some() {
+                    self.dynamics.record(t, &self.cfg);
+                }
+                Ok(())
+            }
             Err(e) => {
                 self.rejected += 1;
                 Err(e)
             }
         }
+    }
+
+    /// The state dynamics ensemble's fit that is due, if one is ([`DynamicsFitter::take_job`]).
+    pub fn dynamics_job(&mut self) -> Option<FitJob> {
+        self.world.dynamics.as_ref()?;
+        self.dynamics.take_job(&self.cfg)
+    }
+
+    /// Puts a finished fit into the world model (its next checkpoint carries it).
+    pub fn install_dynamics(&mut self, done: FitDone) -> Result<DynamicsFitStats> {
+        if let Some(model) = &self.world.dynamics {
+            install(model, &done.weights)?;
+        }
+        self.dynamics.last = done.stats;
+        Ok(done.stats)
     }
 
     /// Records and demos held.

@@ -24,6 +24,8 @@ pub use latent_model::{LatentModel, RewardHead};
 pub enum Activation {
     Elu,
     Relu,
+    /// x·sigmoid(x) (swish), as in MBPO's dynamics models.
+    Silu,
 }
 
 impl Activation {
@@ -31,6 +33,7 @@ impl Activation {
         match self {
             Activation::Elu => x.elu(),
             Activation::Relu => x.relu(),
+            Activation::Silu => x.silu(),
         }
     }
 }
