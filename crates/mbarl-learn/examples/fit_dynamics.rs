@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! cargo run --release -p mbarl-learn --example fit_dynamics -- RUN... [--sizes 1000,2000,5000]
-//!     [--test 1000] [--members 7] [--elites 5] [--max-epochs 50]
+//!     [--test 1000] [--members 5] [--elites 3] [--max-epochs 30] [--hidden 200,200]
 //!     [--executed-from-lead Q_OFFSET,LEAD_OFFSET,MAX_STEP] [--out held_out_error.csv]
 //! ```
 use anyhow::{Context, Result, bail};
@@ -28,6 +28,7 @@ struct Args {
     members: Option<usize>,
     elites: Option<usize>,
     max_epochs: Option<usize>,
+    hidden: Option<Vec<usize>>,
     /// (joint positions offset, command leads offset, max_step): the action becomes the executed
     /// step, (q′ + lead′ − q − lead) / max_step, the command's actual change.
     executed: Option<(usize, usize, f32)>,
@@ -42,6 +43,7 @@ fn parse() -> Result<Args> {
         members: None,
         elites: None,
         max_epochs: None,
+        hidden: None,
         executed: None,
         out: None,
     };
@@ -59,6 +61,14 @@ fn parse() -> Result<Args> {
             "--members" => a.members = Some(value()?.parse()?),
             "--elites" => a.elites = Some(value()?.parse()?),
             "--max-epochs" => a.max_epochs = Some(value()?.parse()?),
+            "--hidden" => {
+                a.hidden = Some(
+                    value()?
+                        .split(',')
+                        .map(|v| v.trim().parse())
+                        .collect::<std::result::Result<_, _>>()?,
+                )
+            }
             "--executed-from-lead" => {
                 let v: Vec<String> = value()?.split(',').map(String::from).collect();
                 if v.len() != 3 {
@@ -138,6 +148,9 @@ fn main() -> Result<()> {
         }
         if let Some(e) = args.max_epochs {
             cfg.dynamics.max_epochs = e;
+        }
+        if let Some(h) = &args.hidden {
+            cfg.dynamics.hidden = h.clone();
         }
         let data = load(run, &cfg, args.executed)?;
         let total = data.len() as usize;
