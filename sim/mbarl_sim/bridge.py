@@ -24,6 +24,7 @@ lock-step (one control period per accepted command). See sim/README.md.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import threading
 import time
@@ -296,6 +297,9 @@ class SimBridge(Node):
         self._running = False
         if self.thread is not None:
             self.thread.join(timeout=2.0)
+            if self.thread.is_alive():
+                print("[sim_bridge] the sim thread did not stop within 2 s", file=sys.stderr,
+                      flush=True)
         else:
             self.env.close()
 
@@ -308,11 +312,16 @@ def main(argv=None) -> None:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        # Said on stderr so that a slow exit shows where it stopped (CI once waited 20 s for one).
+        print("[sim_bridge] shutting down", file=sys.stderr, flush=True)
         node.close()
         node.destroy_node()
         rclpy.try_shutdown()
-    if node.failure is not None:
-        sys.exit(1)
+        print("[sim_bridge] shut down", file=sys.stderr, flush=True)
+    # Exit now: the interpreter's own teardown (the renderer's and DDS's finalisers, a sim thread
+    # still in a C call) is what could keep a stopped bridge alive; nothing is left to flush.
+    sys.stdout.flush()
+    os._exit(1 if node.failure is not None else 0)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ impl ArmLayout {
     pub fn of(o: &Observation, cfg: &LearnConfig) -> Option<Self> {
         let n = o.joint_position.len();
         let s = cfg.obs.state_dim;
-        (n == cfg.obs.action_dim && n > 0 && o.state.len() + 3 * n == s).then_some(Self {
+        (n == cfg.obs.action_dim && n > 0 && o.state.len() + 3 * n == s).then(|| Self {
             joints: n,
             positions: s - 3 * n,
             leads: s - n,

@@ -451,7 +451,9 @@ impl PolicyTrainer {
             .set_horizon(if imagine { self.cfg.alm.horizon } else { 0 });
         // `mbpo.real_ratio: 1` (the state preset): the critics take no imagined transitions, so
         // no rollouts are made for them; the actor still imagines through the model (ALM).
-        let branch = dynamics && self.trust.trusted() && self.cfg.mbpo.real_ratio < 1.0;
+        // (a backward policy on a reward topic of its own has no reward for imagined steps)
+        let branch =
+            dynamics && self.trust.trusted() && self.cfg.mbpo.real_ratio < 1.0 && !own_reward;
         let train = if branch {
             if let (Some(start), Some(model), Some(rule), Some(layout)) = (
                 &starts,
@@ -807,11 +809,17 @@ mod tests {
             &bundle::save_world_model(&world, &cfg, 1).unwrap(),
             Default::default(),
         );
-        for (limit, rolls) in [(1e6, true), (1e-9, false)] {
+        // the last case: a backward policy on a reward topic of its own has no reward for
+        // imagined steps, so it makes none even with a trusted model
+        for (role, limit, rolls) in [
+            (Role::Forward, 1e6, true),
+            (Role::Forward, 1e-9, false),
+            (Role::Backward, 1e6, false),
+        ] {
             cfg.alm.max_model_error_ratio = Some(limit);
             let mut t = PolicyTrainer::new(
                 cfg.clone(),
-                Role::Forward,
+                role,
                 true,
                 RewardChoice::Task,
                 Device::Cpu,
@@ -823,7 +831,7 @@ mod tests {
                 t.record(tr, None).unwrap();
             }
             assert!(t.load_world(&msg).unwrap());
-            for tr in &commanded(HELD_OUT_MIN, Phase::FORWARD, 1, 300) {
+            for tr in &commanded(HELD_OUT_MIN, role.phase(), 1, 300) {
                 t.record(tr, None).unwrap();
             }
             t.updates = 0; // the gate measures on this update

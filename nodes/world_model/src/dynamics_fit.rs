@@ -156,8 +156,16 @@ pub struct FitWorker {
 }
 
 impl FitWorker {
-    pub fn spawn(cfg: &LearnConfig, device: Device, threads: i64) -> Result<Self> {
+    /// A worker whose ensemble starts as a copy of `start` (the world model's, resumed from
+    /// its checkpoint or new).
+    pub fn spawn(
+        start: &StateDynamics,
+        cfg: &LearnConfig,
+        device: Device,
+        threads: i64,
+    ) -> Result<Self> {
         let mut model = StateDynamics::new(cfg, device)?;
+        install(&model, &variables(start))?;
         let (jobs, job_rx) = mpsc::channel::<FitJob>();
         let (done_tx, done) = mpsc::channel();
         std::thread::Builder::new()
@@ -168,12 +176,7 @@ impl FitWorker {
                 for job in job_rx {
                     let out = run_job(&mut model, &job, fitted).map(|stats| FitDone {
                         stats,
-                        weights: model
-                            .vs
-                            .variables()
-                            .into_iter()
-                            .map(|(k, v)| (k, v.detach().copy()))
-                            .collect(),
+                        weights: variables(&model),
                     });
                     fitted |= out.is_ok();
                     if done_tx.send(out).is_err() {
@@ -204,6 +207,16 @@ impl FitWorker {
         self.busy = false;
         Some(out)
     }
+}
+
+/// Copies of an ensemble's variables, by name.
+fn variables(model: &StateDynamics) -> Vec<(String, Tensor)> {
+    model
+        .vs
+        .variables()
+        .into_iter()
+        .map(|(k, v)| (k, v.detach().copy()))
+        .collect()
 }
 
 /// Copies a fit's variables into the world model's ensemble.
@@ -310,7 +323,8 @@ mod tests {
     #[test]
     fn the_worker_fits_on_its_thread_and_its_weights_install() {
         let c = cfg();
-        let mut worker = FitWorker::spawn(&c, tch::Device::Cpu, 1).unwrap();
+        let start = StateDynamics::new(&c, tch::Device::Cpu).unwrap();
+        let mut worker = FitWorker::spawn(&start, &c, tch::Device::Cpu, 1).unwrap();
         let n = c.obs.action_dim;
         let dim = c.obs.state_dim;
         let rows = (0..120)

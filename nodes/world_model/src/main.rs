@@ -201,12 +201,12 @@ async fn main() -> Result<()> {
         run_dir,
         threads,
     } = common::LearnSetup::from_node(&node)?;
-    // the state dynamics ensemble fits on a thread of its own
-    let fitter = match cfg.dynamics.enabled {
-        true => Some(FitWorker::spawn(&cfg, device, threads)?),
-        false => None,
-    };
     let trainer = WorldTrainer::new(cfg, device, Some(&run_dir))?;
+    // the state dynamics ensemble fits on a thread of its own, from the resumed checkpoint's
+    let fitter = match &trainer.world.dynamics {
+        Some(resumed) => Some(FitWorker::spawn(resumed, &trainer.cfg, device, threads)?),
+        None => None,
+    };
     tracing::info!(run_dir = %run_dir.display(), replay = trainer.replay.len(), demos = trainer.demos.len(), "world model up");
     let lp = TrainLoop {
         checkpoint_period: node.param::<i64>("checkpoint_period")?.max(1) as u64,
