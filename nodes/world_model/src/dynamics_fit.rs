@@ -117,14 +117,6 @@ impl DynamicsFitter {
         self.since_fit += 1;
     }
 
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
     /// The fit that is due (`dynamics.fit_every` new rows, at least `dynamics.min_transitions`
     /// kept), if one is; the schedule restarts from it.
     pub fn take_job(&mut self, cfg: &LearnConfig) -> Option<FitJob> {
