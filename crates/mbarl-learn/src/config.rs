@@ -84,6 +84,12 @@ pub struct EncoderConfig {
     /// dimension the demos barely move (a fixed goal, an object's position across the table)
     /// is scaled by at most 1 / floor.
     pub state_std_floor: f64,
+    /// State mode: no learned encoder. The latent is the encoder's input itself, the state
+    /// (shifted and scaled as above) followed by the proprio vector, with std `min_std`; the
+    /// policies, the latent model and the heads all work on it. A learned encoder keeps
+    /// changing under the policies trained on its latents. `latent_dim` is derived
+    /// (`obs.state_dim + obs.proprio_dim`); a value in the file is replaced.
+    pub identity: bool,
 }
 
 impl Default for EncoderConfig {
@@ -102,6 +108,7 @@ impl Default for EncoderConfig {
             state_shift: Vec::new(),
             state_from_demos: false,
             state_std_floor: 0.05,
+            identity: false,
         }
     }
 }
@@ -577,10 +584,20 @@ fn check(ok: bool, key: &'static str, reason: impl Into<String>) -> Result<()> {
 impl LearnConfig {
     /// Parses YAML; unknown keys and wrong types name the key. Validates the values.
     pub fn from_yaml_str(text: &str) -> Result<Self> {
-        let cfg: LearnConfig =
+        let mut cfg: LearnConfig =
             serde_yaml_ng::from_str(text).map_err(|e| LearnError::Config(e.to_string()))?;
+        cfg.derive();
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// Sets what other keys determine: with `encoder.identity`, `encoder.latent_dim` is the
+    /// state's and proprio's size. From a file this runs at load time; code that builds a
+    /// configuration by hand calls it after changing those keys.
+    pub fn derive(&mut self) {
+        if self.encoder.identity {
+            self.encoder.latent_dim = self.obs.state_dim + self.obs.proprio_dim;
+        }
     }
 
     /// Reads and parses a YAML file.
@@ -637,6 +654,19 @@ impl LearnConfig {
             "must be > 0",
         )?;
         check(self.encoder.min_std > 0.0, "encoder.min_std", "must be > 0")?;
+        if self.encoder.identity {
+            check(
+                o.mode == ObsMode::State,
+                "encoder.identity",
+                "needs state observations (obs.mode: state)",
+            )?;
+            check(
+                self.encoder.latent_dim == o.state_dim + o.proprio_dim,
+                "encoder.latent_dim",
+                "must be obs.state_dim + obs.proprio_dim with encoder.identity \
+                 (LearnConfig::derive sets it)",
+            )?;
+        }
         check(
             self.model.ensemble_size >= 2,
             "model.ensemble_size",
@@ -826,6 +856,7 @@ impl LearnConfig {
         let a = o.action_dim;
         let body = match component {
             Component::Encoder => match o.mode {
+                ObsMode::State if e.identity => format!("state_identity;z={z}"),
                 ObsMode::State => format!(
                     "state_mlp;in={};h={};z={z}",
                     o.state_dim + o.proprio_dim,

@@ -1,6 +1,8 @@
 //! Encoder e(z|s): a Gaussian over latents from an observation.
 //!
 //! - state mode: an MLP on [(state − `encoder.state_shift`) · `encoder.state_scale`, proprio];
+//! - state mode with `encoder.identity`: no network, the latent *is* that standardised input
+//!   (mean; std `encoder.min_std`), so what the policies and the model see never moves;
 //! - pixel mode: a conv stack on a uint8 H×W×3 frame (scaled to [0, 1]) → Linear → LayerNorm →
 //!   tanh image feature, fused with a proprio feature (Linear → ELU), then an MLP trunk;
 //! - pixel mode with `encoder.torchscript`: a frozen TorchScript backbone (e.g. a pretrained
@@ -35,6 +37,8 @@ pub struct PixelEncoder {
 #[derive(Debug)]
 enum Kind_ {
     State(Mlp),
+    /// `encoder.identity`: z = the standardised state (and proprio) itself.
+    Identity,
     Pixels(Box<PixelEncoder>),
 }
 
@@ -76,6 +80,7 @@ impl Encoder {
         let o = &cfg.obs;
         let z = e.latent_dim;
         let inner = match o.mode {
+            ObsMode::State if e.identity => Kind_::Identity,
             ObsMode::State => Kind_::State(Mlp::new(
                 &p / "mlp",
                 o.state_dim + o.proprio_dim,
@@ -169,14 +174,14 @@ impl Encoder {
                 Backbone::Script(m) => Some(m.clone()),
                 Backbone::Conv { .. } => None,
             },
-            Kind_::State(_) => None,
+            Kind_::State(_) | Kind_::Identity => None,
         }
     }
 
     /// The state-mode encoder's input: [(state − shift) · scale, proprio] (…, state + proprio).
     /// An error in pixel mode.
     pub fn state_input(&self, obs: &ObsBatch) -> Result<Tensor> {
-        if !matches!(self.inner, Kind_::State(_)) {
+        if !matches!(self.inner, Kind_::State(_) | Kind_::Identity) {
             return Err(LearnError::Input(
                 "the standardised state exists in state mode only".into(),
             ));
@@ -203,6 +208,11 @@ impl Encoder {
     /// Posterior e(z|s) for observations with any leading dimensions: mean, std (…, Z).
     pub fn forward(&self, obs: &ObsBatch) -> Result<Gaussian> {
         let (lead, raw) = match &self.inner {
+            Kind_::Identity => {
+                let mean = self.state_input(obs)?;
+                let std = mean.full_like(self.min_std);
+                return Ok(Gaussian { mean, std });
+            }
             Kind_::State(mlp) => {
                 let x = self.state_input(obs)?;
                 let size = x.size();
