@@ -265,6 +265,10 @@ mod tests {
         assert!(row.executed[1..].iter().all(|v| *v == 0.0));
         t.observation.joint_command.clear();
         assert!(DynamicsRow::of(&t, &c).is_err());
+        // the fitter counts it (world_model.csv: dynamics_rejected) and keeps nothing
+        let mut f = DynamicsFitter::default();
+        f.record(&t, &c);
+        assert_eq!((f.rejected, f.rows.len()), (1, 0));
     }
 
     #[test]

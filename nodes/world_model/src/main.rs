@@ -174,6 +174,9 @@ fn train_loop(
             if t.world.dynamics.is_some() {
                 names.extend(DynamicsFitStats::NAMES.map(String::from));
                 values.extend(t.dynamics.last.values());
+                // transitions the ensemble could not use (no executed step in them)
+                names.push("dynamics_rejected".to_string());
+                values.push(t.dynamics.rejected as f32);
             }
             let _ = tx.send(Out::Stats {
                 updates: t.updates,
