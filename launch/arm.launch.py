@@ -1,6 +1,8 @@
 """Launch mbarl on a real arm with ros2_control and a camera (`ros2 launch`).
 
     ros2 launch launch/arm.launch.py robot_profile:=/path/to/my_arm.yaml preset:=pixels run_dir:=/data/runs/peg
+    (task_params:=/path/to/my_task.yaml: a second parameters file over the profile, e.g. the
+    task's workspace box as in config/tasks/reach.yaml)
 
 The arm driver (ros2_control with a forward_command_controller or joint_trajectory_controller)
 and the camera driver run as usual; mbarl only talks to their standard topics:
@@ -10,7 +12,7 @@ controller). Build the nodes first (see docs/real-arm.md).
 import os
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution, PythonExpression
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
@@ -30,7 +32,6 @@ NODES = [
 
 
 def generate_launch_description():
-    profile = LaunchConfiguration("robot_profile")
     preset = LaunchConfiguration("preset")
     run_dir = LaunchConfiguration("run_dir")
     command_topic = LaunchConfiguration("command_topic")
@@ -38,6 +39,10 @@ def generate_launch_description():
     args = [
         DeclareLaunchArgument("robot_profile", default_value=os.path.join(ROOT, "config/robots/generic_ros2_control_arm.yaml"),
                               description="robot profile params file (joints, limits, command interface)"),
+        DeclareLaunchArgument("task_params", default_value="",
+                              description="a task's params file read after the robot profile (its "
+                                          "values win), e.g. a workspace box around the task; "
+                                          "empty: none"),
         DeclareLaunchArgument("preset", default_value="pixels", description="algorithm preset in config/presets/"),
         DeclareLaunchArgument("run_dir", default_value=os.path.join(ROOT, "runs/arm"), description="run directory"),
         DeclareLaunchArgument("command_topic", default_value="/arm_controller/commands",
@@ -53,17 +58,23 @@ def generate_launch_description():
             PythonExpression(["'", task_reward_topic, "' != ''"]), value_type=bool)},
     }
     preset_file = PathJoinSubstitution([ROOT, "config/presets", [preset, ".yaml"]])
-    nodes = [
-        Node(
-            package=package,
-            executable=executable,
-            name=name,
-            output="screen",
-            respawn=True,            # a crashed node restarts; the arbiter holds the arm meanwhile
-            respawn_delay=2.0,
-            parameters=[profile, preset_file, {"run_dir": run_dir, **extra.get(name, {})}],
-            remappings=[("/arm_controller/commands", command_topic)],
-        )
-        for package, executable, name in NODES
-    ]
-    return LaunchDescription(args + nodes)
+
+    def nodes(context):
+        # the robot profile, then the task's file where one is given (the later file wins)
+        files = [LaunchConfiguration(a).perform(context) for a in ("robot_profile", "task_params")]
+        files = [f for f in files if f]
+        return [
+            Node(
+                package=package,
+                executable=executable,
+                name=name,
+                output="screen",
+                respawn=True,        # a crashed node restarts; the arbiter holds the arm meanwhile
+                respawn_delay=2.0,
+                parameters=[*files, preset_file, {"run_dir": run_dir, **extra.get(name, {})}],
+                remappings=[("/arm_controller/commands", command_topic)],
+            )
+            for package, executable, name in NODES
+        ]
+
+    return LaunchDescription(args + [OpaqueFunction(function=nodes)])

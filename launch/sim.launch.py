@@ -6,7 +6,7 @@ config/launch/sim_reach_state.yaml` does without ROS 2 tooling.
 import os
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, ExecuteProcess, IncludeLaunchDescription
+from launch.actions import DeclareLaunchArgument, ExecuteProcess, IncludeLaunchDescription, OpaqueFunction
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 
@@ -30,13 +30,18 @@ def generate_launch_description():
         additional_env={"PYTHONPATH": os.path.join(ROOT, "sim"), "MUJOCO_GL": "egl"},
         output="screen",
     )
-    suite = IncludeLaunchDescription(
-        PythonLaunchDescriptionSource(os.path.join(HERE, "arm.launch.py")),
-        launch_arguments={
-            "robot_profile": os.path.join(ROOT, "config/robots/sim_arm.yaml"),
-            "preset": LaunchConfiguration("preset"),
-            "run_dir": LaunchConfiguration("run_dir"),
-            "task_reward_topic": LaunchConfiguration("task_reward_topic"),
-        }.items(),
-    )
-    return LaunchDescription(args + [bridge, suite])
+    def suite(context):
+        # the task's parameters file (config/tasks/TASK.yaml: its workspace box), where it has one
+        task_file = os.path.join(ROOT, "config/tasks", task.perform(context) + ".yaml")
+        return [IncludeLaunchDescription(
+            PythonLaunchDescriptionSource(os.path.join(HERE, "arm.launch.py")),
+            launch_arguments={
+                "robot_profile": os.path.join(ROOT, "config/robots/sim_arm.yaml"),
+                "task_params": task_file if os.path.exists(task_file) else "",
+                "preset": LaunchConfiguration("preset"),
+                "run_dir": LaunchConfiguration("run_dir"),
+                "task_reward_topic": LaunchConfiguration("task_reward_topic"),
+            }.items(),
+        )]
+
+    return LaunchDescription(args + [bridge, OpaqueFunction(function=suite)])

@@ -189,6 +189,14 @@ def node_param(text):
 
 
 LAUNCH_TEMPLATE = ROOT / "config/launch/sim_reach_state.yaml"
+ROBOT_PROFILE = ROOT / "config/robots/sim_arm.yaml"
+
+
+def params_files(task):
+    """The parameters files of a run on `task`, for the suite and deployed_eval alike: the robot
+    profile, then config/tasks/TASK.yaml (the task's workspace box) where it exists."""
+    task_file = ROOT / "config/tasks" / f"{task}.yaml"
+    return [ROBOT_PROFILE] + ([task_file] if task_file.exists() else [])
 AGENTS = ("mbarl", "medal", "naive", "bc")
 FORWARD_ONLY = ("naive", "bc")
 
@@ -211,6 +219,8 @@ def write_launch(run_dir, task, obs, agent, seed, domain, phase_steps, state_top
         node[last] = value
     (run_dir / "preset.yaml").write_text(yaml.safe_dump(preset, sort_keys=False))
     launch = yaml.safe_load(LAUNCH_TEMPLATE.read_text())
+    # the robot profile, then this task's parameters file where it has one (not the template's)
+    launch["params_files"] = [str(f) for f in params_files(task)]
     launch["run_dir"] = str(run_dir)
     launch["ros_domain_id"] = domain
     launch["params"]["run_dir"] = str(run_dir)
@@ -336,6 +346,21 @@ def answer_help(probe, domain, n):
     return f"sim reset ({msg}); {said}"
 
 
+# The arbiter's parameters that make its command rule (phase_arbiter::config::
+# command_rule_params): deployed_eval applies the same rule, so it gets the same values.
+COMMAND_RULE_PARAMS = ("joint_names", "position_lower", "position_upper", "max_velocity", "max_step",
+                       "control_rate_hz", "workspace_min", "workspace_max")
+
+
+def command_rule_args(node_params):
+    """`-p` arguments for deployed_eval: the phase_arbiter --params of its command rule."""
+    out = []
+    for node, name, value in node_params:
+        if node == "phase_arbiter" and (name in COMMAND_RULE_PARAMS or name.startswith("kinematics.")):
+            out += ["-p", f"{name}:={json.dumps(value)}"]
+    return out
+
+
 def one_run(args, task, agent, seed, demo_dir, i):
     phase_steps, episode_steps = TASKS[task]
     name = f"{task}_{args.obs}_{agent}_s{seed}"
@@ -360,13 +385,14 @@ def one_run(args, task, agent, seed, demo_dir, i):
 
     def start_watcher():
         w = subprocess.Popen(
-            [str(TARGET / "deployed_eval"), "--ros-args", "--params-file",
-             str(ROOT / "config/robots/sim_arm.yaml"),
-             "-p", f"learn_config:={run_dir / 'preset.yaml'}",
+            [str(TARGET / "deployed_eval"), "--ros-args"]
+            + [a for f in params_files(task) for a in ("--params-file", str(f))]
+            + ["-p", f"learn_config:={run_dir / 'preset.yaml'}",
              "-p", f"run_dir:={run_dir}", "-p", f"episodes:={args.episodes}",
              "-p", f"max_steps:={episode_steps}", "-p", "watch_period_s:=5.0",
              "-p", f"sampled_episodes:={args.sampled_episodes}"]
-            + (["-p", f"state_topic:={args.state_topic}"] if args.state_topic else []),
+            + (["-p", f"state_topic:={args.state_topic}"] if args.state_topic else [])
+            + command_rule_args(args.param),
             env=env(eval_domain), stdout=subprocess.PIPE, stderr=eval_log, text=True)
         os.set_blocking(w.stdout.fileno(), False)
         return w

@@ -16,16 +16,21 @@ launch="${1:-config/launch/sim_reach_state.yaml}"
 eval_domain=$(( ${ROS_DOMAIN_ID:-0} + 1 ))
 
 scripts/setup.sh
-# The launch file's run directory and learn config: deployed_eval reads the same.
-read -r run_dir learn_config < <("$MBARL_ROS_PYTHON" - "$launch" <<'PY'
+# The launch file's run directory, learn config and parameters files (robot profile, task):
+# deployed_eval reads the same, so it deploys with the training's limits and workspace box.
+read -r run_dir learn_config params_files < <("$MBARL_ROS_PYTHON" - "$launch" <<'PY'
 import os, sys, yaml
 launch = yaml.safe_load(open(sys.argv[1]))
 root = os.environ["MBARL_ROOT"]
 absolute = lambda p: p if os.path.isabs(p) else os.path.join(root, p)
 print(absolute(os.path.expandvars(launch["run_dir"])),
-      absolute(os.path.expandvars(launch["params"]["learn_config"])))
+      absolute(os.path.expandvars(launch["params"]["learn_config"])),
+      ",".join(absolute(os.path.expandvars(f)) for f in launch.get("params_files", [])))
 PY
 )
+params_args=()
+IFS=, read -ra files <<<"$params_files"
+for f in "${files[@]}"; do params_args+=(--params-file "$f"); done
 mbarl_log "building mbarl (release)"
 cargo build --release --locked --workspace --bins
 bin="$CARGO_TARGET_DIR/release"
@@ -43,7 +48,7 @@ ROS_DOMAIN_ID=$eval_domain PYTHONPATH="$MBARL_ROOT/sim" "$MBARL_ROS_PYTHON" -m m
   --ros-args -p task:=reach -p lockstep:=true >"$run_dir/logs/eval_sim.log" 2>&1 &
 eval_sim=$!
 ROS_DOMAIN_ID=$eval_domain "$bin/deployed_eval" --ros-args \
-  --params-file config/robots/sim_arm.yaml -p "learn_config:=$learn_config" \
+  "${params_args[@]}" -p "learn_config:=$learn_config" \
   -p "run_dir:=$run_dir" -p episodes:=10 -p max_steps:=100 -p watch_period_s:=5.0 \
   >"$run_dir/logs/deployed_eval.out" 2>>"$run_dir/logs/deployed_eval.log" &
 evaluator=$!

@@ -206,3 +206,37 @@ def test_the_bc_agent_clones_the_demos_forward_only(tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / "scripts/learn_curve.py"), "--agents",
                           "medal,sac"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "unknown sac" in out.stderr, out.stderr
+
+
+def test_deployed_eval_gets_the_arbiters_command_rule(tmp_path):
+    """A workspace box (or any limit) given to the arbiter reaches deployed_eval too: evaluation
+    and training run one rule. Other arbiter parameters stay the arbiter's."""
+    lc = load_learn_curve()
+    params = [("phase_arbiter", "workspace_min", [0.14, -0.22, 0.06]),
+              ("phase_arbiter", "kinematics.joint_axis", [0.0, 0.0, 1.0]),
+              ("phase_arbiter", "forward_steps", 80),
+              ("world_model", "max_step", [1.0])]
+    args = lc.command_rule_args(params)
+    assert args == ["-p", "workspace_min:=[0.14, -0.22, 0.06]",
+                    "-p", "kinematics.joint_axis:=[0.0, 0.0, 1.0]"], args
+    assert yaml.safe_load(args[1].split(":=", 1)[1]) == [0.14, -0.22, 0.06]
+
+
+def test_a_task_with_a_parameters_file_gets_it_after_the_robot_profile(tmp_path):
+    """reach has config/tasks/reach.yaml (its workspace box): its runs list it after the robot
+    profile, for the suite and deployed_eval alike; push has none and gets the profile only."""
+    lc = load_learn_curve()
+    profile = ROOT / "config/robots/sim_arm.yaml"
+    assert lc.params_files("reach") == [profile, ROOT / "config/tasks/reach.yaml"]
+    assert lc.params_files("push") == [profile]
+    for task in ("reach", "push"):
+        run = tmp_path / task
+        run.mkdir()
+        launch = yaml.safe_load(lc.write_launch(run, task, "state", "mbarl", 0, 30, 80, None, [])
+                                .read_text())
+        assert launch["params_files"] == [str(f) for f in lc.params_files(task)]
+    box = yaml.safe_load((ROOT / "config/tasks/reach.yaml").read_text())["/**"]["ros__parameters"]
+    lo, hi = np.array(box["workspace_min"]), np.array(box["workspace_max"])
+    from mbarl_sim.tasks import ReachTask
+    for centre in (ReachTask.start, ReachTask.goal):   # both regions, with their spread, inside
+        assert np.all(centre - ReachTask.radius > lo) and np.all(centre + ReachTask.radius < hi)

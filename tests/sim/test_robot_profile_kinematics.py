@@ -2,8 +2,8 @@
 MuJoCo: the forward kinematics of the URDF chain it names (models/sim_arm/sim_arm.urdf, computed
 here independently of the arbiter's Rust FK, which nodes/phase_arbiter/tests/urdf_fk.rs checks)
 gives MuJoCo's "ee" site, and every initial state and
-every scripted-expert trajectory of every task stays inside the workspace box, so the arbiter
-never refuses what the experts do."""
+every scripted-expert trajectory of every task stays inside the workspace box (the task's own,
+config/tasks/TASK.yaml, where it has one), so the arbiter never refuses what the experts do."""
 import zlib
 from pathlib import Path
 
@@ -20,8 +20,14 @@ ROOT = Path(__file__).resolve().parents[2]
 PROFILE = ROOT / "config" / "robots" / "sim_arm.yaml"
 
 
-def profile():
-    return yaml.safe_load(PROFILE.read_text())["/**"]["ros__parameters"]
+def profile(task=None):
+    """The robot profile's parameters, with the task's parameters file over them where one exists
+    (the order of a launch file's params_files: the later file wins)."""
+    params = yaml.safe_load(PROFILE.read_text())["/**"]["ros__parameters"]
+    task_file = ROOT / "config" / "tasks" / f"{task}.yaml"
+    if task is not None and task_file.exists():
+        params = {**params, **yaml.safe_load(task_file.read_text())["/**"]["ros__parameters"]}
+    return params
 
 
 def rot(axis, angle):
@@ -87,7 +93,7 @@ def test_chain_matches_mujoco_ee_site():
 @pytest.mark.parametrize("direction", DIRECTIONS)
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_initial_states_and_expert_trajectories_stay_in_the_box(task, direction):
-    params = profile()
+    params = profile(task)
     env = SimEnv(task, render=False, seed=zlib.crc32(f"box/{task}/{direction}".encode()))
     for _ in range(100):
         env.reset(direction)
