@@ -197,6 +197,8 @@ def params_files(task):
     profile, then config/tasks/TASK.yaml (the task's workspace box) where it exists."""
     task_file = ROOT / "config/tasks" / f"{task}.yaml"
     return [ROBOT_PROFILE] + ([task_file] if task_file.exists() else [])
+
+
 AGENTS = ("mbarl", "medal", "naive", "bc")
 FORWARD_ONLY = ("naive", "bc")
 

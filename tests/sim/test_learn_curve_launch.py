@@ -220,6 +220,12 @@ def test_deployed_eval_gets_the_arbiters_command_rule(tmp_path):
     assert args == ["-p", "workspace_min:=[0.14, -0.22, 0.06]",
                     "-p", "kinematics.joint_axis:=[0.0, 0.0, 1.0]"], args
     assert yaml.safe_load(args[1].split(":=", 1)[1]) == [0.14, -0.22, 0.06]
+    # the same names as the arbiter's own list (phase_arbiter::config::command_rule_params)
+    import re
+    rust = (ROOT / "nodes/phase_arbiter/src/config.rs").read_text()
+    body = rust[rust.index("pub fn command_rule_params"):]
+    body = body[:body.index("starts_with(\"kinematics.\")")]
+    assert tuple(re.findall(r'"([a-z_]+)"', body)) == lc.COMMAND_RULE_PARAMS
 
 
 def test_a_task_with_a_parameters_file_gets_it_after_the_robot_profile(tmp_path):
