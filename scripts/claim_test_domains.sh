@@ -1,20 +1,17 @@
-# Sourced by scripts/test.sh: this test run takes its own block of ROS domain ids (tests/domains.py
-# and mbarl_testkit::domain: slot + MBARL_TEST_DOMAIN_OFFSET), held by a lock on an open file
-# descriptor for as long as the sourcing shell (and any process it leaves behind) runs, so two
-# runs on one host never hear each other; a third waits for the first. An offset set by the
-# caller wins.
+# Sourced by scripts/test.sh: this test run takes the host's block of ROS test domain ids
+# (tests/domains.py and mbarl_testkit::domain), held by a lock on an open file descriptor for as
+# long as the sourcing shell (and any process it leaves behind) runs, so two runs on one host
+# never hear each other: a second run waits for the first. There is one block: the domain ids
+# that keep DDS's ports out of Linux's ephemeral port range (0-101, 215-232) hold one run's
+# slots, and a second block above them made discovery fail at random. An offset set by the
+# caller wins (and the caller then answers for it).
 if [ -z "${MBARL_TEST_DOMAIN_OFFSET:-}" ]; then
   lock_dir="${TMPDIR:-/tmp}/mbarl-test-domains-$(id -u)"
   mkdir -p "$lock_dir"
-  for offset in 0 116; do
-    exec {domain_lock}>"$lock_dir/$offset.lock"
-    if flock -n "$domain_lock"; then export MBARL_TEST_DOMAIN_OFFSET=$offset; break; fi
-    exec {domain_lock}>&-
-  done
-  if [ -z "${MBARL_TEST_DOMAIN_OFFSET:-}" ]; then
-    echo "[claim_test_domains] two other test runs hold this host's ROS test domains: waiting for the first to finish"
-    exec {domain_lock}>"$lock_dir/0.lock"
+  exec {domain_lock}>"$lock_dir/0.lock"
+  if ! flock -n "$domain_lock"; then
+    echo "[claim_test_domains] another test run holds this host's ROS test domains: waiting for it to finish"
     flock "$domain_lock"
-    export MBARL_TEST_DOMAIN_OFFSET=0
   fi
+  export MBARL_TEST_DOMAIN_OFFSET=0
 fi

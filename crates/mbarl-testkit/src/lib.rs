@@ -12,26 +12,35 @@ use serde_json::Value;
 
 pub const TIMEOUT: Duration = Duration::from_secs(40);
 
-/// The highest test slot ([`domain`]): slots 0..=115, so that two blocks fit below DDS's
-/// highest domain id (232).
+/// The highest test slot ([`domain`]).
 pub const MAX_DOMAIN_SLOT: u16 = 115;
 
-/// The ROS domain id of test slot `slot`: `slot + $MBARL_TEST_DOMAIN_OFFSET` (0 when unset).
-/// Every test that joins DDS takes its own slot; scripts/test.sh gives each test run its own
-/// offset (0 or 116, whichever is free on this host), so two runs on one host never hear each
-/// other. The same rule for the Python tests: tests/domains.py.
+/// The ROS domain id of test slot `slot`, kept out of Linux's ephemeral port range
+/// (32768-60999): slots 0..=101 are domains 0..=101 and slots 102..=115 are domains 215..=228,
+/// the ids whose RTPS ports no outgoing socket can take (ROS 2's domain id guide). With a higher
+/// id, any process's outgoing socket can hold a participant's port and discovery fails at random:
+/// CI's transport test timed out twice at domain 180. `$MBARL_TEST_DOMAIN_OFFSET`, when set,
+/// is added (a caller's choice; scripts/test.sh leaves it at 0 and lets a second test run on
+/// the host wait for the first, so two runs never hear each other). The same rule for the
+/// Python tests: tests/domains.py.
 pub fn domain(slot: u16) -> u16 {
     assert!(
         slot <= MAX_DOMAIN_SLOT,
         "test domain slot {slot} > {MAX_DOMAIN_SLOT}"
     );
     let offset = match std::env::var("MBARL_TEST_DOMAIN_OFFSET") {
-        Ok(v) => v.trim().parse::<u16>().unwrap_or_else(|_| {
-            panic!("MBARL_TEST_DOMAIN_OFFSET=`{v}` is not a number (scripts/test.sh sets 0 or 116)")
-        }),
+        Ok(v) => v
+            .trim()
+            .parse::<u16>()
+            .unwrap_or_else(|_| panic!("MBARL_TEST_DOMAIN_OFFSET=`{v}` is not a number")),
         Err(_) => 0,
     };
-    let id = slot + offset;
+    let safe = if slot <= 101 {
+        slot
+    } else {
+        215 + (slot - 102)
+    };
+    let id = safe + offset;
     assert!(
         id <= 232,
         "test domain {id} (slot {slot} + MBARL_TEST_DOMAIN_OFFSET {offset}) is above 232"
@@ -204,4 +213,24 @@ pub fn start_sim_bridge(domain: u16, task: &str, lockstep: bool, params: &[&str]
         cmd.args(["-p", p]);
     }
     spawn_in_domain(&mut cmd, domain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The same ids as tests/domains.py (tests/python/test_domains.py checks their ports).
+    #[test]
+    fn slots_map_to_domains_outside_the_ephemeral_port_range() {
+        if std::env::var("MBARL_TEST_DOMAIN_OFFSET").is_ok_and(|v| v.trim() != "0") {
+            return; // a caller's offset moves every id
+        }
+        assert_eq!((domain(0), domain(101)), (0, 101));
+        assert_eq!((domain(102), domain(115)), (215, 228));
+        // RTPS: port base 7400 + 250 · domain; none of them in 32768..=60999
+        for slot in 0..=MAX_DOMAIN_SLOT {
+            let base = 7400 + 250 * u32::from(domain(slot));
+            assert!(base + 11 + 2 * 20 < 32768 || base > 60999, "slot {slot}");
+        }
+    }
 }
