@@ -314,8 +314,11 @@ def main(argv=None) -> None:
     finally:
         # Said on stderr so that a slow exit shows where it stopped (CI once waited 20 s for one).
         print("[sim_bridge] shutting down", file=sys.stderr, flush=True)
-        node.close()
-        node.destroy_node()
+        try:
+            node.close()
+            node.destroy_node()
+        except BaseException as exc:   # e.g. a context rclpy's signal handler shut down first
+            print(f"[sim_bridge] while shutting down: {exc!r}", file=sys.stderr, flush=True)
         rclpy.try_shutdown()
         print("[sim_bridge] shut down", file=sys.stderr, flush=True)
     # Exit now: the interpreter's own teardown (the renderer's and DDS's finalisers, a sim thread

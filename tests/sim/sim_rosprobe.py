@@ -146,7 +146,8 @@ class SimProcess:
 
     def stop(self) -> int:
         """SIGINT, then up to 20 s for a clean exit (a loaded 2-core CI machine once took more
-        than 10), else SIGKILL; the return code (-9 after a kill, its log's tail printed)."""
+        than 10), else SIGKILL; the return code (-9 after a kill). After a kill or any other
+        non-zero exit, its log's tail is printed."""
         self.probe.close()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
@@ -158,6 +159,10 @@ class SimProcess:
                 self.log.seek(0)
                 print(f"{self.proc.args[2]} did not exit within 20 s of SIGINT; its log ends:\n"
                       + "".join(self.log.readlines()[-30:]), flush=True)
+        if self.proc.returncode not in (0, -9):
+            self.log.seek(0)
+            print(f"{self.proc.args[2]} exited with {self.proc.returncode}; its log ends:\n"
+                  + "".join(self.log.readlines()[-30:]), flush=True)
         self.log.close()
         os.unlink(self.log.name)
         return self.proc.returncode
