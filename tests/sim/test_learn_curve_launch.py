@@ -2,6 +2,7 @@
 the object rule, and its dimensions are the block's in the sim's task state; without the task
 state (pixels, reach) it gets none (the arbiter would find no object to check)."""
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -221,7 +222,6 @@ def test_deployed_eval_gets_the_arbiters_command_rule(tmp_path):
                     "-p", "kinematics.joint_axis:=[0.0, 0.0, 1.0]"], args
     assert yaml.safe_load(args[1].split(":=", 1)[1]) == [0.14, -0.22, 0.06]
     # the same names as the arbiter's own list (phase_arbiter::config::command_rule_params)
-    import re
     rust = (ROOT / "nodes/phase_arbiter/src/config.rs").read_text()
     body = rust[rust.index("pub fn command_rule_params"):]
     body = body[:body.index("starts_with(\"kinematics.\")")]
