@@ -161,7 +161,7 @@ def stop(proc, timeout=30):
 
 
 def record_demos(task, demo_dir, domain, state_topic, reward_topic, init_radius=None, episodes=10,
-                 reverse_start="task", backward_reward_topic=""):
+                 reverse_start="task", backward_reward_topic="", tail_steps=0):
     if (demo_dir / "demos" / "forward" / task / "dataset.yaml").exists():
         return
     spread = [] if init_radius is None else ["--bridge-param", f"init_radius:={init_radius}"]
@@ -170,7 +170,7 @@ def record_demos(task, demo_dir, domain, state_topic, reward_topic, init_radius=
                     "--run-dir", str(demo_dir), "--domain", str(domain),
                     "--mbarl", str(TARGET / "mbarl"), "--state-topic", state_topic,
                     "--reward-topic", reward_topic, "--backward-reward-topic",
-                    backward_reward_topic, *spread],
+                    backward_reward_topic, "--tail-steps", str(tail_steps), *spread],
                    env=env(domain), check=True)
 
 
@@ -490,6 +490,9 @@ def main():
                          "exists (the settings measured to work; --set and --param win)")
     ap.add_argument("--demos", type=int, default=10, metavar="N",
                     help="scripted-expert demonstrations per direction (forward and backward)")
+    ap.add_argument("--demo-tail-steps", type=int, default=0, metavar="N",
+                    help="each demonstration goes on N steps after the task held (the expert "
+                         "stays at the goal, as a demonstrator waits before stopping the recording)")
     ap.add_argument("--backward-reward", choices=["classifier", "sim"], default="classifier",
                     help="the backward policy's reward: the demo-state classifier (MEDAL, what a "
                          f"real arm has) or the sim's reverse-task reward ({REVERSE_REWARD_TOPIC})")
@@ -534,11 +537,12 @@ def main():
         f"_spread{args.demo_init_radius:g}" if args.demo_init_radius is not None else "") + (
         f"_{args.demos}demos" if args.demos != 10 else "") + (
         "_chained" if args.backward_demos_from == "forward_end" else "") + (
+        f"_tail{args.demo_tail_steps}" if args.demo_tail_steps else "") + (
         "_bsimreward" if args.backward_reward == "sim" else "")
     demo_dir = (args.out / f"demos_{args.task}{suffix}").resolve()
     record_demos(args.task, demo_dir, args.domain + 2, args.state_topic, reward_topic,
                  args.demo_init_radius, args.demos, args.backward_demos_from,
-                 REVERSE_REWARD_TOPIC if args.backward_reward == "sim" else "")
+                 REVERSE_REWARD_TOPIC if args.backward_reward == "sim" else "", args.demo_tail_steps)
     if args.backward_reward == "sim":
         args.param.append(("backward_policy", "task_reward_topic", REVERSE_REWARD_TOPIC))
     runs, summaries = [], []
@@ -558,14 +562,15 @@ def fraction(n, of):
 
 
 def practice_cells(summary):
-    """The results table's practice cells: forward phases solved, backward phases undone (all
-    phases; after 10k env steps in brackets where the run got there)."""
+    """The results table's practice cells: forward phases solved, forward phases left solved,
+    backward phases undone (all phases; after 10k env steps too where the run got there)."""
     cells = []
-    for phases, done in (("forward_phases", "forward_solved"), ("backward_phases", "backward_undone")):
+    for phases, done in (("forward_phases", "forward_solved"), ("forward_phases", "forward_left_done"),
+                         ("backward_phases", "backward_undone")):
         p, late = summary.get("practice"), summary.get("practice_after_10k")
-        cell = fraction(p[done], p[phases]) if p else "-"
+        cell = fraction(p.get(done, 0), p[phases]) if p else "-"
         if late and late[phases]:
-            cell += f"; after 10k {fraction(late[done], late[phases])}"
+            cell += f"; after 10k {fraction(late.get(done, 0), late[phases])}"
         cells.append(cell)
     return cells
 
@@ -579,8 +584,9 @@ def write_results(args, runs, summaries):
     print(out.stdout, out.stderr, flush=True)
     machine = f"{platform.node()}: {os.cpu_count()} cores, {platform.processor() or platform.machine()}"
     lines = ["| run | env steps to 80% | final success | env steps | forward phases solved | "
-             "backward phases undone | lifetime avg reward | phase switches | help requests | "
-             "resets | wall time |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "forward phases left solved | backward phases undone | lifetime avg reward | "
+             "phase switches | help requests | resets | wall time |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     # `mbarl eval` prints a table per run, then one per agent ("by agent": seeds together,
     # medians and their ratios, the comparison issue 7's targets ask for)
     per_run, _, by_agent = out.stdout.partition("by agent\n")
@@ -595,8 +601,8 @@ def write_results(args, runs, summaries):
         final = t[-4] if t else "-"
         steps = t[2] if t else "-"
         switches, helps = (t[-3], t[-2]) if t else ("-", "-")
-        fwd, bwd = practice_cells(s)
-        lines.append(f"| {s['run']} | {to80} | {final} | {steps} | {fwd} | {bwd} | "
+        fwd, left, bwd = practice_cells(s)
+        lines.append(f"| {s['run']} | {to80} | {final} | {steps} | {fwd} | {left} | {bwd} | "
                      f"{s['lifetime_avg_reward']:.4f} | {switches} | {helps} | {s['sim_resets']} | "
                      f"{s['wall_s'] / 60:.1f} min |")
     if by_agent.strip():
@@ -604,7 +610,8 @@ def write_results(args, runs, summaries):
         lines += ["", "By agent (median env steps over the seeds, a run that did not reach "
                   f"{args.threshold:.0%} counted as never):", "", "```", *agent_rows, "```"]
     lines.append("\nForward phases solved: of the forward phases begun with the task not done, "
-                 "those in which the sim's forward success held at some step; backward phases "
+                 "those in which the sim's forward success held at some step, and those that "
+                 "ended with it holding (the task left done); backward phases "
                  "undone: of those begun with the scene away from the forward start, those that "
                  "ended with it back there (sim ground truth, never a training input). All "
                  "phases, then those begun after 10k env steps.")

@@ -64,11 +64,14 @@ def at_start(r):
 def practice(run, after=0):
     """What training practised, from the ground-truth log (never a training input), over the
     phases begun at or after env step `after`: of the forward phases that began with the task
-    not done, how many saw it done; of the backward phases that began with the scene away from
+    not done, how many saw it done and how many ended with it done (the robot left the task
+    done: a reach that passes the goal and drifts on saw it done but did not leave it so); of
+    the backward phases that began with the scene away from
     the forward start, how many ended with it back there (push: the block, door: the door
     closed, reach: the end effector). A phase that begins already done (a door left open, a
     scene never moved) is no practice and counts in neither. A dict of counts
-    (forward_phases, forward_solved, backward_phases, backward_undone); None without logs."""
+    (forward_phases, forward_solved, forward_left_done, backward_phases, backward_undone); None
+    without logs."""
     try:
         rows = load(run)
         with open(run / "metrics/phases.csv") as f:
@@ -78,7 +81,8 @@ def practice(run, after=0):
     if not rows:
         return None
     last = max(rows)
-    out = dict(forward_phases=0, forward_solved=0, backward_phases=0, backward_undone=0)
+    out = dict(forward_phases=0, forward_solved=0, forward_left_done=0, backward_phases=0,
+               backward_undone=0)
     starts = [(int(p["total_steps"]), p["to"]) for p in phase_rows]
     for i, (start, kind) in enumerate(starts):
         end = starts[i + 1][0] if i + 1 < len(starts) else last
@@ -89,6 +93,7 @@ def practice(run, after=0):
         if kind == "Forward" and first["success"] <= 0:
             out["forward_phases"] += 1
             out["forward_solved"] += any(rows[k]["success"] > 0 for k in ks)
+            out["forward_left_done"] += rows[ks[-1]]["success"] > 0
         elif kind == "Backward" and not at_start(first):
             out["backward_phases"] += 1
             out["backward_undone"] += at_start(rows[ks[-1]])

@@ -6,7 +6,7 @@
 #                       [--roles forward,backward] [--domain 57] [--mbarl PATH]
 #                       [--state-topic /sim/task_state] [--reward-topic /sim/task_reward]
 #                       [--backward-reward-topic /sim/reverse_reward]
-#                       [--bridge-param NAME:=VALUE ...]
+#                       [--bridge-param NAME:=VALUE ...] [--tail-steps N]
 #
 # For each role it starts the bridge in lock-step mode (64x64 camera), `mbarl record` on the
 # robot topics plus the sim's task state and reset counter (episode markers), runs the expert
@@ -20,13 +20,14 @@
 # the transitions, as EARL's demonstrations carry their rewards; --backward-reward-topic records
 # and imports another one for the backward role (the reverse task's reward). --bridge-param (repeatable) sets a
 # bridge parameter for the recording, e.g. `init_radius:=0.08`: demonstrations from more varied
-# object positions than the sim's default resets.
+# object positions than the sim's default resets. --tail-steps N goes on N steps after the task
+# held (the expert stays at the goal, as a demonstrator waits before stopping the recording).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
 
 TASK=push EPISODES=10 RUN_DIR=run BAGS="" ROLES=forward,backward DOMAIN=${ROS_DOMAIN_ID:-57} MBARL="" STATE_TOPIC="" REWARD_TOPIC=""
-BACKWARD_REWARD_TOPIC=""
+BACKWARD_REWARD_TOPIC="" TAIL_STEPS=0
 BRIDGE_PARAMS=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -40,10 +41,11 @@ while [ $# -gt 0 ]; do
     --state-topic) STATE_TOPIC=$2; shift 2 ;;
     --reward-topic) REWARD_TOPIC=$2; shift 2 ;;
     --backward-reward-topic) BACKWARD_REWARD_TOPIC=$2; shift 2 ;;
+    --tail-steps) TAIL_STEPS=$2; shift 2 ;;
     --bridge-param)
       [[ "$2" == *:=* ]] || { echo "--bridge-param wants NAME:=VALUE, not $2" >&2; exit 2; }
       BRIDGE_PARAMS+=(-p "$2"); shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -96,7 +98,8 @@ for role in "${roles[@]}"; do
   # Let the recorder's subscriptions match the bridge before the first reset.
   sleep 3
   status=0
-  "$PY" -m mbarl_sim.expert --task "$TASK" --direction "$direction" --episodes "$EPISODES" --lockstep || status=$?
+  "$PY" -m mbarl_sim.expert --task "$TASK" --direction "$direction" --episodes "$EPISODES" --lockstep \
+      --tail-steps "$TAIL_STEPS" || status=$?
   sleep 0.5
   kill -INT "$recorder"; wait "$recorder" || { echo "mbarl record failed, see $BAGS/${TASK}_${role}.record.log" >&2; exit 1; }
   kill -INT "$bridge" 2>/dev/null || true; wait "$bridge" 2>/dev/null || true

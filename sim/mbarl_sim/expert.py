@@ -5,7 +5,8 @@
 
 ROS mode: each episode calls /sim/eval_reset (forward) or /sim/reset_reverse (reverse), then
 reads /joint_states and the sim-only /sim/task_state and publishes position targets on
-/arm_controller/commands until /sim/success (or /sim/reverse_success) holds for a few steps.
+/arm_controller/commands until /sim/success (or /sim/reverse_success) holds for a few steps,
+then --tail-steps more (a demonstrator who stays at the goal for a moment).
 In lock-step mode it sends one command per received state; in real-time mode at --rate Hz.
 --in-process runs the same experts on a SimEnv without ROS. --save FILE.npz writes the steps
 (joint positions, task state, action, success) of all episodes. Exit code 0 when >= 95% solved.
@@ -18,7 +19,7 @@ import time
 
 import numpy as np
 
-from .experts import HOLD, HORIZON, make_expert, run_episode
+from .experts import HOLD, HORIZON, continues, make_expert, run_episode
 
 
 class Recorder:
@@ -43,7 +44,8 @@ def run_in_process(args, record) -> list[bool]:
     solved = []
     for ep in range(args.episodes):
         record.episode = ep
-        ok, steps = run_episode(env, args.direction, args.max_steps, record=record)
+        ok, steps = run_episode(env, args.direction, args.max_steps, record=record,
+                                tail_steps=args.tail_steps)
         print(f"episode {ep}: {'solved' if ok else 'FAILED'} in {steps} steps", flush=True)
         solved.append(ok)
     return solved
@@ -105,10 +107,13 @@ def run_ros(args, record, ros_argv) -> list[bool]:
             if not spin_until(lambda: js_time() > t_reset and state_time() >= js_time() - 1e-6, args.timeout):
                 raise SystemExit("no state after reset")
             expert = make_expert(args.task, args.direction)
-            held, ok, steps = 0, False, 0
+            held, ok, steps, tail = 0, False, 0, args.tail_steps
             period = 1.0 / args.rate
             next_t = time.monotonic()
-            for steps in range(1, horizon + 1):
+            while continues(steps, horizon, ok, tail):
+                if ok:
+                    tail -= 1
+                steps += 1
                 js, st = latest["js"], latest["state"]
                 idx = [list(js.name).index(n) for n in names]
                 q = np.array(js.position)[idx]
@@ -124,11 +129,10 @@ def run_ros(args, record, ros_argv) -> list[bool]:
                 else:
                     next_t += period
                     spin_until(lambda: time.monotonic() >= next_t, period + 1.0)
-                done = latest["success"] if args.direction == "forward" else latest["rsuccess"]
-                held = held + 1 if done else 0
-                if held >= HOLD:
-                    ok = True
-                    break
+                if not ok:
+                    done = latest["success"] if args.direction == "forward" else latest["rsuccess"]
+                    held = held + 1 if done else 0
+                    ok = held >= HOLD
             print(f"episode {ep}: {'solved' if ok else 'FAILED'} in {steps} steps", flush=True)
             solved.append(ok)
     finally:
@@ -148,6 +152,8 @@ def main(argv=None) -> int:
     p.add_argument("--max-steps", type=int, default=0, help="control steps per episode (0: task default)")
     p.add_argument("--lockstep", action="store_true", help="the bridge runs with lockstep:=true")
     p.add_argument("--rate", type=float, default=20.0, help="command rate in real-time mode (Hz)")
+    p.add_argument("--tail-steps", type=int, default=0,
+                   help="steps an episode goes on after the task held (the demonstrator stays)")
     p.add_argument("--in-process", action="store_true", help="no ROS: step a SimEnv directly")
     p.add_argument("--seed", type=int, default=0, help="--in-process only")
     p.add_argument("--save", default="", help="write the episodes to this .npz file")

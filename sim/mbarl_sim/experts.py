@@ -129,20 +129,31 @@ HORIZON = {"reach": 100, "push": 300, "push_rail": 300, "push_pen": 300, "door":
 HOLD = 3   # success must hold this many consecutive control steps
 
 
-def run_episode(env, direction: str, horizon: int | None = None, record=None) -> tuple[bool, int]:
-    """Reset `env` (a SimEnv) to `direction`'s initial distribution and run the expert.
+def run_episode(env, direction: str, horizon: int | None = None, record=None,
+                tail_steps: int = 0) -> tuple[bool, int]:
+    """Reset `env` (a SimEnv) to `direction`'s initial distribution and run the expert until
+    the task holds HOLD steps, then `tail_steps` more (the demonstrator stays at the goal).
     Returns (solved, steps). `record(q, state, action)` is called every step when given."""
     env.reset(direction)
     expert = make_expert(env.task.name, direction)
     horizon = horizon or HORIZON[env.task.name]
-    held = 0
-    for t in range(horizon):
+    held, solved, steps = 0, False, 0
+    while continues(steps, horizon, solved, tail_steps):
+        if solved:
+            tail_steps -= 1
+        steps += 1
         q, state = env.joint_positions(), env.task_state()
         action = expert.act(q, state)
         if record is not None:
             record(q, state, action)
         env.control_step(action)
-        held = held + 1 if env.success(direction) else 0
-        if held >= HOLD:
-            return True, t + 1
-    return False, horizon
+        if not solved:
+            held = held + 1 if env.success(direction) else 0
+            solved = held >= HOLD
+    return solved, steps
+
+
+def continues(steps: int, horizon: int, solved: bool, tail_steps: int) -> bool:
+    """Whether an expert episode takes another step: until solved within `horizon`, then for
+    `tail_steps` (what is left of them) more."""
+    return tail_steps > 0 if solved else steps < horizon

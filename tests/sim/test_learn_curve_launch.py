@@ -246,3 +246,18 @@ def test_a_task_with_a_parameters_file_gets_it_after_the_robot_profile(tmp_path)
     from mbarl_sim.tasks import ReachTask
     for centre in (ReachTask.start, ReachTask.goal):   # both regions, with their spread, inside
         assert np.all(centre - ReachTask.radius > lo) and np.all(centre + ReachTask.radius < hi)
+
+
+def test_practice_cells_give_solved_left_solved_and_undone_phases():
+    """The results table's practice cells: forward phases solved, forward phases left solved
+    (a reach that passes the goal and drifts on counts in the first only), backward phases
+    undone; after 10k env steps where the run got there, "-" without a ground-truth log."""
+    lc = load_learn_curve()
+    counts = dict(forward_phases=10, forward_solved=8, forward_left_done=3, backward_phases=9,
+                  backward_undone=1)
+    late = dict(forward_phases=4, forward_solved=4, forward_left_done=2, backward_phases=0,
+                backward_undone=0)
+    cells = lc.practice_cells({"practice": counts, "practice_after_10k": late})
+    assert cells == ["8/10 (80 %); after 10k 4/4 (100 %)", "3/10 (30 %); after 10k 2/4 (50 %)",
+                     "1/9 (11 %)"], cells
+    assert lc.practice_cells({"practice": None}) == ["-", "-", "-"]

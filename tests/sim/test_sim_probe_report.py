@@ -52,7 +52,7 @@ def test_stillness_rule_fires_after_its_cycles_in_a_row(tmp_path):
 
 def test_practice_counts_solved_forward_and_undone_backward_phases(tmp_path):
     """practice(): from the ground-truth log, forward phases begun unsolved in which the task
-    was solved, and backward phases begun with the block away from its start that ended with
+    was solved and those that ended with it solved, and backward phases begun with the block away from its start that ended with
     it back there; phases begun before `after` are left out."""
     sys.path.insert(0, str(ROOT / "scripts"))
     from sim_probe_report import practice
@@ -60,8 +60,10 @@ def test_practice_counts_solved_forward_and_undone_backward_phases(tmp_path):
     # 4 cycles of 10 + 10 steps; the block moves 5 mm a step in cycles 1 and 2
     write_run(run, 4, {1, 2})
     rows = list(csv.DictReader(open(run / "metrics/sim_probe.csv")))
-    for r in rows:   # the forward task "solved" at step 25 (cycle 1's forward phase)
-        r["success"] = 1 if int(r["step"]) == 25 else 0
+    # the forward task "solved" at step 25 (cycle 1's forward phase, which drifts off it
+    # again) and at step 50 (the last step of cycle 2's forward phase: left done)
+    for r in rows:
+        r["success"] = 1 if int(r["step"]) in (25, 50) else 0
     with open(run / "metrics/sim_probe.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=FIELDS)
         w.writeheader()
@@ -70,7 +72,9 @@ def test_practice_counts_solved_forward_and_undone_backward_phases(tmp_path):
     # every forward phase begins unsolved; the block is away from its start when the backward
     # phases of cycles 1-3 begin (cycle 0's begins at the start: no practice), and none of
     # them brings it back
-    assert p == dict(forward_phases=4, forward_solved=1, backward_phases=3, backward_undone=0), p
+    assert p == dict(forward_phases=4, forward_solved=2, forward_left_done=1, backward_phases=3,
+                     backward_undone=0), p
     late = practice(run, after=40)
-    assert late == dict(forward_phases=2, forward_solved=0, backward_phases=2, backward_undone=0), late
+    assert late == dict(forward_phases=2, forward_solved=1, forward_left_done=1, backward_phases=2,
+                        backward_undone=0), late
     assert practice(tmp_path / "missing") is None
