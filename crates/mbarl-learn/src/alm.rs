@@ -724,9 +724,18 @@ impl Policy {
             let loss = match demos.filter(|d| cfg.bc_weight > 0.0 && !d.is_empty()) {
                 Some(d) => {
                     let scale = ret.abs().mean(Kind::Float).detach().clamp_min(1.0);
-                    let bc = (self.actor.dist(&d.z.detach()).0.tanh() - &d.action)
-                        .square()
-                        .mean(Kind::Float);
+                    let mu = self.actor.dist(&d.z.detach()).0.tanh();
+                    let keep = cfg.bc_q_filter.then(|| {
+                        tch::no_grad(|| {
+                            let z = d.z.detach();
+                            (
+                                self.critic.min_q(&z, &d.action),
+                                self.critic.min_q(&z, &mu.detach()),
+                            )
+                        })
+                    });
+                    let bc =
+                        behaviour_cloning_loss(&mu, &d.action, keep.as_ref().map(|(a, b)| (a, b)));
                     rl / scale * cfg.rl_weight + bc * cfg.bc_weight
                 }
                 None => rl * cfg.rl_weight,
@@ -931,5 +940,18 @@ impl AlmAgent {
             self.load_checkpoint(&ck)?;
         }
         Ok(())
+    }
+}
+/// Behaviour cloning on demonstrations: the mean over demo samples of ‖μ − a_demo‖² (per
+/// sample, the mean over action dimensions). With `q` = (Q(z, a_demo), Q(z, μ)), the Q filter
+/// of Nair et al. (2018): a sample counts only where the critic rates the demonstrated action
+/// above the policy's, so the policy imitates the demonstrations until it does better.
+pub fn behaviour_cloning_loss(mu: &Tensor, demo: &Tensor, q: Option<(&Tensor, &Tensor)>) -> Tensor {
+    let per_sample = (mu - demo).square().mean_dim(-1, false, Kind::Float);
+    match q {
+        Some((q_demo, q_policy)) => {
+            (per_sample * q_demo.gt_tensor(q_policy).to_kind(Kind::Float)).mean(Kind::Float)
+        }
+        None => per_sample.mean(Kind::Float),
     }
 }

@@ -315,6 +315,9 @@ pub struct AlmConfig {
     /// Behaviour cloning on demonstrations (as in MEDAL++, TD3+BC): the actor loss becomes
     /// RL / mean|return| + `bc_weight`·‖tanh μ(z_demo) − a_demo‖². 0 turns it off.
     pub bc_weight: f64,
+    /// Q-filtered behaviour cloning (Nair et al. 2018): clone a demonstrated action only where
+    /// the critic rates it above the policy's own (false: clone every demonstrated action).
+    pub bc_q_filter: bool,
     /// Weight of the RL term in the actor loss (1). 0 with `bc_weight` > 0: behaviour cloning
     /// on the demonstrations alone, the `bc` baseline of `scripts/learn_curve.sh`.
     pub rl_weight: f64,
@@ -350,6 +353,7 @@ impl Default for AlmConfig {
             value_in_model_loss: true,
             grad_clip_norm: 100.0,
             bc_weight: 0.0,
+            bc_q_filter: false,
             rl_weight: 1.0,
             demo_batch_ratio: 0.5,
             max_model_error_ratio: None,

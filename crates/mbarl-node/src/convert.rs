@@ -4,9 +4,9 @@
 //! - proprio (`obs.proprio_dim`): 3N → joint positions ++ velocities ++ command leads, 2N →
 //!   positions ++ velocities, N → positions, 0 → none;
 //! - state (state mode, `obs.state_dim`): `Observation.state` ++ positions ++ velocities ++
-//!   command leads, or `Observation.state` ++ positions ++ velocities, whichever has the
-//!   configured length, else `Observation.state` alone (a robot that publishes a full
-//!   low-dimensional state);
+//!   command leads, `Observation.state` ++ positions ++ velocities, or `Observation.state` ++
+//!   positions, whichever has the configured length, else `Observation.state` alone (a robot
+//!   that publishes a full low-dimensional state);
 //! - a joint's command lead is `joint_command − joint_position`: how far the position
 //!   controller's setpoint leads the arm (0 before the first command). A position-servoed arm
 //!   carries about half a command into the next step, so without it the state is not Markov:
@@ -78,13 +78,16 @@ pub fn observation(o: &Observation, cfg: &LearnConfig) -> Result<ReplayObs> {
                 with(&pos_vel_lead)
             } else if o.state.len() + 2 * n == c.state_dim {
                 with(&pos_vel)
+            } else if n > 0 && o.state.len() + n == c.state_dim {
+                with(&pos)
             } else if o.state.len() == c.state_dim {
                 o.state.clone()
             } else {
                 return Err(bad(format!(
-                    "obs.state_dim is {}, the observation gives {} state values + {} or {} joint values",
+                    "obs.state_dim is {}, the observation gives {} state values + {}, {} or {} joint values",
                     c.state_dim,
                     o.state.len(),
+                    n,
                     2 * n,
                     3 * n
                 )));

@@ -49,6 +49,9 @@ fn the_command_lead_makes_the_state_markov() {
     cfg.obs.state_dim = 8;
     cfg.obs.proprio_dim = 0;
     assert_eq!(state(&o, &cfg).len(), 8);
+    // N: positions only
+    cfg.obs.state_dim = 4;
+    assert_eq!(state(&o, &cfg), [0.1f32, 0.2, 0.3, -0.1]);
     // a command of another length, or not finite, is bad input
     cfg.obs.state_dim = 12;
     o.joint_command.pop();

@@ -459,7 +459,13 @@ fn main() -> Result<()> {
                 .mean(Kind::Float)
                 .double_value(&[])
         );
-        let classifiers = load_classifiers(&cfg, run)?;
+        // classifiers on the standardised state (state mode's default) read no latent: their
+        // scores would need the state input, which this probe does not rebuild
+        let classifiers = if cfg.classifier_reads_state() {
+            None
+        } else {
+            load_classifiers(&cfg, run)?
+        };
         let scores = |z: &Tensor| {
             classifiers.as_ref().map_or(String::new(), |(demo, goal)| {
                 format!(
