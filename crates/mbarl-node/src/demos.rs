@@ -82,7 +82,7 @@ pub fn check_fits(run_dir: &Path, cfg: &LearnConfig) -> Result<()> {
                     reason: format!(
                         "does not fit the learn config ({e}): the demos have {} joints {:?}, {} task-state values, actions of {}; \
                          the learn config has obs.action_dim {}, obs.state_dim {}, obs.proprio_dim {} \
-                         (state mode: state_dim = task-state values + 3 x joints; see docs/real-arm.md)",
+                         (state mode: state_dim = task-state values + 1, 2 or 3 x joints; see docs/real-arm.md)",
                         o.joint_position.len(),
                         o.joint_names,
                         o.state.len(),
