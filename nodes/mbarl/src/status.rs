@@ -19,14 +19,23 @@ pub struct Status {
     phase: Option<Phase>,
     goal_scores: Vec<f32>,
     /// Per finished forward phase (newest last): whether `/sim/success` held at some step.
-    forward_solved: Vec<bool>,
-    /// The current forward phase's (cycle, solved so far); `None` outside forward phases or
-    /// without `/sim/success`.
-    forward_now: Option<(u32, bool)>,
+    forward_solved: Vec<ForwardPhase>,
+    /// The current forward phase's cycle and what it did so far; `None` outside forward
+    /// phases.
+    forward_now: Option<(u32, ForwardPhase)>,
     saw_sim: bool,
     /// The newest deployed-evaluation round: (solved, episodes, env steps).
     deployed: Option<(u32, u32, u64)>,
     stats: BTreeMap<String, TrainingStats>,
+}
+
+/// What a forward phase did in the sim (`/sim/success`, evaluation-only).
+#[derive(Debug, Default, Clone, Copy)]
+struct ForwardPhase {
+    /// The goal reached at some step.
+    reached: bool,
+    /// The goal reached at the newest step: at the phase's end, left there.
+    at_goal: bool,
 }
 
 /// Forward phases the training line reports on (the newest).
@@ -55,17 +64,17 @@ fn phase_name(p: u8) -> &'static str {
 impl Status {
     pub fn on_phase(&mut self, p: Phase) {
         let forward = p.phase == Phase::FORWARD;
-        if let Some((cycle, solved)) = self.forward_now
+        if let Some((cycle, done)) = self.forward_now
             && (!forward || cycle != p.cycle)
         {
-            push(&mut self.forward_solved, solved);
+            push(&mut self.forward_solved, done);
             if self.forward_solved.len() > PHASES_SHOWN {
                 self.forward_solved.remove(0);
             }
             self.forward_now = None;
         }
         if forward && self.forward_now.is_none() {
-            self.forward_now = Some((p.cycle, false));
+            self.forward_now = Some((p.cycle, ForwardPhase::default()));
         }
         self.phase = Some(p);
     }
@@ -80,8 +89,9 @@ impl Status {
     }
     pub fn on_sim_success(&mut self, ok: bool) {
         self.saw_sim = true;
-        if let Some((_, solved)) = self.forward_now.as_mut() {
-            *solved |= ok;
+        if let Some((_, done)) = self.forward_now.as_mut() {
+            done.reached |= ok;
+            done.at_goal = ok;
         }
     }
 
@@ -94,7 +104,8 @@ impl Status {
     }
 
     /// One line, e.g. `FORWARD cycle 3, 1240 env steps | deployed 9/10 at 1000 env steps |
-    /// training: 4 of the last 10 forward phases reached the goal (sim) | goal classifier 41% |
+    /// training: 4 of the last 10 forward phases reached the goal, 2 ended there (sim) | goal
+    /// classifier 41% |
     /// world_model 1200 upd model_loss 0.12`.
     pub fn line(&self) -> String {
         let mut parts = Vec::new();
@@ -115,9 +126,10 @@ impl Status {
         });
         if self.saw_sim && !self.forward_solved.is_empty() {
             parts.push(format!(
-                "training: {} of the last {} forward phases reached the goal (sim)",
-                self.forward_solved.iter().filter(|s| **s).count(),
-                self.forward_solved.len()
+                "training: {} of the last {} forward phases reached the goal, {} ended there (sim)",
+                self.forward_solved.iter().filter(|s| s.reached).count(),
+                self.forward_solved.len(),
+                self.forward_solved.iter().filter(|s| s.at_goal).count()
             ));
         }
         if !self.goal_scores.is_empty() {
@@ -230,6 +242,7 @@ mod tests {
         });
         s.on_sim_success(false);
         s.on_sim_success(true); // the forward phase of cycle 3 reaches the goal
+        s.on_sim_success(false); // and drives on past it
         s.on_phase(Phase {
             phase: Phase::BACKWARD,
             cycle: 3,
@@ -245,6 +258,7 @@ mod tests {
             total_steps: 1380,
             ..Default::default()
         });
+        s.on_sim_success(true); // cycle 4's ends at the goal
         s.on_phase(Phase {
             phase: Phase::BACKWARD,
             cycle: 4,
@@ -271,7 +285,9 @@ mod tests {
             "{line}"
         );
         assert!(
-            line.contains("training: 1 of the last 2 forward phases reached the goal (sim)"),
+            line.contains(
+                "training: 2 of the last 2 forward phases reached the goal, 1 ended there (sim)"
+            ),
             "{line}"
         );
         assert!(line.contains("goal classifier 50%"), "{line}");
