@@ -53,5 +53,9 @@ ROS_DOMAIN_ID=$eval_domain "$bin/deployed_eval" --ros-args \
   >"$run_dir/logs/deployed_eval.out" 2>>"$run_dir/logs/deployed_eval.log" &
 evaluator=$!
 trap 'kill $evaluator $eval_sim 2>/dev/null; wait $evaluator $eval_sim 2>/dev/null || true' EXIT
+# stopped by a service manager, `timeout` or a closed terminal: exit through the EXIT trap
+# (`mbarl launch` stops the suite on the same signals)
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 mbarl_log "starting the suite: $launch (Ctrl-C stops it)"
 "$bin/mbarl" launch "$launch"

@@ -9,7 +9,9 @@
 //!   after a grace period).
 
 pub mod config;
+pub mod stop;
 pub mod supervisor;
 
 pub use config::{LaunchConfig, LaunchError, ProcessSpec};
+pub use stop::StopSignals;
 pub use supervisor::{Supervisor, SupervisorEvent};

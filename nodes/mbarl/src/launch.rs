@@ -1,10 +1,11 @@
-//! `mbarl launch <config.yaml>`: runs the suite described by a launch file until Ctrl-C.
+//! `mbarl launch <config.yaml>`: runs the suite described by a launch file until Ctrl-C
+//! (or SIGTERM, SIGHUP).
 
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use mbarl_launch::{LaunchConfig, Supervisor};
+use mbarl_launch::{LaunchConfig, StopSignals, Supervisor};
 
 #[derive(Args)]
 pub struct LaunchOpts {
@@ -39,9 +40,13 @@ pub async fn run(opts: LaunchOpts) -> Result<()> {
             )
         }
     );
+    // SIGTERM and SIGHUP (a service manager, `timeout`, a closed terminal) stop the suite as
+    // Ctrl-C does; left to their default action they would end this process and leave its
+    // nodes running
+    let signals = StopSignals::install()?;
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-        println!("[mbarl launch] Ctrl-C: stopping");
+        let name = signals.wait().await;
+        println!("[mbarl launch] {name}: stopping");
     };
     if opts.status_every > 0.0 {
         let domain = config.ros_domain_id;
