@@ -198,6 +198,9 @@ fn sequences_never_cross_phase_switches_or_gaps() {
         buf.append(&transition(seg, s, Phase::Forward, false, false))
             .unwrap();
     }
+    // records per phase: 12 + 3 + 6 forward, 7 + 19 backward (one step of the gap missing)
+    assert_eq!(buf.count_phase(Phase::Forward), 21);
+    assert_eq!(buf.count_phase(Phase::Backward), 26);
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let k = 4;
     let batch = buf.sample_sequences(3000, k, &mut rng).unwrap();

@@ -94,7 +94,9 @@ fn train_loop(
             let _ = tx.send(Out::Weights(ck, true));
         }
     }
-    let mut seen = (t.replay.len() + t.demos.len()) as f64;
+    // resumed: the budget the running node had (its own phase's steps; not the relabelled
+    // ones, which would owe thousands of updates at once and stall a lock-step arbiter)
+    let mut seen = (t.own_records() + t.demos.len()) as f64;
     let (mut last_stats, mut last_sync) = (Instant::now(), Instant::now());
     let mut last = None;
     loop {

@@ -218,6 +218,12 @@ impl PolicyTrainer {
     /// Records a transition this policy learns from ([`crate::learns_from`]): its own
     /// phase's, and the backward policy's relabelled forward steps. `task_reward` overrides
     /// the transition's own reward (the task reward topic).
+    /// Replay records of this policy's own phase: what its update budget counts (relabelled
+    /// records ride along), so a resumed node owes the updates the running one did.
+    pub fn own_records(&self) -> usize {
+        convert::phase(self.role.phase()).map_or(0, |p| self.replay.count_phase(p))
+    }
+
     pub fn record(&mut self, t: &Transition, task_reward: Option<f32>) -> Result<Recorded> {
         let relabel = self.cfg.medal.backward_learns_from_all;
         if !crate::learns_from(self.role, self.reward, relabel, t.phase) {
@@ -715,6 +721,8 @@ mod tests {
         let relabels =
             role == Role::Backward && crate::learns_from(role, reward, true, Phase::FORWARD);
         assert_eq!(t.replay.len(), if relabels { 60 } else { 30 });
+        // what a resumed node counts towards its update budget: its own phase's records only
+        assert_eq!(t.own_records(), 30);
         assert_eq!(t.waiting_for(), Some("a world-model checkpoint"));
         assert!(t.train_step().unwrap().is_none());
         assert!(t.load_world(&world_msg(&cfg, 1)).unwrap());

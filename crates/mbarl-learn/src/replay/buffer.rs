@@ -284,6 +284,11 @@ impl ReplayBuffer {
         self.meta.is_empty()
     }
 
+    /// Records held in memory of phase `phase`.
+    pub fn count_phase(&self, phase: Phase) -> usize {
+        self.meta.iter().filter(|m| m.phase == phase).count()
+    }
+
     /// Records appended or loaded over the buffer's life (including evicted ones).
     pub fn total(&self) -> u64 {
         self.total_appended
