@@ -287,6 +287,18 @@ async fn main() -> Result<()> {
         },
         task_reward: None,
     };
+    let run_dir: String = node.param("run_dir")?;
+    if let Some((cycle, steps)) =
+        phase_arbiter::phase_log::last_position(std::path::Path::new(&run_dir))
+            .filter(|_| !run_dir.is_empty())
+    {
+        arb.machine.continue_run(cycle, steps);
+        tracing::info!(
+            cycle = arb.machine.cycle(),
+            env_steps = steps,
+            "continuing the run in the run directory"
+        );
+    }
     let task_reward_topic: String = node.param("task_reward_topic")?;
     let task_rewards = if task_reward_topic.is_empty() {
         None

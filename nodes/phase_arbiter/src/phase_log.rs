@@ -54,6 +54,19 @@ pub fn total_steps(run_dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// The last row's cycle and total steps: where a restarted arbiter continues the run (its
+/// step count exact to the phase switch; the steps after it are counted again).
+pub fn last_position(run_dir: &Path) -> Option<(u32, u64)> {
+    let text = std::fs::read_to_string(run_dir.join("metrics/phases.csv")).ok()?;
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut cells = l.split(',').skip(1);
+            Some((cells.next()?.parse().ok()?, cells.next()?.parse().ok()?))
+        })
+        .last()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +85,7 @@ mod tests {
         let text = std::fs::read_to_string(dir.path().join("metrics/phases.csv")).unwrap();
         assert_eq!(text.lines().count(), 4, "{text}");
         assert_eq!(total_steps(dir.path()), 170);
+        assert_eq!(last_position(dir.path()), Some((1, 170)));
+        assert_eq!(last_position(&dir.path().join("none")), None);
     }
 }

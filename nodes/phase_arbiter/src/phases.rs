@@ -193,6 +193,14 @@ impl PhaseMachine {
         self.total_steps
     }
 
+    /// Continues a run a previous arbiter process left at `cycle` after `total_steps` env
+    /// steps (its phase log): the next cycle, the step count going on from there, so a
+    /// restart never sets the run's env-step axis back to 0.
+    pub fn continue_run(&mut self, cycle: u32, total_steps: u64) {
+        self.cycle = cycle.saturating_add(1);
+        self.total_steps = total_steps;
+    }
+
     /// Accounts for a control step that is no policy's (the arm homing between phases): an
     /// env step, but not one of the phase's budget.
     pub fn count_unrecorded_step(&mut self) {
@@ -465,6 +473,16 @@ mod tests {
             object_outside: None,
             object_motion: None,
         }
+    }
+
+    #[test]
+    fn a_continued_run_counts_on_from_where_it_stopped() {
+        let mut m = PhaseMachine::new(cfg());
+        m.continue_run(7, 1200);
+        assert_eq!((m.cycle(), m.total_steps()), (8, 1200));
+        assert_eq!(m.phase(), Phase::Forward);
+        m.step(moving(0.0, 0.0));
+        assert_eq!(m.total_steps(), 1201);
     }
 
     #[test]
