@@ -942,6 +942,7 @@ impl AlmAgent {
         Ok(())
     }
 }
+
 /// Behaviour cloning on demonstrations: the mean over demo samples of ‖μ − a_demo‖² (per
 /// sample, the mean over action dimensions). With `q` = (Q(z, a_demo), Q(z, μ)), the Q filter
 /// of Nair et al. (2018): a sample counts only where the critic rates the demonstrated action

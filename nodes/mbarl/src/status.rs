@@ -18,7 +18,7 @@ use mbarl_ros::{NodeBuilder, Qos};
 pub struct Status {
     phase: Option<Phase>,
     goal_scores: Vec<f32>,
-    /// Per finished forward phase (newest last): whether `/sim/success` held at some step.
+    /// Per finished forward phase (newest last): what it did in the sim.
     forward_solved: Vec<ForwardPhase>,
     /// The current forward phase's cycle and what it did so far; `None` outside forward
     /// phases.

@@ -288,9 +288,9 @@ async fn main() -> Result<()> {
         task_reward: None,
     };
     let run_dir: String = node.param("run_dir")?;
-    if let Some((cycle, steps)) =
-        phase_arbiter::phase_log::last_position(std::path::Path::new(&run_dir))
-            .filter(|_| !run_dir.is_empty())
+    if !run_dir.is_empty()
+        && let Some((cycle, steps)) =
+            phase_arbiter::phase_log::last_position(std::path::Path::new(&run_dir))
     {
         arb.machine.continue_run(cycle, steps);
         tracing::info!(

@@ -215,15 +215,15 @@ impl PolicyTrainer {
         })
     }
 
-    /// Records a transition this policy learns from ([`crate::learns_from`]): its own
-    /// phase's, and the backward policy's relabelled forward steps. `task_reward` overrides
-    /// the transition's own reward (the task reward topic).
     /// Replay records of this policy's own phase: what its update budget counts (relabelled
     /// records ride along), so a resumed node owes the updates the running one did.
     pub fn own_records(&self) -> usize {
         convert::phase(self.role.phase()).map_or(0, |p| self.replay.count_phase(p))
     }
 
+    /// Records a transition this policy learns from ([`crate::learns_from`]): its own
+    /// phase's, and the backward policy's relabelled forward steps. `task_reward` overrides
+    /// the transition's own reward (the task reward topic).
     pub fn record(&mut self, t: &Transition, task_reward: Option<f32>) -> Result<Recorded> {
         let relabel = self.cfg.medal.backward_learns_from_all;
         if !crate::learns_from(self.role, self.reward, relabel, t.phase) {
