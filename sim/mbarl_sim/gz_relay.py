@@ -14,6 +14,7 @@ Parameters: the bridge's (sim/config/bridge.yaml: joint names/limits, topics, co
 """
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -86,8 +87,19 @@ def main(argv=None) -> None:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        node.destroy_node()
+        # As the sim bridge: said on stderr so that a slow exit shows where it stopped (CI once
+        # waited 20 s for this relay after SIGINT, with nothing in its log)
+        print("[gz_relay] shutting down", file=sys.stderr, flush=True)
+        try:
+            node.destroy_node()
+        except BaseException as exc:   # e.g. a context rclpy's signal handler shut down first
+            print(f"[gz_relay] while shutting down: {exc!r}", file=sys.stderr, flush=True)
         rclpy.try_shutdown()
+        print("[gz_relay] shut down", file=sys.stderr, flush=True)
+    # Exit now: the interpreter's own teardown (DDS's finalisers) is what could keep a stopped
+    # relay alive; nothing is left to flush.
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
