@@ -311,6 +311,11 @@ def main(argv=None) -> None:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        # SIGINT's handler may shut the context down while spin builds its wait set (an
+        # RCLError "context is not valid"): that is the stop asked for, not a failure
+        if rclpy.ok():
+            raise
     finally:
         # Said on stderr so that a slow exit shows where it stopped (CI once waited 20 s for one).
         print("[sim_bridge] shutting down", file=sys.stderr, flush=True)
