@@ -24,7 +24,6 @@ lock-step (one control period per accepted command). See sim/README.md.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import threading
 import time
@@ -32,7 +31,6 @@ import time
 import numpy as np
 import rclpy
 import simplejpeg
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock
@@ -46,6 +44,7 @@ from . import qos
 from .commands import check_positions, parse_trajectory
 from .config import declare, load_defaults
 from .env import SimEnv
+from .process import spin_then_exit
 
 
 class SimBridge(Node):
@@ -307,30 +306,7 @@ class SimBridge(Node):
 def main(argv=None) -> None:
     rclpy.init(args=sys.argv if argv is None else argv)
     node = SimBridge()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception:
-        # SIGINT's handler may shut the context down while spin builds its wait set (an
-        # RCLError "context is not valid"): that is the stop asked for, not a failure
-        if rclpy.ok():
-            raise
-    finally:
-        # Said on stderr so that a slow exit shows where it stopped (CI once waited 20 s for one).
-        print("[sim_bridge] shutting down", file=sys.stderr, flush=True)
-        try:
-            node.close()
-            node.destroy_node()
-        except BaseException as exc:   # e.g. a context rclpy's signal handler shut down first
-            print(f"[sim_bridge] while shutting down: {exc!r}", file=sys.stderr, flush=True)
-        rclpy.try_shutdown()
-        print("[sim_bridge] shut down", file=sys.stderr, flush=True)
-    # Exit now: the interpreter's own teardown (the renderer's and DDS's finalisers, a sim thread
-    # still in a C call) is what could keep a stopped bridge alive; nothing is left to flush.
-    sys.stdout.flush()
-    os._exit(1 if node.failure is not None else 0)
-
+    spin_then_exit(node, "sim_bridge", close=node.close, failed=lambda: node.failure is not None)
 
 if __name__ == "__main__":
     main()

@@ -14,13 +14,11 @@ Parameters: the bridge's (sim/config/bridge.yaml: joint names/limits, topics, co
 """
 from __future__ import annotations
 
-import os
 import sys
 
 import numpy as np
 import rclpy
 from builtin_interfaces.msg import Duration
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray, UInt64
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
@@ -28,6 +26,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from . import qos
 from .commands import check_positions, parse_trajectory
 from .config import declare, load_defaults
+from .process import spin_then_exit
 
 
 class GzRelay(Node):
@@ -81,31 +80,7 @@ class GzRelay(Node):
 
 def main(argv=None) -> None:
     rclpy.init(args=sys.argv if argv is None else argv)
-    node = GzRelay()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception:
-        # SIGINT's handler may shut the context down while spin builds its wait set (an
-        # RCLError "context is not valid"): that is the stop asked for, not a failure
-        if rclpy.ok():
-            raise
-    finally:
-        # As the sim bridge: said on stderr so that a slow exit shows where it stopped (CI once
-        # waited 20 s for this relay after SIGINT, with nothing in its log)
-        print("[gz_relay] shutting down", file=sys.stderr, flush=True)
-        try:
-            node.destroy_node()
-        except BaseException as exc:   # e.g. a context rclpy's signal handler shut down first
-            print(f"[gz_relay] while shutting down: {exc!r}", file=sys.stderr, flush=True)
-        rclpy.try_shutdown()
-        print("[gz_relay] shut down", file=sys.stderr, flush=True)
-    # Exit now: the interpreter's own teardown (DDS's finalisers) is what could keep a stopped
-    # relay alive; nothing is left to flush.
-    sys.stdout.flush()
-    os._exit(0)
-
+    spin_then_exit(GzRelay(), "gz_relay")
 
 if __name__ == "__main__":
     main()

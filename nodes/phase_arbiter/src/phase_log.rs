@@ -43,15 +43,7 @@ impl PhaseLog {
 
 /// The last row's total steps (0 when there is no log yet): the environment steps of a run.
 pub fn total_steps(run_dir: &Path) -> u64 {
-    std::fs::read_to_string(run_dir.join("metrics/phases.csv"))
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .skip(1)
-                .filter_map(|l| l.split(',').nth(2)?.parse::<u64>().ok())
-                .last()
-        })
-        .unwrap_or(0)
+    last_position(run_dir).map_or(0, |(_, steps)| steps)
 }
 
 /// The last row's cycle and total steps: where a restarted arbiter continues the run (its
