@@ -26,8 +26,10 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy, HistoryPolicy
 from std_msgs.msg import String
 from sensor_msgs.msg import Image, JointState
 from std_srvs.srv import Trigger
+from geometry_msgs.msg import PoseStamped, TwistStamped
 
-TYPES = {"std_msgs/String": String, "sensor_msgs/JointState": JointState, "sensor_msgs/Image": Image}
+TYPES = {"std_msgs/String": String, "sensor_msgs/JointState": JointState, "sensor_msgs/Image": Image,
+         "geometry_msgs/PoseStamped": PoseStamped, "geometry_msgs/TwistStamped": TwistStamped}
 TIMEOUT = 30.0
 
 
@@ -78,6 +80,14 @@ def digest(msg):
         return {"stamp": [msg.header.stamp.sec, msg.header.stamp.nanosec], "frame_id": msg.header.frame_id,
                 "width": msg.width, "height": msg.height, "encoding": msg.encoding, "step": msg.step,
                 "is_bigendian": msg.is_bigendian, "sha256": hashlib.sha256(bytes(msg.data)).hexdigest()}
+    if isinstance(msg, PoseStamped):
+        p, q = msg.pose.position, msg.pose.orientation
+        return {"stamp": [msg.header.stamp.sec, msg.header.stamp.nanosec], "frame_id": msg.header.frame_id,
+                "position": [p.x, p.y, p.z], "orientation": [q.x, q.y, q.z, q.w]}
+    if isinstance(msg, TwistStamped):
+        v, w = msg.twist.linear, msg.twist.angular
+        return {"stamp": [msg.header.stamp.sec, msg.header.stamp.nanosec], "frame_id": msg.header.frame_id,
+                "linear": [v.x, v.y, v.z], "angular": [w.x, w.y, w.z]}
     raise TypeError(type(msg))
 
 

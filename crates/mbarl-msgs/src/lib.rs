@@ -2,8 +2,8 @@
 //!
 //! - The project's own package `mbarl_msgs` (`msg/` at the repository root): [`msg`] and [`srv`].
 //! - The standard ROS 2 Jazzy types mbarl uses (files in `crates/mbarl-msgs/interfaces/`):
-//!   [`builtin_interfaces`], [`std_msgs`], [`sensor_msgs`], [`trajectory_msgs`], [`rosgraph_msgs`],
-//!   [`std_srvs`].
+//!   [`builtin_interfaces`], [`std_msgs`], [`sensor_msgs`], [`trajectory_msgs`], [`geometry_msgs`],
+//!   [`rosgraph_msgs`], [`std_srvs`].
 //!
 //! Every message is a plain serde struct with public snake_case fields; constants are associated
 //! `const`s. A service `X` is a unit struct implementing [`RosService`] with `XRequest` and

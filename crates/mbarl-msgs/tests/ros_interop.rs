@@ -10,6 +10,9 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use mbarl_msgs::builtin_interfaces::{Duration, Time};
+use mbarl_msgs::geometry_msgs::{
+    Point, Pose, PoseStamped, Quaternion, Twist, TwistStamped, Vector3,
+};
 use mbarl_msgs::rosgraph_msgs::Clock;
 use mbarl_msgs::sensor_msgs::{CameraInfo, CompressedImage, Image, JointState, RegionOfInterest};
 use mbarl_msgs::std_msgs::{
@@ -31,6 +34,8 @@ const REQUIRED: &[&str] = &[
     "sensor_msgs/msg/CameraInfo",
     "sensor_msgs/msg/CompressedImage",
     "trajectory_msgs/msg/JointTrajectory",
+    "geometry_msgs/msg/PoseStamped",
+    "geometry_msgs/msg/TwistStamped",
     "std_srvs/srv/Trigger_Request",
     "std_srvs/srv/Trigger_Response",
 ];
@@ -236,6 +241,49 @@ fn check_case(name: &str, raw: &[u8], content: &[u8]) {
             raw,
             content,
         ),
+        "geometry_msgs/msg/PoseStamped" => check(
+            name,
+            PoseStamped {
+                header: header(),
+                pose: Pose {
+                    position: Point {
+                        x: 0.4,
+                        y: -0.1,
+                        z: 0.35,
+                    },
+                    orientation: Quaternion {
+                        x: 1.0,
+                        y: 0.0,
+                        z: 0.0,
+                        w: 0.0,
+                    },
+                },
+            },
+            raw,
+            content,
+        ),
+        "geometry_msgs/msg/TwistStamped" => check(
+            name,
+            TwistStamped {
+                header: header(),
+                twist: Twist {
+                    linear: Vector3 {
+                        x: 0.1,
+                        y: -0.2,
+                        z: 0.0,
+                    },
+                    angular: Vector3 {
+                        x: 0.0,
+                        y: 0.0,
+                        z: 0.5,
+                    },
+                },
+            },
+            raw,
+            content,
+        ),
+        // ROS's default orientation is the identity (w = 1), and so is ours
+        "geometry_msgs/msg/Quaternion" => check(name, Quaternion::default(), raw, content),
         "std_srvs/srv/Trigger_Request" => check(name, TriggerRequest::default(), raw, content),
         "std_srvs/srv/Trigger_Response" => check(
             name,

@@ -38,6 +38,7 @@ from std_msgs.msg import (
 )
 from std_srvs.srv import Empty as EmptySrv
 from std_srvs.srv import SetBool, Trigger
+from geometry_msgs.msg import Point, Pose, PoseStamped, Quaternion, Twist, TwistStamped, Vector3
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 # The same values are built in tests/ros_interop.rs: change both together.
@@ -94,6 +95,16 @@ def cases():
             JointTrajectoryPoint(positions=[1.0, -1.0], time_from_start=Duration(sec=3)),
         ],
     )
+    yield 'geometry_msgs/msg/PoseStamped', PoseStamped(
+        header=HEADER,
+        pose=Pose(position=Point(x=0.4, y=-0.1, z=0.35),
+                  orientation=Quaternion(x=1.0, y=0.0, z=0.0, w=0.0)),
+    )
+    yield 'geometry_msgs/msg/TwistStamped', TwistStamped(
+        header=HEADER,
+        twist=Twist(linear=Vector3(x=0.1, y=-0.2, z=0.0), angular=Vector3(x=0.0, y=0.0, z=0.5)),
+    )
+    yield 'geometry_msgs/msg/Quaternion', Quaternion()
     yield 'std_srvs/srv/Trigger_Request', Trigger.Request()
     yield 'std_srvs/srv/Trigger_Response', Trigger.Response(success=True, message='done')
     yield 'std_srvs/srv/SetBool_Request', SetBool.Request(data=True)

@@ -7,6 +7,9 @@
 //! policy is silent for more than `watchdog_periods` control periods, and when its action is
 //! malformed (wrong size, NaN).
 //!
+//! The action space ([`crate::action_space`]) turns the action into the command: joint targets
+//! by default, end-effector poses with [`Arbiter::with_action_space`]. In joint space:
+//!
 //! With a workspace box ([`Arbiter::with_workspace`]), a command whose end effector (forward
 //! kinematics) would leave the box, or go farther out when the arm is already outside, is
 //! refused: from where the arm is, only the joints whose step keeps the end effector in (or no
@@ -22,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use mbarl_msgs::msg::{Observation, PolicyAction, StateScore, Transition};
 
+use crate::action_space::{ActionSpace, JointSpace};
 use crate::kinematics::Workspace;
 use crate::limits::JointLimits;
 use crate::object_bounds::{ObjectBounds, ObjectCheck};
@@ -127,7 +131,8 @@ pub struct Homing {
     pub position: Vec<f64>,
     /// Homing ends when every joint is within this of its rest position (rad)…
     pub tolerance: f64,
-    /// …or after this many steps (an obstacle, a refused workspace step).
+    /// …or after this many steps (an obstacle, a refused workspace step). In end-effector mode
+    /// the tolerance is the end effector's distance (m) from the rest pose's.
     pub max_steps: u64,
 }
 
@@ -142,9 +147,11 @@ struct Pending {
 }
 
 pub struct Arbiter {
+    /// The arm's joints (what `/joint_states` must carry, in profile order).
     pub limits: JointLimits,
     pub machine: PhaseMachine,
-    workspace: Option<Workspace>,
+    /// How an action becomes a command ([`JointSpace`] unless [`Arbiter::with_action_space`]).
+    space: Box<dyn ActionSpace>,
     object_bounds: Option<ObjectBounds>,
     period: Duration,
     watchdog: Duration,
@@ -159,6 +166,8 @@ pub struct Arbiter {
     /// The newest observation's sequence number (the encoder's count since it started).
     last_seq: Option<u64>,
     homing: Option<Homing>,
+    /// The rest pose as a command of the action space.
+    homing_goal: Option<Vec<f64>>,
     /// Steps taken towards the rest pose since the last switch; `None`: not homing.
     homing_steps: Option<u64>,
 }
@@ -171,9 +180,9 @@ impl Arbiter {
         watchdog_periods: f64,
     ) -> Self {
         Self {
+            space: Box::new(JointSpace::new(limits.clone(), None, period.as_secs_f64())),
             limits,
             machine,
-            workspace: None,
             object_bounds: None,
             period,
             watchdog: period.mul_f64(watchdog_periods),
@@ -186,6 +195,7 @@ impl Arbiter {
             holding: None,
             last_seq: None,
             homing: None,
+            homing_goal: None,
             homing_steps: None,
         }
     }
@@ -212,6 +222,7 @@ impl Arbiter {
                 homing.tolerance, homing.max_steps
             ));
         }
+        self.homing_goal = self.space.hold(Some(&homing.position), None);
         self.homing = Some(homing);
         Ok(self)
     }
@@ -224,8 +235,24 @@ impl Arbiter {
     /// Enforces a workspace box on every policy command (the chain must have one joint per
     /// limited joint; a mismatched chain would refuse everything).
     pub fn with_workspace(mut self, workspace: Workspace) -> Self {
-        self.workspace = Some(workspace);
+        self.space = Box::new(JointSpace::new(
+            self.limits.clone(),
+            Some(workspace),
+            self.period.as_secs_f64(),
+        ));
         self
+    }
+
+    /// Commands the arm through `space` (say, end-effector poses) instead of joint targets.
+    /// Set it before [`Arbiter::with_homing`], whose rest pose becomes a command of the space.
+    pub fn with_action_space(mut self, space: Box<dyn ActionSpace>) -> Self {
+        self.space = space;
+        self
+    }
+
+    /// The number of values a policy's action must have.
+    pub fn action_dim(&self) -> usize {
+        self.space.action_dim()
     }
 
     /// Asks for help when the task's object stays outside `bounds` (checked on every
@@ -287,8 +314,10 @@ impl Arbiter {
     /// The position held (see [`Arbiter::hold_targets`]), without sending it.
     fn hold_position(&mut self) -> Option<Vec<f64>> {
         if self.holding.is_none() {
-            let base = self.measured.as_ref().or(self.last_targets.as_ref())?;
-            self.holding = Some(self.limits.clamp_positions(base));
+            self.holding = Some(
+                self.space
+                    .hold(self.measured.as_deref(), self.last_targets.as_deref())?,
+            );
         }
         self.holding.clone()
     }
@@ -306,7 +335,7 @@ impl Arbiter {
         if now.duration_since(*at) > self.watchdog {
             return Err(HoldReason::StaleAction);
         }
-        if action.action.len() != self.limits.joints() {
+        if action.action.len() != self.space.action_dim() {
             return Err(HoldReason::WrongSize);
         }
         if !action.action.iter().all(|a| a.is_finite()) {
@@ -410,17 +439,23 @@ impl Arbiter {
         let mut refused = None;
         let (targets, hold, clamped, action) = match self.active_action(now) {
             Ok(a) => {
-                let from = self.step_from(&measured, &base);
-                let (targets, clamped, r) = self.safe_command(from, &a.action, &base);
-                refused = r;
+                let c =
+                    self.space
+                        .command(&measured, self.last_targets.as_deref(), &base, &a.action);
+                refused = c.refusal;
                 (
-                    targets,
+                    c.targets,
                     None,
-                    clamped,
-                    self.limits.requested_action(&a.action),
+                    c.clamped,
+                    self.space.requested_action(&a.action),
                 )
             }
-            Err(reason) => (base, Some(reason), false, vec![0.0; self.limits.joints()]),
+            Err(reason) => (
+                base,
+                Some(reason),
+                false,
+                vec![0.0; self.space.action_dim()],
+            ),
         };
         if refused.is_some() {
             // A hold right after a refusal keeps the arm where the refusal sent it.
@@ -452,55 +487,23 @@ impl Arbiter {
         }
     }
 
-    /// Where a step starts ([`crate::command::step_from`]).
-    fn step_from(&self, measured: &[f64], base: &[f64]) -> Vec<f64> {
-        crate::command::step_from(&self.limits, measured, self.last_targets.as_deref(), base)
-    }
-
-    /// The targets for `action` from `from` ([`crate::command::safe_command`]): (targets,
-    /// clamped or refused, the refusal).
-    fn safe_command(
-        &self,
-        from: Vec<f64>,
-        action: &[f32],
-        base: &[f64],
-    ) -> (Vec<f64>, bool, Option<Refusal>) {
-        let c = crate::command::safe_command(
-            &self.limits,
-            self.workspace.as_ref(),
-            self.period.as_secs_f64(),
-            &from,
-            action,
-            base,
-            self.last_targets.as_deref(),
-        );
-        (c.targets, c.clamped, c.refusal)
-    }
-
     /// One step towards the rest pose while homing (not on e-stop, nor outside FORWARD and
     /// BACKWARD); `None` when the policy acts. Homing ends once every joint is within the
     /// tolerance, or after `max_steps`; this step is then the last homing step.
     fn homing_step(&mut self, measured: &[f64], base: &[f64]) -> Option<StepOutput> {
         let steps = self.homing_steps?;
         let homing = self.homing.as_ref()?;
+        let goal = self.homing_goal.as_ref()?;
         if self.estop || !matches!(self.machine.phase(), Phase::Forward | Phase::Backward) {
             self.homing_steps = None;
             return None;
         }
-        let from = self.step_from(measured, base);
-        let arrived = self.limits.within(measured, 0.05)
-            && measured
-                .iter()
-                .zip(&homing.position)
-                .all(|(m, h)| (m - h).abs() <= homing.tolerance);
-        let action: Vec<f32> = from
-            .iter()
-            .zip(&homing.position)
-            .zip(&self.limits.max_step)
-            .map(|((f, h), step)| ((h - f) / step).clamp(-1.0, 1.0) as f32)
-            .collect();
+        let last = self.last_targets.as_deref();
+        let arrived = self.space.reached(measured, goal, homing.tolerance);
+        let action = self.space.action_towards(measured, last, base, goal);
         self.homing_steps = (!arrived && steps + 1 < homing.max_steps).then_some(steps + 1);
-        let (targets, clamped, refused) = self.safe_command(from, &action, base);
+        let c = self.space.command(measured, last, base, &action);
+        let (targets, clamped, refused) = (c.targets, c.clamped, c.refusal);
         self.machine.count_unrecorded_step();
         self.pending = None;
         self.holding = None;
@@ -1031,5 +1034,67 @@ mod tests {
         assert!(bad(vec![0.0]).contains("1 entries for 2 joints"));
         assert!(bad(vec![0.0, 1.5]).contains("outside the joint limits"));
         assert!(bad(vec![0.0, f64::NAN]).contains("outside the joint limits"));
+    }
+
+    /// The sim arm (4 joints) driven in end-effector space: 3-value actions, pose commands.
+    fn cartesian_arbiter() -> Arbiter {
+        use crate::cartesian::{CartesianLimits, CartesianSpace};
+        use crate::kinematics::WorkspaceBox;
+        let names: Vec<String> = (1..=4).map(|i| format!("j{i}")).collect();
+        let limits = JointLimits::new(
+            names,
+            vec![-3.0; 4],
+            vec![3.0; 4],
+            vec![2.0; 4],
+            vec![0.05; 4],
+        )
+        .unwrap();
+        let chain = crate::kinematics::tests::sim_arm();
+        let bounds = WorkspaceBox::new(&[0.1, -0.3, 0.0], &[0.7, 0.3, 0.7]).unwrap();
+        let cl = CartesianLimits::new(&[0.01; 3], &[], 0.5, 1.0, bounds, &[0.0; 3], 1.5).unwrap();
+        Arbiter::new(
+            limits,
+            PhaseMachine::new(PhaseConfig::default()),
+            Duration::from_millis(50),
+            2.0,
+        )
+        .with_action_space(Box::new(CartesianSpace::new(chain, cl, 0.05)))
+    }
+
+    #[test]
+    fn cartesian_mode_steps_the_pose_and_holds_on_silence() {
+        use crate::cartesian::command_to_pose;
+        let mut arb = cartesian_arbiter();
+        assert_eq!(arb.action_dim(), 3);
+        let q = vec![0.0, 0.5, 0.8, 0.3];
+        let o = |seq| Observation {
+            seq,
+            joint_position: q.clone(),
+            ..Default::default()
+        };
+        let t0 = Instant::now();
+        // a joint-sized action is the wrong size here
+        arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![1.0; 4]), t0);
+        assert_eq!(arb.step(o(0), t0).hold, Some(HoldReason::WrongSize));
+        let hold = arb.hold_targets().unwrap();
+        assert_eq!(hold.len(), 7, "a pose: x y z qx qy qz qw");
+        arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![1.0, 0.0, -1.0]), t0);
+        let out = arb.step(o(1), t0);
+        assert_eq!(out.hold, None);
+        let (from, to) = (
+            command_to_pose(&hold).unwrap(),
+            command_to_pose(out.targets.as_ref().unwrap()).unwrap(),
+        );
+        let d = to.translation.vector - from.translation.vector;
+        assert!((d.x - 0.01).abs() < 1e-12 && d.y.abs() < 1e-12 && (d.z + 0.01).abs() < 1e-12);
+        // the transition records the policy's request and the pose sent
+        let out2 = arb.step(o(2), t0 + Duration::from_millis(50));
+        let t = out2.transition.unwrap();
+        assert_eq!(t.action, vec![1.0, 0.0, -1.0]);
+        assert_eq!(t.commanded_position, out.targets.clone().unwrap());
+        // silent for more than two periods: hold where the arm is (its measured pose)
+        let silent = arb.step(o(3), t0 + Duration::from_millis(151));
+        assert_eq!(silent.hold, Some(HoldReason::StaleAction));
+        assert_eq!(silent.targets, Some(hold));
     }
 }

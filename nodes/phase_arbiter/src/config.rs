@@ -5,7 +5,9 @@ use anyhow::{Context, Result};
 use mbarl_ros::params::ResolvedParam;
 use mbarl_ros::{FromParam, ParamKind, ParamSpec};
 
+use crate::action_space::{ActionSpace, JointSpace};
 use crate::arbiter::Homing;
+use crate::cartesian::{CartesianLimits, CartesianSpace};
 use crate::kinematics::{KinematicChain, KinematicsError, Workspace, WorkspaceBox};
 use crate::limits::JointLimits;
 use crate::object_bounds::ObjectBounds;
@@ -59,7 +61,37 @@ pub fn params() -> Vec<ParamSpec> {
         ParamSpec::new(
             "command_interface",
             "position_array",
-            "position_array (Float64MultiArray) or joint_trajectory",
+            "how the arm is commanded: position_array (std_msgs/Float64MultiArray joint targets on /arm_controller/commands), joint_trajectory (/arm_controller/joint_trajectory), cartesian_pose (geometry_msgs/PoseStamped end-effector targets on /cartesian_controller/target_pose) or cartesian_twist (geometry_msgs/TwistStamped on /servo_node/delta_twist_cmds, MoveIt Servo); remap the topic with --ros-args -r",
+        ),
+        ParamSpec::new(
+            "cartesian.step_xyz",
+            Vec::<f64>::new(),
+            "cartesian_*: end-effector position step (m) along base x, y, z for a full-scale action (3 values; required there)",
+        ),
+        ParamSpec::new(
+            "cartesian.step_rpy",
+            Vec::<f64>::new(),
+            "cartesian_*: end-effector rotation (rad) about base x, y, z for a full-scale action (3 values: the action has 6 values); empty: 3-value actions, the orientation is held",
+        ),
+        ParamSpec::new(
+            "cartesian.max_speed",
+            0.25,
+            "cartesian_*: end-effector speed limit (m/s): a step moves the target at most max_speed / control_rate_hz",
+        ),
+        ParamSpec::new(
+            "cartesian.max_angular_speed",
+            1.0,
+            "cartesian_*: end-effector angular speed limit (rad/s)",
+        ),
+        ParamSpec::new(
+            "cartesian.reference_rpy",
+            vec![0.0, 0.0, 0.0],
+            "cartesian_*: the orientation (roll pitch yaw, rad, base frame) the orientation limit is measured from",
+        ),
+        ParamSpec::new(
+            "cartesian.max_rotation",
+            std::f64::consts::FRAC_PI_2,
+            "cartesian_*: how far (rad, at most pi/2) a target's orientation may turn from cartesian.reference_rpy",
         ),
         ParamSpec::new(
             "run_dir",
@@ -126,7 +158,7 @@ pub fn params() -> Vec<ParamSpec> {
         ParamSpec::new(
             "home_tolerance",
             0.03,
-            "homing ends when every joint is within this of home_position (rad)",
+            "homing ends when every joint is within this of home_position (rad; cartesian_*: the end effector within this of home_position's pose, m)",
         ),
         ParamSpec::new(
             "home_max_steps",
@@ -325,6 +357,69 @@ pub fn workspace_from(node: &[ResolvedParam], joints: usize) -> Result<Option<Wo
         )
     })?;
     Ok(Some(Workspace { chain, bounds }))
+}
+
+/// The profile's `command_interface`: how the arm is commanded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandInterface {
+    /// `std_msgs/Float64MultiArray` joint position targets.
+    PositionArray,
+    /// `trajectory_msgs/JointTrajectory`, one point a period ahead.
+    JointTrajectory,
+    /// `geometry_msgs/PoseStamped` end-effector targets.
+    CartesianPose,
+    /// `geometry_msgs/TwistStamped` end-effector velocities (a step over one period).
+    CartesianTwist,
+}
+
+impl CommandInterface {
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "position_array" => Self::PositionArray,
+            "joint_trajectory" => Self::JointTrajectory,
+            "cartesian_pose" => Self::CartesianPose,
+            "cartesian_twist" => Self::CartesianTwist,
+            other => anyhow::bail!(
+                "command_interface must be position_array, joint_trajectory, cartesian_pose or cartesian_twist, got {other}"
+            ),
+        })
+    }
+
+    pub fn is_cartesian(self) -> bool {
+        matches!(self, Self::CartesianPose | Self::CartesianTwist)
+    }
+}
+
+/// The action space the profile's `command_interface` names: joint targets within the joint
+/// limits and the workspace box ([`JointSpace`]), or end-effector poses within the box and the
+/// `cartesian.*` limits ([`CartesianSpace`]; it needs the kinematic chain and the box).
+pub fn action_space_from(
+    node: &[ResolvedParam],
+    limits: &JointLimits,
+    period_s: f64,
+) -> Result<Box<dyn ActionSpace>> {
+    let interface = CommandInterface::parse(&param::<String>(node, "command_interface")?)?;
+    let workspace = workspace_from(node, limits.joints())?;
+    if !interface.is_cartesian() {
+        return Ok(Box::new(JointSpace::new(
+            limits.clone(),
+            workspace,
+            period_s,
+        )));
+    }
+    let ws = workspace.context(
+        "a cartesian command_interface needs the workspace box (workspace_min, workspace_max) and the kinematic chain",
+    )?;
+    let cartesian = CartesianLimits::new(
+        &param::<Vec<f64>>(node, "cartesian.step_xyz")?,
+        &param::<Vec<f64>>(node, "cartesian.step_rpy")?,
+        param(node, "cartesian.max_speed")?,
+        param(node, "cartesian.max_angular_speed")?,
+        ws.bounds,
+        &param::<Vec<f64>>(node, "cartesian.reference_rpy")?,
+        param(node, "cartesian.max_rotation")?,
+    )?;
+    Ok(Box::new(CartesianSpace::new(ws.chain, cartesian, period_s)))
 }
 
 /// The rest pose of the profile, `None` when `home_position` is empty (no homing).

@@ -65,11 +65,11 @@ struct Joint {
     axis: Unit<Vector3<f64>>,
 }
 
-/// A serial chain of revolute joints ending in a tool point.
+/// A serial chain of revolute joints ending in a tool frame (its origin is the end effector).
 #[derive(Debug, Clone, PartialEq)]
 pub struct KinematicChain {
     joints: Vec<Joint>,
-    tool: Point3<f64>,
+    tool: Isometry3<f64>,
 }
 
 fn triples(
@@ -132,7 +132,7 @@ impl KinematicChain {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             joints,
-            tool: Point3::new(tool[0], tool[1], tool[2]),
+            tool: Isometry3::translation(tool[0], tool[1], tool[2]),
         })
     }
 
@@ -211,7 +211,7 @@ impl KinematicChain {
         }
         Ok(Self {
             joints,
-            tool: pending * Point3::origin(),
+            tool: pending,
         })
     }
 
@@ -222,6 +222,13 @@ impl KinematicChain {
     /// The end-effector position in the base frame for joint positions `q` (`None` when `q`
     /// has the wrong length or a non-finite value).
     pub fn end_effector(&self, q: &[f64]) -> Option<Point3<f64>> {
+        self.end_effector_pose(q)
+            .map(|pose| pose * Point3::origin())
+    }
+
+    /// The tool frame's pose in the base frame for joint positions `q` (its orientation: the
+    /// URDF tip link's; a profile chain's tool frame has the last joint's orientation).
+    pub fn end_effector_pose(&self, q: &[f64]) -> Option<Isometry3<f64>> {
         if q.len() != self.joints.len() || !q.iter().all(|v| v.is_finite()) {
             return None;
         }
@@ -309,12 +316,12 @@ impl Workspace {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::f64::consts::{FRAC_PI_2, PI};
 
     /// The sim arm (sim/assets/arm_scene.xml), as in config/robots/sim_arm.yaml.
-    fn sim_arm() -> KinematicChain {
+    pub(crate) fn sim_arm() -> KinematicChain {
         KinematicChain::new(
             4,
             &[

@@ -1,15 +1,21 @@
 //! `phase_arbiter` node: the only node that commands the arm.
 //!
 //! Subscribes `/mbarl/observation`, `/mbarl/{forward,backward}/action`, `/mbarl/state_score`,
-//! `/mbarl/estop`; publishes `/arm_controller/commands` (std_msgs/Float64MultiArray, position
-//! targets, ros2_control forward_command_controller) or `/arm_controller/joint_trajectory`,
-//! `/mbarl/phase` (latched), `/mbarl/transition`, `/mbarl/help_request`; serves
+//! `/mbarl/estop`; publishes the arm's command as the profile's `command_interface` says:
+//! `/arm_controller/commands` (std_msgs/Float64MultiArray, position targets, ros2_control
+//! forward_command_controller), `/arm_controller/joint_trajectory`,
+//! `/cartesian_controller/target_pose` (geometry_msgs/PoseStamped, Cartesian impedance
+//! controllers) or `/servo_node/delta_twist_cmds` (geometry_msgs/TwistStamped, MoveIt Servo);
+//! and `/mbarl/phase` (latched), `/mbarl/transition`, `/mbarl/help_request`; serves
 //! `/mbarl/set_phase` and `/mbarl/resume`. Remap any of them with `--ros-args -r`.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use mbarl_msgs::builtin_interfaces::Duration as RosDuration;
+use mbarl_msgs::geometry_msgs::{
+    Point, Pose, PoseStamped, Quaternion, Twist, TwistStamped, Vector3,
+};
 use mbarl_msgs::msg::{
     HelpRequest, Observation, Phase as PhaseMsg, PolicyAction, StateScore, TrainingStats,
     Transition,
@@ -22,8 +28,10 @@ use mbarl_ros::counters::RateLimitedWarn;
 use mbarl_ros::{NodeBuilder, Publisher, Qos, RosArgs, RosNode, Subscriber};
 use phase_arbiter::arbiter::{Arbiter, JointOrder, StepOutput};
 use phase_arbiter::arm_pace::ArmPace;
+use phase_arbiter::cartesian::command_to_pose;
 use phase_arbiter::config::{
-    homing_from, limits_from, object_bounds_from, params, phase_config_from, workspace_from,
+    CommandInterface, action_space_from, homing_from, limits_from, object_bounds_from, param,
+    params, phase_config_from, workspace_from,
 };
 use phase_arbiter::pacing::Pacing;
 use phase_arbiter::phase_log::PhaseLog;
@@ -33,10 +41,23 @@ use phase_arbiter::task_reward::{Labelled, TaskReward};
 enum CommandOut {
     Positions(Publisher<Float64MultiArray>),
     Trajectory(Publisher<JointTrajectory>, Vec<String>, Duration),
+    /// End-effector pose targets in the base frame (frame id).
+    Pose(Publisher<PoseStamped>, String),
+    /// End-effector velocities: the step from the last target over one period (zero on a
+    /// hold), in the base frame, never faster than the speed limits (m/s, rad/s).
+    Twist {
+        publisher: Publisher<TwistStamped>,
+        frame_id: String,
+        period: Duration,
+        max_speed: (f64, f64),
+        last: std::cell::RefCell<Option<Vec<f64>>>,
+    },
 }
 
 impl CommandOut {
-    fn send(&self, targets: &[f64], header: Header) -> Result<()> {
+    /// Sends the command `targets` (joint positions, or a pose `x y z qx qy qz qw`); `hold`:
+    /// it holds the arm where it is.
+    fn send(&self, targets: &[f64], header: Header, hold: bool) -> Result<()> {
         match self {
             CommandOut::Positions(p) => p.publish(Float64MultiArray {
                 data: targets.to_vec(),
@@ -51,6 +72,70 @@ impl CommandOut {
                     ..Default::default()
                 }],
             })?,
+            CommandOut::Pose(p, frame_id) => {
+                let target = command_to_pose(targets)
+                    .ok_or_else(|| anyhow::anyhow!("not a pose: {targets:?}"))?;
+                let (t, q) = (target.translation.vector, target.rotation.coords);
+                p.publish(PoseStamped {
+                    header: Header {
+                        stamp: header.stamp,
+                        frame_id: frame_id.clone(),
+                    },
+                    pose: Pose {
+                        position: Point {
+                            x: t.x,
+                            y: t.y,
+                            z: t.z,
+                        },
+                        orientation: Quaternion {
+                            x: q.x,
+                            y: q.y,
+                            z: q.z,
+                            w: q.w,
+                        },
+                    },
+                })?
+            }
+            CommandOut::Twist {
+                publisher,
+                frame_id,
+                period,
+                max_speed,
+                last,
+            } => {
+                let target = command_to_pose(targets)
+                    .ok_or_else(|| anyhow::anyhow!("not a pose: {targets:?}"))?;
+                let previous = last.replace(Some(targets.to_vec()));
+                let mut twist = Twist::default();
+                if let Some(from) = previous.as_deref().and_then(command_to_pose)
+                    && !hold
+                {
+                    // a step restarted at the measured pose jumps back from the last target:
+                    // its velocity is cut to the speed limit
+                    let dt = period.as_secs_f64();
+                    let v = ((target.translation.vector - from.translation.vector) / dt)
+                        .cap_magnitude(max_speed.0);
+                    let w = ((target.rotation * from.rotation.inverse()).scaled_axis() / dt)
+                        .cap_magnitude(max_speed.1);
+                    twist.linear = Vector3 {
+                        x: v.x,
+                        y: v.y,
+                        z: v.z,
+                    };
+                    twist.angular = Vector3 {
+                        x: w.x,
+                        y: w.y,
+                        z: w.z,
+                    };
+                }
+                publisher.publish(TwistStamped {
+                    header: Header {
+                        stamp: header.stamp,
+                        frame_id: frame_id.clone(),
+                    },
+                    twist,
+                })?
+            }
         }
         Ok(())
     }
@@ -72,10 +157,10 @@ struct Outputs {
 }
 
 impl Outputs {
-    /// Sends `targets` to the arm.
-    fn command(&self, targets: &[f64], header: Header) -> Result<()> {
+    /// Sends `targets` to the arm (`hold`: they hold it where it is).
+    fn command(&self, targets: &[f64], header: Header, hold: bool) -> Result<()> {
         self.pace.borrow_mut().on_command();
-        self.command.send(targets, header)
+        self.command.send(targets, header, hold)
     }
 }
 
@@ -182,7 +267,7 @@ fn apply(
         }
     }
     if let Some(targets) = &step.targets
-        && let Err(e) = out.command(targets, header)
+        && let Err(e) = out.command(targets, header, step.hold.is_some())
     {
         tracing::error!("cannot send the arm command: {e}");
     }
@@ -228,22 +313,24 @@ async fn main() -> Result<()> {
     }
     let period = Duration::from_secs_f64(1.0 / rate);
     let names = limits.names.clone();
-    let workspace = workspace_from(node.startup_params(), limits.joints())?;
-    let mut arb = Arbiter::new(
-        limits,
-        PhaseMachine::new(phase_config_from(node.startup_params())?),
-        period,
-        node.param("watchdog_periods")?,
-    );
-    match workspace {
+    let interface = CommandInterface::parse(&node.param::<String>("command_interface")?)?;
+    match workspace_from(node.startup_params(), limits.joints())? {
         Some(ws) => {
             tracing::info!(min = ?ws.bounds.min, max = ?ws.bounds.max, "workspace box enforced on the end effector");
-            arb = arb.with_workspace(ws);
         }
         None => tracing::warn!(
             "no workspace box (workspace_min/workspace_max unset): only joint limits are enforced"
         ),
     }
+    let space = action_space_from(node.startup_params(), &limits, period.as_secs_f64())?;
+    tracing::info!(?interface, action_dim = space.action_dim(), "arm commands");
+    let mut arb = Arbiter::new(
+        limits,
+        PhaseMachine::new(phase_config_from(node.startup_params())?),
+        period,
+        node.param("watchdog_periods")?,
+    )
+    .with_action_space(space);
     if let Some(bounds) = object_bounds_from(node.startup_params())? {
         tracing::info!(
             ?bounds,
@@ -257,16 +344,30 @@ async fn main() -> Result<()> {
     }
     let action_wait = period.mul_f64(node.param::<f64>("action_wait_periods")?.clamp(0.0, 10.0));
 
-    let command = match node.param::<String>("command_interface")?.as_str() {
-        "position_array" => {
+    let base_frame: String = param(node.startup_params(), "kinematics.base_link")?;
+    let command = match interface {
+        CommandInterface::PositionArray => {
             CommandOut::Positions(node.publisher("/arm_controller/commands", Qos::DEFAULT)?)
         }
-        "joint_trajectory" => CommandOut::Trajectory(
+        CommandInterface::JointTrajectory => CommandOut::Trajectory(
             node.publisher("/arm_controller/joint_trajectory", Qos::DEFAULT)?,
             names,
             period,
         ),
-        other => bail!("command_interface must be position_array or joint_trajectory, got {other}"),
+        CommandInterface::CartesianPose => CommandOut::Pose(
+            node.publisher("/cartesian_controller/target_pose", Qos::DEFAULT)?,
+            base_frame,
+        ),
+        CommandInterface::CartesianTwist => CommandOut::Twist {
+            publisher: node.publisher("/servo_node/delta_twist_cmds", Qos::DEFAULT)?,
+            frame_id: base_frame,
+            period,
+            max_speed: (
+                param(node.startup_params(), "cartesian.max_speed")?,
+                param(node.startup_params(), "cartesian.max_angular_speed")?,
+            ),
+            last: Default::default(),
+        },
     };
     let mut out = Outputs {
         command,
@@ -459,7 +560,7 @@ async fn main() -> Result<()> {
                 // Hold at once, without waiting for the next observation.
                 if b.data
                     && let Some(hold) = arb.hold_targets()
-                    && let Err(e) = out.command(&hold, Header { stamp: node.now(), frame_id: String::new() })
+                    && let Err(e) = out.command(&hold, Header { stamp: node.now(), frame_id: String::new() }, true)
                 {
                     tracing::error!("cannot send the hold command: {e}");
                 }
@@ -502,12 +603,12 @@ async fn main() -> Result<()> {
                     if let Some(suppressed) = warn.check() {
                         tracing::warn!(suppressed, "no observation for {silent:?}: the arm holds still");
                     }
-                    let _ = out.command(&hold, Header { stamp: node.now(), frame_id: String::new() });
+                    let _ = out.command(&hold, Header { stamp: node.now(), frame_id: String::new() }, true);
                 }
             }
             _ = tokio::signal::ctrl_c() => {
                 if let Some(hold) = arb.hold_targets() {
-                    let _ = out.command(&hold, Header { stamp: node.now(), frame_id: String::new() });
+                    let _ = out.command(&hold, Header { stamp: node.now(), frame_id: String::new() }, true);
                 }
                 tracing::info!("stopping: the arm holds its last target");
                 return Ok(());

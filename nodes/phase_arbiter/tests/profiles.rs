@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 use mbarl_ros::params::{load_params_file, resolve_params};
-use phase_arbiter::config::{limits_from, params, phase_config_from, workspace_from};
+use phase_arbiter::config::{
+    action_space_from, limits_from, params, phase_config_from, workspace_from,
+};
 use phase_arbiter::kinematics::Workspace;
 
 #[test]
@@ -23,6 +25,8 @@ fn shipped_robot_profiles_give_valid_limits() {
         assert!(limits.joints() >= 4, "{}", path.display());
         phase_config_from(&values).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         workspace_from(&values, limits.joints())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        action_space_from(&values, &limits, 0.1)
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         checked += 1;
     }
@@ -157,16 +161,10 @@ fn sim_profile_box_holds_the_task_regions() {
     assert!(!ws.allows(&[0.0, -0.5, 2.7, 2.9]));
 }
 
-#[test]
-fn generic_profile_is_the_franka_panda() {
-    let (ws, joints) = workspace("generic_ros2_control_arm.yaml");
-    assert_eq!(joints, 7);
-    // Panda at q = 0: flange (link8) at (0.088, 0, 0.926); the hand's TCP 0.1034 m below it.
-    let p = ws.chain.end_effector(&[0.0; 7]).unwrap();
-    assert_close([p.x, p.y, p.z], [0.088, 0.0, 0.8226], 1e-9, "q = 0");
-    // The "ready" pose (0, -π/4, 0, -3π/4, 0, π/2, π/4): TCP at about (0.307, 0, 0.487).
+/// franka_ros2's "ready" pose (0, -π/4, 0, -3π/4, 0, π/2, π/4).
+const PANDA_READY: [f64; 7] = {
     use std::f64::consts::FRAC_PI_4;
-    let ready = [
+    [
         0.0,
         -FRAC_PI_4,
         0.0,
@@ -174,7 +172,18 @@ fn generic_profile_is_the_franka_panda() {
         0.0,
         2.0 * FRAC_PI_4,
         FRAC_PI_4,
-    ];
+    ]
+};
+
+#[test]
+fn generic_profile_is_the_franka_panda() {
+    let (ws, joints) = workspace("generic_ros2_control_arm.yaml");
+    assert_eq!(joints, 7);
+    // Panda at q = 0: flange (link8) at (0.088, 0, 0.926); the hand's TCP 0.1034 m below it.
+    let p = ws.chain.end_effector(&[0.0; 7]).unwrap();
+    assert_close([p.x, p.y, p.z], [0.088, 0.0, 0.8226], 1e-9, "q = 0");
+    // The "ready" pose: TCP at about (0.307, 0, 0.487).
+    let ready = PANDA_READY;
     let p = ws.chain.end_effector(&ready).unwrap();
     assert_close([p.x, p.y, p.z], [0.307, 0.0, 0.487], 1e-3, "ready");
     assert!(
@@ -274,4 +283,36 @@ fn object_bounds_parameters() {
     );
     assert!(phase_config_from(&values(&[("object_still_cycles", "-1")])).is_err());
     assert!(phase_config_from(&values(&[("object_min_travel", "0.0")])).is_err());
+}
+
+#[test]
+fn franka_cartesian_profile_steps_the_hand_from_the_ready_pose() {
+    use phase_arbiter::cartesian::command_to_pose;
+    let values = profile("franka_cartesian_impedance.yaml");
+    let limits = limits_from(&values).unwrap();
+    let space = action_space_from(&values, &limits, 0.1).unwrap();
+    assert_eq!(space.action_dim(), 6, "xyz and roll pitch yaw steps");
+    // franka_ros2's ready pose: the hand points down, 0.31 m in front of the base
+    use std::f64::consts::{FRAC_PI_2, FRAC_PI_4};
+    let ready = [
+        0.0,
+        -FRAC_PI_4,
+        0.0,
+        -3.0 * FRAC_PI_4,
+        0.0,
+        FRAC_PI_2,
+        FRAC_PI_4,
+    ];
+    let hold = space.hold(Some(&ready), None).unwrap();
+    let c = space.command(&ready, None, &hold, &[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    assert!(
+        !c.clamped,
+        "a step from the ready pose is inside every limit"
+    );
+    let (from, to) = (
+        command_to_pose(&hold).unwrap(),
+        command_to_pose(&c.targets).unwrap(),
+    );
+    assert!((from.translation.vector - nalgebra::Vector3::new(0.3069, 0.0, 0.4869)).norm() < 1e-3);
+    assert!((to.translation.x - from.translation.x - 0.01).abs() < 1e-12);
 }
