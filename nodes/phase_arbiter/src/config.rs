@@ -260,7 +260,9 @@ pub fn command_rule_params() -> Vec<ParamSpec> {
                     | "control_rate_hz"
                     | "workspace_min"
                     | "workspace_max"
+                    | "command_interface"
             ) || s.name.starts_with("kinematics.")
+                || s.name.starts_with("cartesian.")
         })
         .collect()
 }
@@ -420,6 +422,27 @@ pub fn action_space_from(
         param(node, "cartesian.max_rotation")?,
     )?;
     Ok(Box::new(CartesianSpace::new(ws.chain, cartesian, period_s)))
+}
+
+/// The number of values a policy's action must have for the profile: one per joint, or 3 or 6
+/// end-effector values (`cartesian_*`); `None` when no profile is given (`joint_names` empty,
+/// in a node where the profile is optional). With the interface's name, for messages.
+pub fn profile_action_dim(node: &[ResolvedParam]) -> Result<Option<(usize, String)>> {
+    let joints: Vec<String> = param(node, "joint_names")?;
+    if joints.is_empty() {
+        return Ok(None);
+    }
+    let name: String = param(node, "command_interface")?;
+    let dim = if CommandInterface::parse(&name)?.is_cartesian() {
+        if param::<Vec<f64>>(node, "cartesian.step_rpy")?.is_empty() {
+            3
+        } else {
+            6
+        }
+    } else {
+        joints.len()
+    };
+    Ok(Some((dim, name)))
 }
 
 /// The rest pose of the profile, `None` when `home_position` is empty (no homing).

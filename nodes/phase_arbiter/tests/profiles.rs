@@ -316,3 +316,18 @@ fn franka_cartesian_profile_steps_the_hand_from_the_ready_pose() {
     assert!((from.translation.vector - nalgebra::Vector3::new(0.3069, 0.0, 0.4869)).norm() < 1e-3);
     assert!((to.translation.x - from.translation.x - 0.01).abs() < 1e-12);
 }
+
+#[test]
+fn the_profile_says_how_many_values_an_action_has() {
+    use phase_arbiter::config::profile_action_dim;
+    let dim = |name| profile_action_dim(&profile(name)).unwrap();
+    assert_eq!(dim("sim_arm.yaml"), Some((4, "position_array".into())));
+    assert_eq!(
+        dim("generic_ros2_control_arm.yaml"),
+        Some((7, "joint_trajectory".into()))
+    );
+    assert_eq!(
+        dim("franka_cartesian_impedance.yaml"),
+        Some((6, "cartesian_pose".into()))
+    );
+}

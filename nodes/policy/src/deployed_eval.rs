@@ -478,6 +478,12 @@ pub async fn run() -> Result<()> {
     } = common::LearnSetup::from_node(&node)?;
     common::set_threads(threads);
     let limits = phase_arbiter::config::limits_from(node.startup_params())?;
+    let interface: String = node.param("command_interface")?;
+    if phase_arbiter::config::CommandInterface::parse(&interface)?.is_cartesian() {
+        bail!(
+            "deployed evaluation drives joint targets (Float64MultiArray) only; the profile's command_interface is {interface}"
+        );
+    }
     let workspace = phase_arbiter::config::workspace_from(node.startup_params(), limits.joints())?;
     let rate: f64 = node.param("control_rate_hz")?;
     let episodes = node.param::<i64>("episodes")?.max(1) as u32;

@@ -201,6 +201,15 @@ pub async fn run(default_role: Role) -> Result<()> {
         run_dir,
         threads,
     } = common::LearnSetup::from_node(&node)?;
+    if let Some((dim, interface)) =
+        phase_arbiter::config::profile_action_dim(node.startup_params())?
+        && dim != cfg.obs.action_dim
+    {
+        bail!(
+            "the robot profile's command_interface {interface} takes {dim}-value actions, the learn config's obs.action_dim is {}: set obs.action_dim to {dim}",
+            cfg.obs.action_dim
+        );
+    }
     let task_topic: String = node.param("task_reward_topic")?;
     let has_task = !task_topic.is_empty()
         || (role == Role::Forward && node.param::<bool>("use_transition_task_reward")?);
