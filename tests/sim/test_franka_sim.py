@@ -1,0 +1,71 @@
+"""The simulated Franka Panda (models/franka/, sim/mbarl_sim/franka.py): its operational-space
+controller holds still, reaches end-effector position and orientation targets, never asks the
+motors for more than their limits, and the gripper follows its width command. The model's URDF
+is checked against MuJoCo in nodes/phase_arbiter/tests/urdf_fk.rs."""
+import numpy as np
+import pytest
+
+from mbarl_sim.franka import MAX_WIDTH, FrankaArm, quat_error
+
+STEPS_PER_SECOND = 500  # 2 ms physics steps
+
+
+@pytest.fixture()
+def arm():
+    return FrankaArm()
+
+
+def test_the_ready_pose_points_the_hand_down_in_front_of_the_base(arm):
+    pos, quat = arm.ee_pose()
+    assert np.allclose(pos, [0.307, 0.0, 0.487], atol=2e-3), pos
+    z_axis = arm.data.site_xmat[arm.site].reshape(3, 3)[:, 2]
+    assert z_axis[2] < -0.999, z_axis
+    assert arm.gripper_width() == pytest.approx(MAX_WIDTH)
+
+
+def test_it_holds_still_on_its_own_target(arm):
+    start, _ = arm.ee_pose()
+    arm.step(STEPS_PER_SECOND)
+    pos, _ = arm.ee_pose()
+    assert np.linalg.norm(pos - start) < 1e-6
+
+
+def test_it_reaches_a_position_target_keeping_the_orientation(arm):
+    start, quat0 = arm.ee_pose()
+    target = start + np.array([0.10, 0.10, -0.15])
+    arm.set_target(target)
+    worst_torque = 0.0
+    for _ in range(STEPS_PER_SECOND):
+        tau = arm.torques()
+        worst_torque = max(worst_torque, float(np.max(np.abs(tau) / arm.torque_limit)))
+        arm.step()
+    pos, _ = arm.ee_pose()
+    assert np.linalg.norm(pos - target) < 2e-3
+    arm.step(STEPS_PER_SECOND)
+    pos, quat = arm.ee_pose()
+    assert np.linalg.norm(pos - target) < 1e-3
+    assert np.linalg.norm(quat_error(quat0, quat)) < 0.05
+    assert worst_torque <= 1.0
+
+
+def test_it_turns_the_hand_to_an_orientation_target(arm):
+    pos0, quat0 = arm.ee_pose()
+    turn = np.zeros(4)
+    import mujoco
+    mujoco.mju_axisAngle2Quat(turn, np.array([0.0, 0.0, 1.0]), 0.4)
+    target = np.zeros(4)
+    mujoco.mju_mulQuat(target, turn, quat0)
+    arm.set_target(pos0, target)
+    arm.step(2 * STEPS_PER_SECOND)
+    pos, quat = arm.ee_pose()
+    assert np.linalg.norm(quat_error(target, quat)) < 0.02
+    assert np.linalg.norm(pos - pos0) < 2e-3
+
+
+def test_the_gripper_follows_its_width_command(arm):
+    arm.set_gripper(0.02)
+    arm.step(STEPS_PER_SECOND // 2)
+    assert arm.gripper_width() == pytest.approx(0.02, abs=3e-3)
+    arm.set_gripper(1.0)  # clipped to fully open
+    arm.step(STEPS_PER_SECOND // 2)
+    assert arm.gripper_width() == pytest.approx(MAX_WIDTH, abs=3e-3)
