@@ -35,7 +35,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
-from std_msgs.msg import Bool, Float64, Float64MultiArray, UInt64
+from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
@@ -45,9 +45,10 @@ from .commands import check_positions, parse_trajectory
 from .config import declare, load_defaults
 from .env import SimEnv
 from .process import spin_then_exit
+from .sim_topics import BridgeCommon, SimTopics
 
 
-class SimBridge(Node):
+class SimBridge(BridgeCommon, Node):
     def __init__(self, params: dict | None = None):
         overrides = [Parameter(k, value=v) for k, v in (params or {}).items()]
         super().__init__("sim_bridge", parameter_overrides=overrides)
@@ -86,15 +87,7 @@ class SimBridge(Node):
         self.pub_jpeg = (self.create_publisher(CompressedImage, c["image_topic"] + "/compressed", qos.SENSOR)
                          if c["publish_compressed"] else None)
         self.pub_info = self.create_publisher(CameraInfo, c["camera_info_topic"], qos.SENSOR)
-        self.pub_success = self.create_publisher(Bool, "/sim/success", qos.STATE)
-        self.pub_rsuccess = self.create_publisher(Bool, "/sim/reverse_success", qos.STATE)
-        self.pub_reward = self.create_publisher(Float64, "/sim/task_reward", qos.STATE)
-        self.pub_rreward = self.create_publisher(Float64, "/sim/reverse_reward", qos.STATE)
-        self.pub_state = self.create_publisher(Float64MultiArray, "/sim/task_state", qos.STATE)
-        self.pub_resets = self.create_publisher(UInt64, "/sim/reset_count", qos.LATCHED)
-        self.pub_rejected = self.create_publisher(UInt64, "/sim/rejected_commands", qos.LATCHED)
-        self.pub_resets.publish(UInt64(data=0))
-        self.pub_rejected.publish(UInt64(data=0))
+        self.sim = SimTopics(self)
         self.info_msg = M.camera_info(M.stamp(0.0), c["camera_frame_id"], self.env.width,
                                       self.env.height, self.env.camera_fovy())
 
@@ -136,13 +129,7 @@ class SimBridge(Node):
                 pub.publish(msg)
             out = []
         if sim_topics:
-            out += [
-                (self.pub_state, M.task_state(M.stamp_seconds(t), env.task.state_names, env.task_state())),
-                (self.pub_success, Bool(data=env.success("forward"))),
-                (self.pub_rsuccess, Bool(data=env.success("reverse"))),
-                (self.pub_reward, Float64(data=env.reward("forward"))),
-                (self.pub_rreward, Float64(data=env.reward("reverse"))),
-            ]
+            out += self.sim.messages(env, t, env.task.state_names)
         if render and env.can_render:
             rgb = env.render()
             frame = c["camera_frame_id"]
@@ -161,22 +148,7 @@ class SimBridge(Node):
             self.cached = out
             self.last_publish_wall = time.monotonic()
 
-    def _republish_if_idle(self) -> None:
-        """Lock-step: re-send the latest state (same stamps) so a late subscriber is not stuck."""
-        with self.lock:
-            if time.monotonic() - self.last_publish_wall < self.cfg["republish_period"] * 0.9:
-                return
-            for pub, msg in self.cached:
-                pub.publish(msg)
-            self.last_publish_wall = time.monotonic()
-
     # --- commands --------------------------------------------------------------------------------
-    def _reject(self, source: str, why: str) -> None:
-        self.rejected += 1
-        self.get_logger().error(f"rejected {source} command, not applied: {why} "
-                                f"({self.rejected} rejected so far)")
-        self.pub_rejected.publish(UInt64(data=self.rejected))
-
     def _on_command(self, msg: Float64MultiArray) -> None:
         why = check_positions(msg.data, self.lower, self.upper)
         if why:
@@ -221,76 +193,20 @@ class SimBridge(Node):
                 self.trajectory, self.traj_t0 = traj, self.env.time
                 self.holding = False
 
-    def _on_reset(self, direction: str, response):
-        with self.lock:
-            t_before = self.env.time
-            self.env.reset(direction)
-            self.reset_count += 1
-            self.trajectory = None
-            self.holding = True
-            if self.lockstep:
-                self.env.time += self.env.control_period   # a reset takes one period: fresh stamps
-            self.last_cmd_time = self.env.time
-            self.pub_resets.publish(UInt64(data=self.reset_count))
-            if self.lockstep:
-                self._publish_state(render=True)
-        self.get_logger().info(f"evaluation reset #{self.reset_count} ({direction})")
-        response.success = True
-        # states stamped later than sim_time show the reset state
-        response.message = f"reset_count={self.reset_count} direction={direction} sim_time={t_before:.9f}"
-        return response
+    def _clear_commands(self) -> None:
+        self.trajectory = None
 
-    # --- real-time mode --------------------------------------------------------------------------
-    def _realtime_loop(self) -> None:
-        try:
-            self._realtime_steps()
-        except Exception as exc:  # a dead sim must not look like a quiet robot: stop the node
-            if not (self._running and rclpy.ok(context=self.context)):
-                return   # shutting down: publishers may already be gone
-            self.failure = exc
-            self.get_logger().fatal(f"real-time sim loop failed: {exc!r}")
-            rclpy.try_shutdown(context=self.context)
-        finally:
-            self.env.close()   # the renderer lives in this thread
+    def _follow_commands(self) -> None:
+        env = self.env
+        if self.trajectory is not None:
+            dt = env.time - self.traj_t0
+            env.set_target(self.trajectory.sample(dt))
+            if dt >= self.trajectory.duration:
+                self.trajectory = None
+                self.last_cmd_time = env.time
 
-    def _realtime_steps(self) -> None:
-        env, c = self.env, self.cfg
-        sub = max(1, round(1.0 / (c["joint_state_rate"] * env.timestep)))
-        tick = sub * env.timestep
-        cam_every = max(1, round(1.0 / (c["camera_rate"] * tick))) if c["camera_rate"] > 0 else 0
-        ctl_every = max(1, round(env.control_period / tick))
-        timeout = c["command_timeout"]
-        self.get_logger().info(
-            f"real-time: joint states every {tick * 1e3:.1f} ms, images every "
-            f"{cam_every * tick * 1e3:.1f} ms, command timeout {timeout:.2f} s")
-        if env.can_render:
-            env.render()   # create the GL context in this thread before the clock starts
-        k = 0
-        next_t = time.monotonic()
-        while self._running and rclpy.ok(context=self.context):
-            with self.lock:
-                if self.trajectory is not None:
-                    dt = env.time - self.traj_t0
-                    env.set_target(self.trajectory.sample(dt))
-                    if dt >= self.trajectory.duration:
-                        self.trajectory = None
-                        self.last_cmd_time = env.time
-                elif timeout > 0 and not self.holding and env.time - self.last_cmd_time > timeout:
-                    # Watchdog: the commander went quiet. Like a real driver's controller, stop and
-                    # hold where the arm is now instead of finishing a possibly stale motion.
-                    env.set_target(np.clip(env.joint_positions(), self.lower, self.upper))
-                    self.holding = True
-                    self.get_logger().warning(f"no command for {timeout:.2f} s: holding current position")
-                env.physics_step(sub)
-                k += 1
-                self._publish_state(render=bool(cam_every) and k % cam_every == 0,
-                                    sim_topics=k % ctl_every == 0)
-            next_t += tick
-            delay = next_t - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            elif delay < -10 * tick:
-                next_t = time.monotonic()   # fell far behind (machine busy): do not try to catch up
+    def _hold_here(self) -> None:
+        self.env.set_target(np.clip(self.env.joint_positions(), self.lower, self.upper))
 
     def close(self) -> None:
         self._running = False

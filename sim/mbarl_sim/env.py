@@ -13,6 +13,7 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
 from . import arm  # noqa: E402
+from .camera import HeadlessCamera  # noqa: E402
 from .tasks import make_task  # noqa: E402
 
 
@@ -47,10 +48,9 @@ class SimEnv:
         self.joint_names = arm.JOINT_NAMES
         ranges = np.array([self.model.jnt_range[self.model.joint(n).id] for n in self.joint_names])
         self.lower, self.upper = ranges[:, 0].copy(), ranges[:, 1].copy()
-        self.camera = camera
-        self.width, self.height = int(image_width), int(image_height)
-        self.can_render = bool(render)
-        self.renderer = None   # created on the first render(): the GL context belongs to that thread
+        self.camera_view = HeadlessCamera(self.model, camera, image_width, image_height, render)
+        self.width, self.height = self.camera_view.width, self.camera_view.height
+        self.can_render = self.camera_view.enabled
         # Simulation time is monotonic across resets (it stamps every message and drives /clock).
         self.time = 0.0
         self.direction = "forward"
@@ -121,21 +121,11 @@ class SimEnv:
 
     def render(self) -> np.ndarray:
         """RGB frame (height x width x 3, uint8, top row first) from the fixed camera."""
-        if self.renderer is None:
-            if not self.can_render:
-                raise RuntimeError("SimEnv created with render=False")
-            vis = self.model.vis.global_
-            vis.offwidth = max(vis.offwidth, self.width)
-            vis.offheight = max(vis.offheight, self.height)
-            self.renderer = mujoco.Renderer(self.model, self.height, self.width)
-        self.renderer.update_scene(self.data, self.camera)
-        return self.renderer.render()
+        return self.camera_view.render(self.data)
 
     def camera_fovy(self) -> float:
-        return float(self.model.cam_fovy[self.model.camera(self.camera).id])
+        return self.camera_view.fovy()
 
     def close(self) -> None:
         """Free the renderer; call from the thread that rendered."""
-        if self.renderer is not None:
-            self.renderer.close()
-            self.renderer = None
+        self.camera_view.close()

@@ -69,3 +69,40 @@ def test_the_gripper_follows_its_width_command(arm):
     arm.set_gripper(1.0)  # clipped to fully open
     arm.step(STEPS_PER_SECOND // 2)
     assert arm.gripper_width() == pytest.approx(MAX_WIDTH, abs=3e-3)
+
+
+def test_the_reach_task_starts_and_ends_where_it_says():
+    from mbarl_sim.franka_env import SUCCESS_RADIUS, FrankaEnv
+    env = FrankaEnv(render=False, init_radius=0.0)
+    assert env.success("reverse") and not env.success("forward")
+    assert env.reward("forward") == pytest.approx(-np.linalg.norm(env.goal - env.start), abs=2e-3)
+    env.reset("reverse")
+    assert env.distance("forward") < SUCCESS_RADIUS and env.success("forward")
+    t = env.time
+    env.set_pose_target(env.start, None)
+    for _ in range(40):   # 2 s of control periods back to the start
+        env.control_step()
+    assert env.success("reverse")
+    assert env.time == pytest.approx(t + 40 * env.control_period)
+    assert list(env.joint_names[-2:]) == ["panda_finger_joint1", "panda_finger_joint2"]
+
+
+def test_the_bridge_refuses_malformed_pose_targets():
+    from geometry_msgs.msg import PoseStamped
+    from mbarl_sim.franka_bridge import check_pose
+    lower, upper = np.array([0.1, -0.6, 0.02]), np.array([0.9, 0.6, 1.0])
+
+    def pose(frame="panda0_link0", xyz=(0.4, 0.0, 0.4), wxyz=(0.0, 1.0, 0.0, 0.0)):
+        m = PoseStamped()
+        m.header.frame_id = frame
+        m.pose.position.x, m.pose.position.y, m.pose.position.z = xyz
+        o = m.pose.orientation
+        o.w, o.x, o.y, o.z = wxyz
+        return m
+
+    assert check_pose(pose(), "panda0_link0", lower, upper) is None
+    assert check_pose(pose(frame=""), "panda0_link0", lower, upper) is None
+    assert "frame" in check_pose(pose(frame="world"), "panda0_link0", lower, upper)
+    assert "non-finite" in check_pose(pose(xyz=(float("nan"), 0.0, 0.4)), "panda0_link0", lower, upper)
+    assert "norm" in check_pose(pose(wxyz=(0.0, 0.0, 0.0, 0.0)), "panda0_link0", lower, upper)
+    assert "outside" in check_pose(pose(xyz=(0.4, 0.0, 1.5)), "panda0_link0", lower, upper)

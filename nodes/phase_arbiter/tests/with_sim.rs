@@ -11,6 +11,9 @@ use mbarl_msgs::std_msgs::Bool;
 use mbarl_ros::{NodeBuilder, Publisher, Qos, Subscriber};
 use mbarl_testkit::{TIMEOUT, repo_root, spawn_in_domain, start_sim_bridge};
 
+mod common;
+use common::next_state;
+
 /// The newest joint state already queued (the silence-timer holds also step the lock-step sim),
 /// so that the next `next_state` is one produced after what we publish next.
 fn drain(js: &Subscriber<JointState>, mut state: JointState) -> JointState {
@@ -52,15 +55,6 @@ impl FakeEncoderAndPolicy<'_> {
             self.actions.publish(action).unwrap();
         }
         next_state(self.js, &state).await
-    }
-}
-
-async fn next_state(js: &Subscriber<JointState>, after: &JointState) -> JointState {
-    loop {
-        let s = js.recv_timeout(TIMEOUT).await.expect("joint state");
-        if s.header.stamp > after.header.stamp {
-            return s;
-        }
     }
 }
 
