@@ -351,14 +351,15 @@ def answer_help(probe, domain, n):
 # The arbiter's parameters that make its command rule (phase_arbiter::config::
 # command_rule_params): deployed_eval applies the same rule, so it gets the same values.
 COMMAND_RULE_PARAMS = ("joint_names", "position_lower", "position_upper", "max_velocity", "max_step",
-                       "control_rate_hz", "workspace_min", "workspace_max")
+                       "control_rate_hz", "workspace_min", "workspace_max", "command_interface")
+COMMAND_RULE_PREFIXES = ("kinematics.", "gripper.", "cartesian.")
 
 
 def command_rule_args(node_params):
     """`-p` arguments for deployed_eval: the phase_arbiter --params of its command rule."""
     out = []
     for node, name, value in node_params:
-        if node == "phase_arbiter" and (name in COMMAND_RULE_PARAMS or name.startswith("kinematics.")):
+        if node == "phase_arbiter" and (name in COMMAND_RULE_PARAMS or name.startswith(COMMAND_RULE_PREFIXES)):
             out += ["-p", f"{name}:={json.dumps(value)}"]
     return out
 

@@ -224,8 +224,10 @@ def test_deployed_eval_gets_the_arbiters_command_rule(tmp_path):
     # the same names as the arbiter's own list (phase_arbiter::config::command_rule_params)
     rust = (ROOT / "nodes/phase_arbiter/src/config.rs").read_text()
     body = rust[rust.index("pub fn command_rule_params"):]
-    body = body[:body.index("starts_with(\"kinematics.\")")]
-    assert tuple(re.findall(r'"([a-z_]+)"', body)) == lc.COMMAND_RULE_PARAMS
+    end = body.index("collect()")
+    names = body[:body.index("starts_with(\"kinematics.\")")]
+    assert tuple(re.findall(r'"([a-z_]+)"', names)) == lc.COMMAND_RULE_PARAMS
+    assert tuple(re.findall(r'starts_with\("([a-z_]+\.)"\)', body[:end])) == lc.COMMAND_RULE_PREFIXES
 
 
 def test_a_task_with_a_parameters_file_gets_it_after_the_robot_profile(tmp_path):

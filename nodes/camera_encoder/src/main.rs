@@ -275,7 +275,7 @@ async fn main() -> Result<()> {
                 if !named_unused {
                     let unused = observe::unused_joints(&js, &ctx.order);
                     if !unused.is_empty() {
-                        tracing::warn!(profile = ?ctx.order, "/joint_states also carries joints the robot profile does not name: {unused:?}; mbarl ignores them (it drives only the profile's joints: no gripper support yet)");
+                        tracing::warn!(profile = ?ctx.order, "/joint_states also carries joints the robot profile's joint_names do not name: {unused:?}; they are not in the observations (a gripper's fingers: the arbiter drives them with gripper.*, but its width is not observed yet)");
                     }
                     named_unused = true;
                 }

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use mbarl_msgs::msg::{Observation, PolicyAction, StateScore, Transition};
 
 use crate::action_space::{ActionSpace, JointSpace};
+use crate::gripper::Gripper;
 use crate::kinematics::Workspace;
 use crate::limits::JointLimits;
 use crate::object_bounds::{ObjectBounds, ObjectCheck};
@@ -108,6 +109,8 @@ pub use crate::command::Refusal;
 pub struct StepOutput {
     /// The joint position targets to send; `None`: send nothing (position unknown).
     pub targets: Option<Vec<f64>>,
+    /// The gripper width (m) to send, with a gripper ([`Arbiter::with_gripper`]).
+    pub gripper: Option<f64>,
     pub hold: Option<HoldReason>,
     /// The policy's command was refused; `targets` moves only the joints whose step is safe.
     pub refused: Option<Refusal>,
@@ -140,6 +143,7 @@ struct Pending {
     observation: Observation,
     action: Vec<f32>,
     targets: Vec<f64>,
+    gripper: Option<f64>,
     clamped: bool,
     phase: Phase,
     cycle: u32,
@@ -152,6 +156,8 @@ pub struct Arbiter {
     pub machine: PhaseMachine,
     /// How an action becomes a command ([`JointSpace`] unless [`Arbiter::with_action_space`]).
     space: Box<dyn ActionSpace>,
+    /// The gripper, driven by the action's last value.
+    gripper: Option<Gripper>,
     object_bounds: Option<ObjectBounds>,
     period: Duration,
     watchdog: Duration,
@@ -181,6 +187,7 @@ impl Arbiter {
     ) -> Self {
         Self {
             space: Box::new(JointSpace::new(limits.clone(), None, period.as_secs_f64())),
+            gripper: None,
             limits,
             machine,
             object_bounds: None,
@@ -250,9 +257,22 @@ impl Arbiter {
         self
     }
 
-    /// The number of values a policy's action must have.
+    /// Drives a gripper with one more action value, after the arm's ([`crate::gripper`]).
+    pub fn with_gripper(mut self, gripper: Gripper) -> Self {
+        self.gripper = Some(gripper);
+        self
+    }
+
+    /// The gripper's measured width (m), from `/joint_states`.
+    pub fn on_gripper_width(&mut self, width: f64) {
+        if let Some(g) = &mut self.gripper {
+            g.on_width(width);
+        }
+    }
+
+    /// The number of values a policy's action must have: the arm's, and one for the gripper.
     pub fn action_dim(&self) -> usize {
-        self.space.action_dim()
+        self.space.action_dim() + usize::from(self.gripper.is_some())
     }
 
     /// Asks for help when the task's object stays outside `bounds` (checked on every
@@ -335,7 +355,7 @@ impl Arbiter {
         if now.duration_since(*at) > self.watchdog {
             return Err(HoldReason::StaleAction);
         }
-        if action.action.len() != self.space.action_dim() {
+        if action.action.len() != self.action_dim() {
             return Err(HoldReason::WrongSize);
         }
         if !action.action.iter().all(|a| a.is_finite()) {
@@ -397,7 +417,7 @@ impl Arbiter {
                 cycle: p.cycle,
                 observation: p.observation,
                 action: p.action,
-                commanded_position: p.targets,
+                commanded_position: p.targets.into_iter().chain(p.gripper).collect(),
                 clamped: p.clamped,
                 task_reward: 0.0,
                 has_task_reward: false,
@@ -419,6 +439,7 @@ impl Arbiter {
         let Some(base) = self.hold_position() else {
             return StepOutput {
                 targets: None,
+                gripper: self.gripper.as_ref().and_then(Gripper::hold),
                 hold: Some(HoldReason::UnknownPosition),
                 refused: None,
                 clamped: false,
@@ -437,26 +458,36 @@ impl Arbiter {
             };
         }
         let mut refused = None;
-        let (targets, hold, clamped, action) = match self.active_action(now) {
+        let arm_dim = self.space.action_dim();
+        let (targets, hold, clamped, mut action, grip) = match self.active_action(now) {
             Ok(a) => {
-                let c =
-                    self.space
-                        .command(&measured, self.last_targets.as_deref(), &base, &a.action);
+                let (arm, grip) = a.action.split_at(arm_dim);
+                let grip = grip.first().copied();
+                let c = self
+                    .space
+                    .command(&measured, self.last_targets.as_deref(), &base, arm);
                 refused = c.refusal;
                 (
                     c.targets,
                     None,
                     c.clamped,
-                    self.space.requested_action(&a.action),
+                    self.space.requested_action(arm),
+                    grip,
                 )
             }
-            Err(reason) => (
-                base,
-                Some(reason),
-                false,
-                vec![0.0; self.space.action_dim()],
-            ),
+            Err(reason) => (base, Some(reason), false, vec![0.0; arm_dim], None),
         };
+        // the gripper: the action's last value decides, a hold keeps it as it is
+        let gripper = self.gripper.as_mut().and_then(|g| match grip {
+            Some(a) => g.command(a),
+            None => g.hold(),
+        });
+        if self.gripper.is_some() {
+            action.push(
+                grip.filter(|a| a.is_finite())
+                    .map_or(0.0, |a| a.clamp(-1.0, 1.0)),
+            );
+        }
         if refused.is_some() {
             // A hold right after a refusal keeps the arm where the refusal sent it.
             self.holding = Some(targets.clone());
@@ -468,6 +499,7 @@ impl Arbiter {
                 observation,
                 action,
                 targets: targets.clone(),
+                gripper,
                 clamped,
                 phase: self.machine.phase(),
                 cycle: self.machine.cycle(),
@@ -477,6 +509,7 @@ impl Arbiter {
         self.last_targets = Some(targets.clone());
         StepOutput {
             targets: Some(targets),
+            gripper,
             hold,
             refused,
             clamped,
@@ -510,6 +543,7 @@ impl Arbiter {
         self.last_targets = Some(targets.clone());
         Some(StepOutput {
             targets: Some(targets),
+            gripper: self.gripper.as_ref().and_then(Gripper::hold),
             hold: None,
             refused,
             clamped,
@@ -1096,5 +1130,36 @@ mod tests {
         let silent = arb.step(o(3), t0 + Duration::from_millis(151));
         assert_eq!(silent.hold, Some(HoldReason::StaleAction));
         assert_eq!(silent.targets, Some(hold));
+    }
+
+    #[test]
+    fn the_gripper_takes_the_last_action_value_and_holds_on_silence() {
+        use crate::gripper::{Gripper, GripperLimits};
+        let mut arb =
+            arbiter().with_gripper(Gripper::new(GripperLimits::new(0.08, 0.0, 0.5).unwrap()));
+        assert_eq!(arb.action_dim(), 3);
+        let t0 = Instant::now();
+        arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![0.5, 0.0]), t0);
+        let out = arb.step(obs(0, [0.0, 0.0]), t0);
+        assert_eq!(out.hold, Some(HoldReason::WrongSize));
+        assert_eq!(out.gripper, None, "width unknown: nothing sent");
+        arb.on_gripper_width(0.05);
+        arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![0.5, 0.0, 0.2]), t0);
+        let out = arb.step(obs(1, [0.0, 0.0]), t0);
+        assert_eq!(
+            out.gripper,
+            Some(0.05),
+            "undecided: holds its measured width"
+        );
+        arb.on_action(act(PolicyAction::POLICY_FORWARD, vec![0.5, 0.0, -2.0]), t0);
+        let out = arb.step(obs(2, [0.0, 0.0]), t0);
+        assert_eq!(out.gripper, Some(0.0), "closed");
+        let next = arb.step(obs(3, [0.0, 0.0]), t0 + Duration::from_millis(151));
+        assert_eq!(next.hold, Some(HoldReason::StaleAction));
+        assert_eq!(next.gripper, Some(0.0), "a hold keeps it closed");
+        let t = next.transition.unwrap();
+        assert_eq!(t.action, vec![0.5, 0.0, -1.0], "the request, clamped");
+        let arm = out.targets.unwrap();
+        assert_eq!(t.commanded_position, [arm, vec![0.0]].concat());
     }
 }

@@ -8,6 +8,7 @@ use mbarl_ros::{FromParam, ParamKind, ParamSpec};
 use crate::action_space::{ActionSpace, JointSpace};
 use crate::arbiter::Homing;
 use crate::cartesian::{CartesianLimits, CartesianSpace};
+use crate::gripper::{Gripper, GripperLimits};
 use crate::kinematics::{KinematicChain, KinematicsError, Workspace, WorkspaceBox};
 use crate::limits::JointLimits;
 use crate::object_bounds::ObjectBounds;
@@ -62,6 +63,27 @@ pub fn params() -> Vec<ParamSpec> {
             "command_interface",
             "position_array",
             "how the arm is commanded: position_array (std_msgs/Float64MultiArray joint targets on /arm_controller/commands), joint_trajectory (/arm_controller/joint_trajectory), cartesian_pose (geometry_msgs/PoseStamped end-effector targets on /cartesian_controller/target_pose) or cartesian_twist (geometry_msgs/TwistStamped on /servo_node/delta_twist_cmds, MoveIt Servo); remap the topic with --ros-args -r",
+        ),
+        ParamSpec::new(
+            "gripper.command_interface",
+            "none",
+            "none, or position_array: the gripper's width (m) as std_msgs/Float64MultiArray [width] on /gripper_controller/commands, driven by one more action value (>= gripper.threshold opens, <= -gripper.threshold closes)",
+        ),
+        ParamSpec::new(
+            "gripper.joint_names",
+            Vec::<String>::new(),
+            "the finger joints in /joint_states whose positions add up to the gripper's width",
+        ),
+        ParamSpec::new("gripper.open_width", 0.08, "the open gripper's width (m)"),
+        ParamSpec::new(
+            "gripper.closed_width",
+            0.0,
+            "the closed gripper's width (m)",
+        ),
+        ParamSpec::new(
+            "gripper.threshold",
+            0.5,
+            "action value that opens (>=) or closes (<= its negative) the gripper; in between it stays as it is",
         ),
         ParamSpec::new(
             "cartesian.step_xyz",
@@ -262,6 +284,7 @@ pub fn command_rule_params() -> Vec<ParamSpec> {
                     | "workspace_max"
                     | "command_interface"
             ) || s.name.starts_with("kinematics.")
+                || s.name.starts_with("gripper.")
                 || s.name.starts_with("cartesian.")
         })
         .collect()
@@ -442,7 +465,37 @@ pub fn profile_action_dim(node: &[ResolvedParam]) -> Result<Option<(usize, Strin
     } else {
         joints.len()
     };
-    Ok(Some((dim, name)))
+    let gripper = gripper_from(node)?.is_some();
+    let name = if gripper {
+        format!("{name} with a gripper")
+    } else {
+        name
+    };
+    Ok(Some((dim + usize::from(gripper), name)))
+}
+
+/// The profile's gripper and the finger joints whose positions add up to its width; `None`
+/// with `gripper.command_interface: none`.
+pub fn gripper_from(node: &[ResolvedParam]) -> Result<Option<(Gripper, Vec<String>)>> {
+    match param::<String>(node, "gripper.command_interface")?.as_str() {
+        "none" => Ok(None),
+        "position_array" => {
+            let joints: Vec<String> = param(node, "gripper.joint_names")?;
+            anyhow::ensure!(
+                !joints.is_empty(),
+                "gripper.command_interface position_array needs gripper.joint_names (the finger joints in /joint_states)"
+            );
+            let limits = GripperLimits::new(
+                param(node, "gripper.open_width")?,
+                param(node, "gripper.closed_width")?,
+                param(node, "gripper.threshold")?,
+            )?;
+            Ok(Some((Gripper::new(limits), joints)))
+        }
+        other => anyhow::bail!(
+            "gripper.command_interface must be none or position_array, got {other} (control_msgs/GripperCommand actions are not supported yet)"
+        ),
+    }
 }
 
 /// The rest pose of the profile, `None` when `home_position` is empty (no homing).

@@ -30,8 +30,8 @@ use phase_arbiter::arbiter::{Arbiter, JointOrder, StepOutput};
 use phase_arbiter::arm_pace::ArmPace;
 use phase_arbiter::cartesian::command_to_pose;
 use phase_arbiter::config::{
-    CommandInterface, action_space_from, homing_from, limits_from, object_bounds_from, param,
-    params, phase_config_from, workspace_from,
+    CommandInterface, action_space_from, gripper_from, homing_from, limits_from,
+    object_bounds_from, param, params, phase_config_from, workspace_from,
 };
 use phase_arbiter::pacing::Pacing;
 use phase_arbiter::phase_log::PhaseLog;
@@ -143,6 +143,8 @@ impl CommandOut {
 
 struct Outputs {
     command: CommandOut,
+    /// The gripper's width command, with a gripper.
+    gripper: Option<Publisher<Float64MultiArray>>,
     /// New joint states since the last command: when a silent arbiter sends the hold.
     pace: std::cell::RefCell<ArmPace>,
     phase: Publisher<PhaseMsg>,
@@ -271,6 +273,14 @@ fn apply(
     {
         tracing::error!("cannot send the arm command: {e}");
     }
+    if let (Some(p), Some(width)) = (&out.gripper, step.gripper)
+        && let Err(e) = p.publish(Float64MultiArray {
+            data: vec![width],
+            ..Default::default()
+        })
+    {
+        tracing::error!("cannot send the gripper command: {e}");
+    }
     if let Some(mut t) = step.transition
         && let Err(e) = {
             match out
@@ -331,6 +341,20 @@ async fn main() -> Result<()> {
         node.param("watchdog_periods")?,
     )
     .with_action_space(space);
+    let gripper = gripper_from(node.startup_params())?;
+    let gripper_joints = match gripper {
+        Some((g, joints)) => {
+            tracing::info!(
+                ?joints,
+                open = g.limits.open_width,
+                closed = g.limits.closed_width,
+                "gripper on /gripper_controller/commands: the action's last value opens or closes it"
+            );
+            arb = arb.with_gripper(g);
+            joints
+        }
+        None => Vec::new(),
+    };
     if let Some(bounds) = object_bounds_from(node.startup_params())? {
         tracing::info!(
             ?bounds,
@@ -371,6 +395,11 @@ async fn main() -> Result<()> {
     };
     let mut out = Outputs {
         command,
+        gripper: if gripper_joints.is_empty() {
+            None
+        } else {
+            Some(node.publisher("/gripper_controller/commands", Qos::DEFAULT)?)
+        },
         pace: Default::default(),
         phase: node.publisher("/mbarl/phase", Qos::Latched)?,
         transition: {
@@ -418,6 +447,7 @@ async fn main() -> Result<()> {
     let estop = node.subscriber::<Bool>("/mbarl/estop", Qos::Reliable { depth: 5 })?;
     let joint_states = node.subscriber::<JointState>("/joint_states", Qos::SensorData)?;
     let joint_order = JointOrder::new(&arb.limits.names);
+    let gripper_order = JointOrder::new(&gripper_joints);
     let set_phase = node.service_server::<SetPhase>("/mbarl/set_phase")?;
     let resume = node.service_server::<Resume>("/mbarl/resume")?;
     announce(
@@ -542,6 +572,11 @@ async fn main() -> Result<()> {
             }
             Some(js) = joint_states.recv() => {
                 out.pace.borrow_mut().on_joint_state(js.header.stamp.to_nanos(), Instant::now());
+                if !gripper_joints.is_empty()
+                    && let Ok(fingers) = gripper_order.positions(&js)
+                {
+                    arb.on_gripper_width(fingers.iter().sum());
+                }
                 match joint_order.positions(&js) {
                     Ok(p) => arb.on_joint_positions(&p),
                     Err(e) => {

@@ -330,4 +330,8 @@ fn the_profile_says_how_many_values_an_action_has() {
         dim("franka_cartesian_impedance.yaml"),
         Some((6, "cartesian_pose".into()))
     );
+    assert_eq!(
+        dim("sim_franka.yaml"),
+        Some((4, "cartesian_pose with a gripper".into()))
+    );
 }

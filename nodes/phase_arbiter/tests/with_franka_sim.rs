@@ -1,7 +1,8 @@
 //! The phase_arbiter binary driving the simulated Franka Panda (sim/mbarl_sim/franka_bridge.py,
 //! lock-step) in end-effector space, with the sim Franka profile: this test stands in for the
-//! camera encoder and a policy whose 3-value actions push the hand along +x. The hand moves
-//! about a step per period along x, stays in the box, and holds when the policy falls silent.
+//! camera encoder and a policy whose actions push the hand along +x and close the gripper. The
+//! hand moves about a step per period along x, the fingers close (their width read back from
+//! /joint_states), and the hand holds when the policy falls silent.
 
 use std::process::Command;
 use std::time::Duration;
@@ -75,7 +76,7 @@ async fn the_arbiter_moves_the_franka_hand_in_end_effector_space_and_holds() {
     );
     let start = chain.end_effector(&arm(&state)).unwrap();
     let mut seq = 0u64;
-    let mut step = |state: JointState, action: Option<[f32; 3]>| {
+    let mut step = |state: JointState, action: Option<[f32; 4]>| {
         seq += 1;
         let obs = Observation {
             header: state.header.clone(),
@@ -96,10 +97,20 @@ async fn the_arbiter_moves_the_franka_hand_in_end_effector_space_and_holds() {
         observations.publish(obs).unwrap();
         state
     };
+    let width = |s: &JointState| -> f64 {
+        s.name
+            .iter()
+            .zip(&s.position)
+            .filter(|(n, _)| n.starts_with("panda_finger_joint"))
+            .map(|(_, p)| p)
+            .sum()
+    };
+    assert!(width(&state) > 0.07, "the fingers start open");
     for _ in 0..15 {
-        let s = step(state, Some([1.0, 0.0, 0.0]));
+        let s = step(state, Some([1.0, 0.0, 0.0, -1.0]));
         state = next_state(&js, &s).await;
     }
+    assert!(width(&state) < 0.01, "closed: width {}", width(&state));
     let moved = chain.end_effector(&arm(&state)).unwrap() - start;
     eprintln!("15 steps of +x moved the hand by {moved:?}");
     assert!(
