@@ -6,6 +6,7 @@
 #   scripts/bench.sh control-latency [--seconds 300]
 #                                  frame→command latency, missed deadlines, learning running
 #   scripts/bench.sh estop         e-stop to hold-command latency of the phase_arbiter (vs one control period)
+#   scripts/bench.sh action-space  forward kinematics + clamping per control step, joint and end-effector
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$MBARL_ROOT"
@@ -15,6 +16,9 @@ case "$which" in
     # The full ALM update, tch vs the same update in PyTorch Python (crates/mbarl-learn/benches/).
     scripts/setup.sh torch-bench
     exec cargo run --release --locked -p mbarl-learn --example bench_alm -- "$@" ;;
+  action-space)
+    # The arbiter's command rule per step (nodes/phase_arbiter/examples/bench_action_space.rs).
+    exec cargo run --release --locked -p phase_arbiter --example bench_action_space -- "$@" ;;
   control-latency)
     # The whole suite (release), the sim in real time with 64x64 frames, demos recorded once.
     scripts/setup.sh
