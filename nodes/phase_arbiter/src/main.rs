@@ -12,10 +12,6 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use mbarl_msgs::builtin_interfaces::Duration as RosDuration;
-use mbarl_msgs::geometry_msgs::{
-    Point, Pose, PoseStamped, Quaternion, Twist, TwistStamped, Vector3,
-};
 use mbarl_msgs::msg::{
     HelpRequest, Observation, Phase as PhaseMsg, PolicyAction, StateScore, TrainingStats,
     Transition,
@@ -23,123 +19,19 @@ use mbarl_msgs::msg::{
 use mbarl_msgs::sensor_msgs::JointState;
 use mbarl_msgs::srv::{Resume, ResumeResponse, SetPhase, SetPhaseResponse};
 use mbarl_msgs::std_msgs::{Bool, Float64, Float64MultiArray, Header};
-use mbarl_msgs::trajectory_msgs::{JointTrajectory, JointTrajectoryPoint};
 use mbarl_ros::counters::RateLimitedWarn;
 use mbarl_ros::{NodeBuilder, Publisher, Qos, RosArgs, RosNode, Subscriber};
 use phase_arbiter::arbiter::{Arbiter, JointOrder, StepOutput};
 use phase_arbiter::arm_pace::ArmPace;
-use phase_arbiter::cartesian::command_to_pose;
+use phase_arbiter::command_out::{CommandOut, GRIPPER_TOPIC};
 use phase_arbiter::config::{
     CommandInterface, action_space_from, gripper_from, homing_from, limits_from,
-    object_bounds_from, param, params, phase_config_from, workspace_from,
+    object_bounds_from, params, phase_config_from, workspace_from,
 };
 use phase_arbiter::pacing::Pacing;
 use phase_arbiter::phase_log::PhaseLog;
 use phase_arbiter::phases::{Phase, PhaseMachine, Switch};
 use phase_arbiter::task_reward::{Labelled, TaskReward};
-
-enum CommandOut {
-    Positions(Publisher<Float64MultiArray>),
-    Trajectory(Publisher<JointTrajectory>, Vec<String>, Duration),
-    /// End-effector pose targets in the base frame (frame id).
-    Pose(Publisher<PoseStamped>, String),
-    /// End-effector velocities: the step from the last target over one period (zero on a
-    /// hold), in the base frame, never faster than the speed limits (m/s, rad/s).
-    Twist {
-        publisher: Publisher<TwistStamped>,
-        frame_id: String,
-        period: Duration,
-        max_speed: (f64, f64),
-        last: std::cell::RefCell<Option<Vec<f64>>>,
-    },
-}
-
-impl CommandOut {
-    /// Sends the command `targets` (joint positions, or a pose `x y z qx qy qz qw`); `hold`:
-    /// it holds the arm where it is.
-    fn send(&self, targets: &[f64], header: Header, hold: bool) -> Result<()> {
-        match self {
-            CommandOut::Positions(p) => p.publish(Float64MultiArray {
-                data: targets.to_vec(),
-                ..Default::default()
-            })?,
-            CommandOut::Trajectory(p, names, period) => p.publish(JointTrajectory {
-                header,
-                joint_names: names.clone(),
-                points: vec![JointTrajectoryPoint {
-                    positions: targets.to_vec(),
-                    time_from_start: RosDuration::from(*period),
-                    ..Default::default()
-                }],
-            })?,
-            CommandOut::Pose(p, frame_id) => {
-                let target = command_to_pose(targets)
-                    .ok_or_else(|| anyhow::anyhow!("not a pose: {targets:?}"))?;
-                let (t, q) = (target.translation.vector, target.rotation.coords);
-                p.publish(PoseStamped {
-                    header: Header {
-                        stamp: header.stamp,
-                        frame_id: frame_id.clone(),
-                    },
-                    pose: Pose {
-                        position: Point {
-                            x: t.x,
-                            y: t.y,
-                            z: t.z,
-                        },
-                        orientation: Quaternion {
-                            x: q.x,
-                            y: q.y,
-                            z: q.z,
-                            w: q.w,
-                        },
-                    },
-                })?
-            }
-            CommandOut::Twist {
-                publisher,
-                frame_id,
-                period,
-                max_speed,
-                last,
-            } => {
-                let target = command_to_pose(targets)
-                    .ok_or_else(|| anyhow::anyhow!("not a pose: {targets:?}"))?;
-                let previous = last.replace(Some(targets.to_vec()));
-                let mut twist = Twist::default();
-                if let Some(from) = previous.as_deref().and_then(command_to_pose)
-                    && !hold
-                {
-                    // a step restarted at the measured pose jumps back from the last target:
-                    // its velocity is cut to the speed limit
-                    let dt = period.as_secs_f64();
-                    let v = ((target.translation.vector - from.translation.vector) / dt)
-                        .cap_magnitude(max_speed.0);
-                    let w = ((target.rotation * from.rotation.inverse()).scaled_axis() / dt)
-                        .cap_magnitude(max_speed.1);
-                    twist.linear = Vector3 {
-                        x: v.x,
-                        y: v.y,
-                        z: v.z,
-                    };
-                    twist.angular = Vector3 {
-                        x: w.x,
-                        y: w.y,
-                        z: w.z,
-                    };
-                }
-                publisher.publish(TwistStamped {
-                    header: Header {
-                        stamp: header.stamp,
-                        frame_id: frame_id.clone(),
-                    },
-                    twist,
-                })?
-            }
-        }
-        Ok(())
-    }
-}
 
 struct Outputs {
     command: CommandOut,
@@ -368,37 +260,13 @@ async fn main() -> Result<()> {
     }
     let action_wait = period.mul_f64(node.param::<f64>("action_wait_periods")?.clamp(0.0, 10.0));
 
-    let base_frame: String = param(node.startup_params(), "kinematics.base_link")?;
-    let command = match interface {
-        CommandInterface::PositionArray => {
-            CommandOut::Positions(node.publisher("/arm_controller/commands", Qos::DEFAULT)?)
-        }
-        CommandInterface::JointTrajectory => CommandOut::Trajectory(
-            node.publisher("/arm_controller/joint_trajectory", Qos::DEFAULT)?,
-            names,
-            period,
-        ),
-        CommandInterface::CartesianPose => CommandOut::Pose(
-            node.publisher("/cartesian_controller/target_pose", Qos::DEFAULT)?,
-            base_frame,
-        ),
-        CommandInterface::CartesianTwist => CommandOut::Twist {
-            publisher: node.publisher("/servo_node/delta_twist_cmds", Qos::DEFAULT)?,
-            frame_id: base_frame,
-            period,
-            max_speed: (
-                param(node.startup_params(), "cartesian.max_speed")?,
-                param(node.startup_params(), "cartesian.max_angular_speed")?,
-            ),
-            last: Default::default(),
-        },
-    };
+    let command = CommandOut::for_profile(&node, node.startup_params(), &names, period)?;
     let mut out = Outputs {
         command,
         gripper: if gripper_joints.is_empty() {
             None
         } else {
-            Some(node.publisher("/gripper_controller/commands", Qos::DEFAULT)?)
+            Some(node.publisher(GRIPPER_TOPIC, Qos::DEFAULT)?)
         },
         pace: Default::default(),
         phase: node.publisher("/mbarl/phase", Qos::Latched)?,

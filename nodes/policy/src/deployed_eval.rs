@@ -31,9 +31,9 @@ use mbarl_node::store::CheckpointStore;
 use mbarl_node::task_states::{Found, TaskStates};
 use mbarl_node::{bundle, common};
 use mbarl_ros::{NodeBuilder, ParamSpec, Qos, RosArgs, Subscriber};
-use phase_arbiter::command;
-use phase_arbiter::kinematics::Workspace;
-use phase_arbiter::limits::JointLimits;
+use phase_arbiter::action_space::ActionSpace;
+use phase_arbiter::command_out::{CommandOut, GRIPPER_TOPIC};
+use phase_arbiter::gripper::Gripper;
 use tch::Device;
 
 use crate::Role;
@@ -283,12 +283,17 @@ struct EvalArm {
     images: Option<Subscriber<Image>>,
     states: Option<Subscriber<Float64MultiArray>>,
     success: Subscriber<Bool>,
-    command: mbarl_ros::Publisher<Float64MultiArray>,
+    /// The arm's command, as the arbiter sends it (the profile's `command_interface`).
+    command: CommandOut,
+    /// Joint targets (`joint_command` of the next observation, as the camera encoder records
+    /// them in training), or end-effector targets (none).
+    joint_commands: bool,
+    /// The arbiter's action space: the same limits, step origin and workspace rule.
+    space: Box<dyn ActionSpace>,
+    /// The gripper (decided afresh each episode) and its width publisher.
+    gripper: Option<(Gripper, mbarl_ros::Publisher<Float64MultiArray>)>,
     reset: mbarl_ros::ServiceClient<Trigger>,
     order: Vec<String>,
-    limits: JointLimits,
-    workspace: Option<Workspace>,
-    period_s: f64,
     pre: mbarl_vision::PreprocessConfig,
     last_image: Option<(i64, mbarl_vision::Frame)>,
     task_states: TaskStates,
@@ -419,28 +424,38 @@ impl EvalArm {
         self.drain_success();
         let mut score = EpisodeScore::default();
         let mut last_targets: Option<Vec<f64>> = None;
+        let mut gripper = self.gripper.as_ref().map(|(g, _)| g.clone());
+        let arm_dim = self.space.action_dim();
         while score.steps < max_steps && score.solved_at.is_none() {
             let action = acting.act(&obs, actions == Actions::Deterministic)?;
             // as the arbiter steps: from the last target unless it leads the arm too far,
-            // within the joint limits and the workspace box
-            let cmd = command::next_command(
-                &self.limits,
-                self.workspace.as_ref(),
-                self.period_s,
-                &obs.joint_position,
-                last_targets.as_deref(),
-                &action,
-            );
+            // within the limits and the workspace box
+            let (arm, grip) = action.split_at(arm_dim.min(action.len()));
+            let base = self
+                .space
+                .hold(Some(&obs.joint_position), last_targets.as_deref())
+                .context("the evaluation arm's position is unknown")?;
+            let cmd = self
+                .space
+                .command(&obs.joint_position, last_targets.as_deref(), &base, arm);
             last_targets = Some(cmd.targets.clone());
-            self.command.publish(Float64MultiArray {
-                data: cmd.targets.clone(),
-                ..Default::default()
-            })?;
+            self.command.send(&cmd.targets, obs.header.clone(), false)?;
+            if let (Some(g), Some((_, publisher)), Some(a)) =
+                (gripper.as_mut(), &self.gripper, grip.first())
+                && let Some(width) = g.command(*a)
+            {
+                publisher.publish(Float64MultiArray {
+                    data: vec![width],
+                    ..Default::default()
+                })?;
+            }
             let last = stamp_ns(&obs.header);
             obs = self.next_observation(last, pixels).await?;
             // what the controller tracks, as the camera encoder records it in training (none
             // right after the reset, as at a demonstration's first step)
-            obs.joint_command = cmd.targets;
+            if self.joint_commands {
+                obs.joint_command = cmd.targets;
+            }
             // the sim publishes /sim/success for a step before that step's joint state
             let mut flags = self.drain_success();
             if flags.is_empty() {
@@ -477,15 +492,14 @@ pub async fn run() -> Result<()> {
         threads,
     } = common::LearnSetup::from_node(&node)?;
     common::set_threads(threads);
-    let limits = phase_arbiter::config::limits_from(node.startup_params())?;
-    let interface: String = node.param("command_interface")?;
-    if phase_arbiter::config::CommandInterface::parse(&interface)?.is_cartesian() {
-        bail!(
-            "deployed evaluation drives joint targets (Float64MultiArray) only; the profile's command_interface is {interface}"
-        );
-    }
-    let workspace = phase_arbiter::config::workspace_from(node.startup_params(), limits.joints())?;
+    let params = node.startup_params();
+    let limits = phase_arbiter::config::limits_from(params)?;
     let rate: f64 = node.param("control_rate_hz")?;
+    let period = Duration::from_secs_f64(1.0 / rate.max(1e-3));
+    let space = phase_arbiter::config::action_space_from(params, &limits, period.as_secs_f64())?;
+    let interface = phase_arbiter::config::CommandInterface::parse(
+        &node.param::<String>("command_interface")?,
+    )?;
     let episodes = node.param::<i64>("episodes")?.max(1) as u32;
     let sampled_episodes = node.param::<i64>("sampled_episodes")?.max(0) as u32;
     let max_steps = node.param::<i64>("max_steps")?.max(1) as u32;
@@ -511,12 +525,15 @@ pub async fn run() -> Result<()> {
             &node.param::<String>("success_topic")?,
             Qos::Reliable { depth: 50 },
         )?,
-        command: node.publisher("/arm_controller/commands", Qos::DEFAULT)?,
+        command: CommandOut::for_profile(&node, params, &limits.names, period)?,
+        joint_commands: !interface.is_cartesian(),
+        space,
+        gripper: match phase_arbiter::config::gripper_from(params)? {
+            Some((g, _)) => Some((g, node.publisher(GRIPPER_TOPIC, Qos::DEFAULT)?)),
+            None => None,
+        },
         reset: node.service_client(&node.param::<String>("reset_service")?)?,
         order: node.param("joint_names")?,
-        limits,
-        workspace,
-        period_s: 1.0 / rate.max(1e-3),
         pre: mbarl_vision::PreprocessConfig::default(),
         last_image: None,
         // the exact stamp, as for frames (lock-step)
@@ -577,25 +594,28 @@ mod tests {
     use super::*;
 
     /// Deployed evaluation declares every parameter the arbiter's command rule reads (joint
-    /// limits, control rate, kinematic chain, workspace box), so the same profile gives both
-    /// the same limits and the same box; and it commands through the same code.
+    /// limits, control rate, command interface, kinematic chain, workspace box, end-effector and
+    /// gripper limits), so the same profile gives both the same rule; and it commands through the
+    /// same action space.
     #[test]
     fn evaluation_commands_with_the_arbiters_limits_and_workspace() {
+        use phase_arbiter::action_space::JointSpace;
+        use phase_arbiter::command::Refusal;
+        use phase_arbiter::kinematics::{KinematicChain, Workspace, WorkspaceBox};
+        use phase_arbiter::limits::JointLimits;
         let mine: Vec<String> = params().into_iter().map(|p| p.name).collect();
-        let rule = [
-            "joint_names",
-            "position_lower",
-            "position_upper",
-            "max_velocity",
-            "max_step",
-            "control_rate_hz",
-            "workspace_min",
-            "workspace_max",
-        ];
-        for p in phase_arbiter::config::params() {
-            if rule.contains(&p.name.as_str()) || p.name.starts_with("kinematics.") {
-                assert!(mine.contains(&p.name), "deployed_eval lacks `{}`", p.name);
-            }
+        for p in phase_arbiter::config::command_rule_params() {
+            assert!(mine.contains(&p.name), "deployed_eval lacks `{}`", p.name);
+        }
+        for name in [
+            "command_interface",
+            "cartesian.step_xyz",
+            "gripper.threshold",
+        ] {
+            assert!(
+                mine.iter().any(|m| m == name),
+                "deployed_eval lacks `{name}`"
+            );
         }
         // a step the box refuses is refused the same way here as in the arbiter
         let limits = JointLimits::new(
@@ -606,7 +626,7 @@ mod tests {
             vec![0.5; 2],
         )
         .unwrap();
-        let chain = phase_arbiter::kinematics::KinematicChain::new(
+        let chain = KinematicChain::new(
             2,
             &[0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
             &[0.0; 6],
@@ -616,16 +636,13 @@ mod tests {
         .unwrap();
         let ws = Workspace {
             chain,
-            bounds: phase_arbiter::kinematics::WorkspaceBox::new(
-                &[0.5, -0.5, -1.0],
-                &[2.0, 0.5, 1.0],
-            )
-            .unwrap(),
+            bounds: WorkspaceBox::new(&[0.5, -0.5, -1.0], &[2.0, 0.5, 1.0]).unwrap(),
         };
         let at = [0.0, 0.0];
-        let c = command::safe_command(&limits, Some(&ws), 0.05, &at, &[1.0, 1.0], &at, None);
-        assert_eq!(c.refusal, Some(command::Refusal::Workspace));
-        let free = command::safe_command(&limits, None, 0.05, &at, &[1.0, 1.0], &at, None);
+        let boxed = JointSpace::new(limits.clone(), Some(ws), 0.05);
+        let c = boxed.command(&at, None, &at, &[1.0, 1.0]);
+        assert_eq!(c.refusal, Some(Refusal::Workspace));
+        let free = JointSpace::new(limits, None, 0.05).command(&at, None, &at, &[1.0, 1.0]);
         assert_eq!((free.targets, free.refusal), (vec![0.5, 0.5], None));
     }
 
