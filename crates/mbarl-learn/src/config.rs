@@ -510,6 +510,10 @@ pub struct ReplayConfig {
     /// Records per chunk file before a new chunk is started.
     pub chunk_records: usize,
     pub fsync: FsyncPolicy,
+    /// Disk space (MB) a buffer's chunk files may take; when a new chunk starts, the oldest
+    /// are deleted while they take more, never those that hold the newest `capacity` records
+    /// (what a restart reloads). 0: no limit. Demonstrations are not replay: never pruned.
+    pub disk_budget_mb: f64,
 }
 
 impl Default for ReplayConfig {
@@ -518,7 +522,22 @@ impl Default for ReplayConfig {
             capacity: 100_000,
             chunk_records: 2000,
             fsync: FsyncPolicy::default(),
+            disk_budget_mb: 2048.0,
         }
+    }
+}
+
+impl ReplayConfig {
+    /// The disk budget in bytes (`None`: no limit).
+    pub fn disk_budget_bytes(&self) -> Option<u64> {
+        (self.disk_budget_mb.is_finite() && self.disk_budget_mb > 0.0)
+            .then(|| (self.disk_budget_mb * 1e6) as u64)
+    }
+
+    /// Chunk files always kept: those that can hold the newest `capacity` records, and the one
+    /// being written.
+    pub fn min_chunks(&self) -> usize {
+        self.capacity.div_ceil(self.chunk_records.max(1)) + 1
     }
 }
 

@@ -43,7 +43,74 @@ fn cfg(chunk_records: usize) -> ReplayConfig {
         capacity: 100_000,
         chunk_records,
         fsync: FsyncPolicy::EveryN(10),
+        disk_budget_mb: 0.0,
     }
+}
+
+#[test]
+fn the_disk_budget_deletes_the_oldest_chunks_and_keeps_what_a_restart_reloads() {
+    let run = tempfile::tempdir().unwrap();
+    let dir = BufferKind::Backward.dir(run.path());
+    let rec = 8 + SPEC.payload_len() as u64;
+    // chunks of 10 records; room for about 4 chunks; 25 records in memory (3 chunks + 1)
+    let budget = ReplayConfig {
+        capacity: 25,
+        chunk_records: 10,
+        fsync: FsyncPolicy::Never,
+        disk_budget_mb: (4 * (HEADER_LEN as u64 + 10 * rec)) as f64 / 1e6,
+    };
+    let chunks = |dir: &Path| {
+        let mut v: Vec<u64> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| {
+                mbarl_learn::replay::chunk::chunk_index_of(
+                    &e.unwrap().file_name().to_string_lossy(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    {
+        let (mut buf, _) = ReplayBuffer::open(&dir, SPEC, &budget).unwrap();
+        for s in 0..200 {
+            buf.append(&transition(1, s, Phase::Forward, false, false))
+                .unwrap();
+        }
+        // 20 chunks written; the oldest deleted as new ones started
+        assert_eq!(chunks(&dir), vec![15, 16, 17, 18, 19]);
+        assert_eq!(buf.pruned_chunks(), 15);
+        assert_eq!(buf.total(), 200);
+    }
+    // a restart reloads the newest records, at least `capacity` of them
+    let (buf, report) = ReplayBuffer::open(&dir, SPEC, &budget).unwrap();
+    assert_eq!(report.records, 50);
+    assert_eq!(buf.len(), 25);
+    assert_eq!(
+        buf.get(24).unwrap(),
+        transition(1, 199, Phase::Forward, false, false)
+    );
+    drop(buf);
+
+    // a budget smaller than the in-memory window keeps the window's chunks (and warns)
+    let tiny = ReplayConfig {
+        disk_budget_mb: 1e-6,
+        ..budget.clone()
+    };
+    let dir = BufferKind::Forward.dir(run.path());
+    let (mut buf, _) = ReplayBuffer::open(&dir, SPEC, &tiny).unwrap();
+    for s in 0..100 {
+        buf.append(&transition(2, s, Phase::Forward, false, false))
+            .unwrap();
+    }
+    assert_eq!(
+        chunks(&dir),
+        vec![6, 7, 8, 9],
+        "3 chunks hold the newest 25 records, + the open one"
+    );
+    drop(buf);
+    let (_, report) = ReplayBuffer::open(&dir, SPEC, &tiny).unwrap();
+    assert!(report.records >= 25, "{report:?}");
 }
 
 fn chunk(dir: &Path, i: u64) -> std::path::PathBuf {

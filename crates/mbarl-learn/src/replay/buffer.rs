@@ -8,7 +8,7 @@
 //! Sequences of length K are drawn only from runs of K records linked step by step: same
 //! segment id and phase, step index + 1, no `done`/`phase_end` before the last — so a sequence
 //! never crosses a phase switch, an episode end or a gap (a missing or discarded record).
-use super::chunk::{ChunkScan, ChunkWriter, ReplaySpec, chunk_index_of, read_chunk};
+use super::chunk::{ChunkScan, ChunkWriter, ReplaySpec, Retention, chunk_index_of, read_chunk};
 use super::{Observation, Phase, Transition};
 use crate::alm::{SequenceBatch, TransitionBatch};
 use crate::config::ReplayConfig;
@@ -251,6 +251,7 @@ impl ReplayBuffer {
             cfg.fsync,
             cfg.chunk_records,
             next_index,
+            Retention::new(cfg.disk_budget_bytes(), cfg.min_chunks()),
         ));
         buf.dir = Some(dir.to_path_buf());
         tracing::info!(dir = %dir.display(), records = report.records, chunks = report.chunks, "replay loaded");
@@ -301,6 +302,11 @@ impl ReplayBuffer {
             w.append(t)?;
         }
         self.push_memory(t)
+    }
+
+    /// Chunk files deleted by the disk budget since the buffer was opened.
+    pub fn pruned_chunks(&self) -> u64 {
+        self.writer.as_ref().map_or(0, ChunkWriter::pruned)
     }
 
     /// fsyncs the current chunk.

@@ -352,11 +352,33 @@ pub fn read_chunk(
 
 /// Appends records to chunk files of one directory, starting a new file every
 /// `chunk_records` records.
+/// How much of a buffer's chunk files is kept (see `ReplayConfig::disk_budget_mb`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Retention {
+    /// `None`: keep every chunk.
+    pub budget_bytes: Option<u64>,
+    /// Chunk files always kept, the one being written included.
+    pub min_chunks: usize,
+    warned: bool,
+}
+
+impl Retention {
+    pub fn new(budget_bytes: Option<u64>, min_chunks: usize) -> Self {
+        Self {
+            budget_bytes,
+            min_chunks,
+            warned: false,
+        }
+    }
+}
+
 pub struct ChunkWriter {
     dir: PathBuf,
     spec: ReplaySpec,
     fsync: FsyncPolicy,
     chunk_records: usize,
+    retention: Retention,
+    pruned: u64,
     next_index: u64,
     file: Option<(File, PathBuf)>,
     in_chunk: usize,
@@ -372,12 +394,15 @@ impl ChunkWriter {
         fsync: FsyncPolicy,
         chunk_records: usize,
         next_index: u64,
+        retention: Retention,
     ) -> Self {
         Self {
             dir: dir.to_path_buf(),
             spec,
             fsync,
             chunk_records: chunk_records.max(1),
+            retention,
+            pruned: 0,
             next_index,
             file: None,
             in_chunk: 0,
@@ -388,6 +413,7 @@ impl ChunkWriter {
 
     fn open_next(&mut self) -> Result<()> {
         self.close()?;
+        self.prune();
         let path = self.dir.join(chunk_file_name(self.next_index));
         let mut file = OpenOptions::new()
             .create_new(true)
@@ -453,6 +479,59 @@ impl ChunkWriter {
             file.sync_all().map_err(|e| LearnError::io(&path, e))?;
         }
         Ok(())
+    }
+
+    /// Chunk files deleted by the disk budget since this writer started.
+    pub fn pruned(&self) -> u64 {
+        self.pruned
+    }
+
+    /// Deletes the oldest chunk files while the directory's chunks take more than the disk
+    /// budget, keeping at least `min_chunks` of them (before a new chunk is started).
+    fn prune(&mut self) {
+        let Some(budget) = self.retention.budget_bytes else {
+            return;
+        };
+        let mut chunks: Vec<(u64, PathBuf, u64)> = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let index = chunk_index_of(&e.file_name().to_string_lossy())?;
+                Some((index, e.path(), e.metadata().ok()?.len()))
+            })
+            .collect();
+        chunks.sort();
+        let mut total: u64 = chunks.iter().map(|(_, _, len)| len).sum();
+        // the new chunk about to start counts towards the minimum
+        let keep = self.retention.min_chunks.saturating_sub(1);
+        let mut n = chunks.len();
+        for (_, path, len) in chunks {
+            if total <= budget || n <= keep {
+                break;
+            }
+            match std::fs::remove_file(&path) {
+                Ok(()) => {
+                    total -= len;
+                    n -= 1;
+                    self.pruned += 1;
+                    tracing::info!(path = %path.display(), "replay: oldest chunk deleted (disk budget)");
+                }
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "replay: cannot delete an old chunk: {e}");
+                    break;
+                }
+            }
+        }
+        if total > budget && n <= keep && !self.retention.warned {
+            self.retention.warned = true;
+            tracing::warn!(
+                dir = %self.dir.display(),
+                budget_mb = budget as f64 / 1e6,
+                used_mb = total as f64 / 1e6,
+                "replay: the disk budget is smaller than the in-memory capacity's chunks; they are kept"
+            );
+        }
     }
 
     /// The path of the chunk being written, if any.
