@@ -531,7 +531,7 @@ impl ReplayConfig {
     /// The disk budget in bytes (`None`: no limit).
     pub fn disk_budget_bytes(&self) -> Option<u64> {
         (self.disk_budget_mb.is_finite() && self.disk_budget_mb > 0.0)
-            .then(|| (self.disk_budget_mb * 1e6) as u64)
+            .then_some((self.disk_budget_mb * 1e6) as u64)
     }
 
     /// Chunk files always kept: those that can hold the newest `capacity` records, and the one
