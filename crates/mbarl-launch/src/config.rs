@@ -104,6 +104,9 @@ pub struct LaunchConfig {
     pub env: BTreeMap<String, String>,
     #[serde(default)]
     pub restart: RestartPolicy,
+    /// How `<run_dir>/logs/<process>.log` rotates.
+    #[serde(default)]
+    pub logs: crate::log_file::LogPolicy,
     pub processes: Vec<ProcessSpec>,
 }
 

@@ -7,8 +7,10 @@
 //!   --params-file … -p …`), prefixes each output line with the process name, restarts a process
 //!   that dies with exponential backoff, and on Ctrl-C stops all of them (SIGINT, then SIGKILL
 //!   after a grace period).
+//! - [`log_file`]: each process's log file, rotated by size (`logs:` in the launch file).
 
 pub mod config;
+pub mod log_file;
 pub mod stop;
 pub mod supervisor;
 

@@ -11,6 +11,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::{LaunchConfig, ProcessSpec};
+use crate::log_file::LogFile;
 
 /// What happened to a process (also printed as `[mbarl launch] …` lines).
 #[derive(Debug, Clone, PartialEq)]
@@ -256,13 +257,10 @@ impl ProcessTask {
         let policy = self.config.restart.clone();
         let mut backoff = Duration::from_secs_f64(policy.initial_backoff_s);
         let mut restarts = 0u32;
-        let log = Arc::new(Mutex::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.log)
-                .ok(),
-        ));
+        let log = Arc::new(Mutex::new(LogFile::open(
+            &self.log,
+            self.config.logs.clone(),
+        )));
         loop {
             let started = Instant::now();
             let name = self.spec.name.clone();
@@ -340,14 +338,12 @@ async fn pump(
     stream: impl AsyncRead + Unpin,
     name: String,
     sink: Arc<Sink>,
-    log: Arc<Mutex<Option<std::fs::File>>>,
+    log: Arc<Mutex<LogFile>>,
 ) {
     let mut lines = BufReader::new(stream).lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        if let Ok(mut guard) = log.lock()
-            && let Some(f) = guard.as_mut()
-        {
-            let _ = f.write_all(format!("{line}\n").as_bytes());
+        if let Ok(mut f) = log.lock() {
+            f.line(&line);
         }
         sink.emit(SupervisorEvent::Line {
             name: name.clone(),
