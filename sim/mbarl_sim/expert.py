@@ -58,8 +58,8 @@ def run_ros(args, record, ros_argv) -> list[bool]:
     from std_msgs.msg import Bool, Float64MultiArray
     from std_srvs.srv import Trigger
 
+    from . import commander as C
     from . import qos
-    from .messages import stamp_seconds
 
     rclpy.init(args=ros_argv)
     node = Node("sim_expert")
@@ -77,33 +77,21 @@ def run_ros(args, record, ros_argv) -> list[bool]:
     reset = node.create_client(Trigger, "/sim/eval_reset" if args.direction == "forward" else "/sim/reset_reverse")
 
     def spin_until(pred, timeout):
-        end = time.monotonic() + timeout
-        while not pred():
-            if time.monotonic() > end:
-                return False
-            rclpy.spin_once(node, timeout_sec=0.01)
-        return True
+        return C.spin_until(node, pred, timeout)
 
     def js_time():
-        return stamp_seconds(latest["js"].header.stamp) if latest["js"] is not None else -1.0
+        return C.stamp_of(latest["js"])
 
     def state_time():
         return latest["state"].data[0] if latest["state"] is not None else -1.0
 
-    if not reset.wait_for_service(timeout_sec=args.timeout):
-        raise SystemExit("no /sim reset service: is the bridge running (same ROS_DOMAIN_ID)?")
-    if not spin_until(lambda: pub.get_subscription_count() > 0, args.timeout):
-        raise SystemExit(f"nobody subscribes to {args.command_topic}")
+    C.wait_for_bridge(node, reset, pub, args.timeout, args.command_topic)
     horizon = args.max_steps or HORIZON[args.task]
     solved = []
     try:
         for ep in range(args.episodes):
             record.episode = ep
-            fut = reset.call_async(Trigger.Request())
-            rclpy.spin_until_future_complete(node, fut, timeout_sec=args.timeout)
-            if fut.result() is None:
-                raise SystemExit("reset service did not answer")
-            t_reset = float(fut.result().message.split("sim_time=")[1])
+            t_reset = C.reset(node, reset, args.timeout)
             if not spin_until(lambda: js_time() > t_reset and state_time() >= js_time() - 1e-6, args.timeout):
                 raise SystemExit("no state after reset")
             expert = make_expert(args.task, args.direction)
@@ -130,8 +118,7 @@ def run_ros(args, record, ros_argv) -> list[bool]:
                     next_t += period
                     spin_until(lambda: time.monotonic() >= next_t, period + 1.0)
                 if not ok:
-                    done = latest["success"] if args.direction == "forward" else latest["rsuccess"]
-                    held = held + 1 if done else 0
+                    held = C.success_streak(latest, args.direction, held)
                     ok = held >= HOLD
             print(f"episode {ep}: {'solved' if ok else 'FAILED'} in {steps} steps", flush=True)
             solved.append(ok)

@@ -19,6 +19,9 @@ from .franka import ARM_JOINTS, FINGER_JOINTS, READY, FrankaArm  # noqa: E402
 
 TASKS = ("franka_reach",)
 SUCCESS_RADIUS = 0.03
+# where the hand's centre point is in the ready pose (the reverse task's target), and the goal
+START = np.array([0.30675, -0.00011, 0.48722])
+GOAL_OFFSET = np.array([0.15, 0.15, -0.20])
 
 
 class FrankaEnv:
@@ -37,7 +40,9 @@ class FrankaEnv:
         self.qadr = np.array([self.model.joint(n).qposadr[0] for n in self.joint_names])
         self.dadr = np.array([self.model.joint(n).dofadr[0] for n in self.joint_names])
         self.start, _ = self.arm.ee_pose()
-        self.goal = self.start + np.array([0.15, 0.15, -0.20])
+        if np.linalg.norm(self.start - START) > 1e-4:
+            raise RuntimeError(f"the ready pose's hand is at {self.start}, not {START}: the model changed")
+        self.goal = self.start + GOAL_OFFSET
         self.state_names = ("goal_x", "goal_y", "goal_z")
         self.rng = np.random.default_rng(seed)
         self.init_radius = float(init_radius)

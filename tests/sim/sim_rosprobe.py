@@ -173,3 +173,16 @@ class Bridge(SimProcess):
 
     def __init__(self, *ros_args: str):
         super().__init__("mbarl_sim.bridge", *ros_args)
+
+
+class FrankaBridge(SimProcess):
+    """The simulated Panda's bridge: `python -m mbarl_sim.franka_bridge --ros-args ...`."""
+
+    def __init__(self, *ros_args: str):
+        super().__init__("mbarl_sim.franka_bridge", *ros_args)
+
+    def ready(self, timeout: float = 30.0) -> "FrankaBridge":
+        """Wait until joint states flow."""
+        ok = self.probe.until(lambda: self.probe.last("/joint_states") is not None, timeout)
+        assert ok, f"franka bridge not ready:\n{self.output()}"
+        return self
