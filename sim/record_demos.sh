@@ -2,7 +2,7 @@
 # Records scripted-expert demonstrations in the MuJoCo sim with `mbarl record` and imports them
 # with `mbarl demo import`: the demo datasets (D_f, D_b) the nodes train from.
 #
-#   sim/record_demos.sh [--task push] [--episodes 10] [--run-dir run] [--bags DIR]
+#   sim/record_demos.sh [--task push|reach|door|franka_reach|…] [--episodes 10] [--run-dir run] [--bags DIR]
 #                       [--roles forward,backward] [--domain 57] [--mbarl PATH]
 #                       [--state-topic /sim/task_state] [--reward-topic /sim/task_reward]
 #                       [--backward-reward-topic /sim/reverse_reward]
@@ -70,9 +70,22 @@ TOPICS=(
   /camera/image_raw:sensor_msgs/msg/Image
   /camera/camera_info:sensor_msgs/msg/CameraInfo
   /joint_states:sensor_msgs/msg/JointState
-  /arm_controller/commands:std_msgs/msg/Float64MultiArray
   /sim/reset_count:std_msgs/msg/UInt64
 )
+# The robot: the 4-joint arm (joint position commands), or the simulated Panda for franka_*
+# tasks (end-effector pose targets and the gripper's width).
+if [[ "$TASK" == franka_* ]]; then
+  BRIDGE=(-m mbarl_sim.franka_bridge --ros-args -p task:="$TASK")
+  EXPERT=(-m mbarl_sim.franka_expert)
+  PROFILE="$ROOT/config/robots/sim_franka.yaml"
+  TOPICS+=(/cartesian_controller/target_pose:geometry_msgs/msg/PoseStamped
+           /gripper_controller/commands:std_msgs/msg/Float64MultiArray)
+else
+  BRIDGE=(-m mbarl_sim.bridge --ros-args -p task:="$TASK")
+  EXPERT=(-m mbarl_sim.expert --task "$TASK")
+  PROFILE="$ROOT/config/robots/sim_arm.yaml"
+  TOPICS+=(/arm_controller/commands:std_msgs/msg/Float64MultiArray)
+fi
 if [ -n "$STATE_TOPIC" ]; then TOPICS+=("$STATE_TOPIC:std_msgs/msg/Float64MultiArray"); fi
 
 IFS=, read -r -a roles <<<"$ROLES"
@@ -90,7 +103,7 @@ for role in "${roles[@]}"; do
   bag="$BAGS/${TASK}_${role}"
   rm -rf "$bag"
   mbarl_log "$role: bridge ($TASK, lock-step), recorder → $bag, expert ($direction, $EPISODES episodes)"
-  "$PY" -m mbarl_sim.bridge --ros-args -p task:="$TASK" -p lockstep:=true \
+  "$PY" "${BRIDGE[@]}" -p lockstep:=true \
       -p image_width:=64 -p image_height:=64 "${BRIDGE_PARAMS[@]}" >"$BAGS/${TASK}_${role}.bridge.log" 2>&1 &
   bridge=$!; pids+=("$bridge")
   "$MBARL" record "${role_topics[@]}" -o "$bag" --progress-lines 2>"$BAGS/${TASK}_${role}.record.log" &
@@ -98,7 +111,7 @@ for role in "${roles[@]}"; do
   # Let the recorder's subscriptions match the bridge before the first reset.
   sleep 3
   status=0
-  "$PY" -m mbarl_sim.expert --task "$TASK" --direction "$direction" --episodes "$EPISODES" --lockstep \
+  "$PY" "${EXPERT[@]}" --direction "$direction" --episodes "$EPISODES" --lockstep \
       --tail-steps "$TAIL_STEPS" || status=$?
   sleep 0.5
   kill -INT "$recorder"; wait "$recorder" || { echo "mbarl record failed, see $BAGS/${TASK}_${role}.record.log" >&2; exit 1; }
@@ -109,7 +122,7 @@ for role in "${roles[@]}"; do
     exit "$status"
   fi
   "$MBARL" demo import "$bag" --role "$role" --run-dir "$RUN_DIR" --name "$TASK" --force \
-      --profile "$ROOT/config/robots/sim_arm.yaml" --no-progress --state-topic "$STATE_TOPIC" \
+      --profile "$PROFILE" --no-progress --state-topic "$STATE_TOPIC" \
       --reward-topic "$reward_topic"
   "$MBARL" demo inspect "$RUN_DIR/demos/$role/$TASK" --frames 16 | tail -n 4
 done

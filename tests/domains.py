@@ -8,7 +8,7 @@ guide). $MBARL_TEST_DOMAIN_OFFSET, when set, is added (a caller's choice). scrip
 holds the host's block while it runs, so a second test run on the host waits for the first and
 two runs never hear each other.
 Slots in use: 52-58 and 92-97 (tests/e2e), 104-115 (tests/sim, in turn); the Rust tests take
-41-51, 63-66, 71-72, 81-87, 91 and 100-103.
+41-51, 63-66, 71-72, 74-78, 81-87, 91 and 100-103.
 """
 import os
 

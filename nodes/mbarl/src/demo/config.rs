@@ -14,7 +14,13 @@
 //!   episode: /mbarl/episode                # optional: any message starts a new episode
 //!   reset_count: /sim/reset_count          # optional: any message starts a new episode
 //!   camera_info: /camera/camera_info
+//!   gripper: /gripper_controller/commands  # with a gripper (gripper.*): its width commands
 //! ```
+//!
+//! A profile with `command_interface: cartesian_pose` takes its commands from
+//! `/cartesian_controller/target_pose` (`geometry_msgs/PoseStamped`): each action is the
+//! arbiter's end-effector step between consecutive targets, scaled by `cartesian.step_xyz`
+//! (and `step_rpy`), plus the gripper's open (+1) or closed (−1) value.
 
 use std::path::Path;
 
@@ -23,6 +29,9 @@ use serde::{Deserialize, Serialize};
 
 /// Where the phase arbiter sends `command_interface: joint_trajectory` commands.
 pub const JOINT_TRAJECTORY_TOPIC: &str = "/arm_controller/joint_trajectory";
+
+/// Where the phase arbiter sends `command_interface: cartesian_pose` commands.
+pub const TARGET_POSE_TOPIC: &str = "/cartesian_controller/target_pose";
 
 /// The sim arm's `max_step` (config/robots/sim_arm.yaml): the arbiter's full-scale action.
 pub const DEFAULT_MAX_STEP: f64 = 0.06;
@@ -40,6 +49,10 @@ pub struct RobotTopics {
     pub episode: String,
     pub reset_count: String,
     pub camera_info: String,
+    /// The gripper's width commands (`std_msgs/Float64MultiArray` `[width]`), imported as the
+    /// action's last value: `/gripper_controller/commands` for an end-effector profile with a
+    /// gripper, else none.
+    pub gripper: String,
 }
 
 impl Default for RobotTopics {
@@ -56,6 +69,8 @@ impl Default for RobotTopics {
             episode: "/mbarl/episode".into(),
             reset_count: "/sim/reset_count".into(),
             camera_info: "/camera/camera_info".into(),
+            // set from a profile with a gripper (gripper.*)
+            gripper: String::new(),
         }
     }
 }
@@ -66,6 +81,8 @@ pub struct RobotProfile {
     pub topics: RobotTopics,
     pub joint_names: Option<Vec<String>>,
     pub max_step: Option<Vec<f64>>,
+    /// End-effector commands (`command_interface: cartesian_pose`).
+    pub end_effector: Option<EndEffector>,
 }
 
 impl RobotProfile {
@@ -94,13 +111,14 @@ impl RobotProfile {
         // The commands come on the topic of the profile's command interface (the arbiter's),
         // unless `topics.commands` names another.
         let commands_given = get("topics").is_some_and(|t| t.get("commands").is_some());
-        if !commands_given
-            && get("command_interface")
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .as_deref()
-                == Some("joint_trajectory")
-        {
-            topics.commands = JOINT_TRAJECTORY_TOPIC.into();
+        let gripper_given = get("topics").is_some_and(|t| t.get("gripper").is_some());
+        let interface = get("command_interface").and_then(|v| v.as_str().map(str::to_owned));
+        if !commands_given {
+            match interface.as_deref() {
+                Some("joint_trajectory") => topics.commands = JOINT_TRAJECTORY_TOPIC.into(),
+                Some("cartesian_pose") => topics.commands = TARGET_POSE_TOPIC.into(),
+                _ => {}
+            }
         }
         let joint_names = get("joint_names")
             .map(serde_yaml_ng::from_value::<Vec<String>>)
@@ -110,10 +128,63 @@ impl RobotProfile {
             .map(serde_yaml_ng::from_value::<Vec<f64>>)
             .transpose()
             .with_context(|| format!("robot profile {}: `max_step`", path.display()))?;
+        let end_effector = match interface.as_deref() {
+            Some("cartesian_pose") => Some(EndEffector::from_profile(path)?),
+            Some("cartesian_twist") => anyhow::bail!(
+                "robot profile {}: demonstrations of a cartesian_twist profile cannot be imported yet (record pose targets: cartesian_pose)",
+                path.display()
+            ),
+            _ => None,
+        };
+        if !gripper_given && end_effector.as_ref().is_some_and(|e| e.gripper.is_some()) {
+            topics.gripper = phase_arbiter::command_out::GRIPPER_TOPIC.into();
+        }
         Ok(Self {
             topics,
             joint_names,
             max_step,
+            end_effector,
+        })
+    }
+}
+
+/// A profile that commands the end effector (`command_interface: cartesian_pose`): actions
+/// are the arbiter's end-effector steps between the recorded pose targets, and the gripper's
+/// open/close value when it has one.
+#[derive(Debug, Clone)]
+pub struct EndEffector {
+    /// The arbiter's action space for the profile (the same limits and step rule).
+    pub space: std::sync::Arc<dyn phase_arbiter::action_space::ActionSpace>,
+    /// The gripper's widths, when the profile drives one.
+    pub gripper: Option<phase_arbiter::gripper::GripperLimits>,
+}
+
+impl PartialEq for EndEffector {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.space, &other.space) && self.gripper == other.gripper
+    }
+}
+
+impl EndEffector {
+    /// The phase arbiter's reading of the profile (`params_file`).
+    pub fn from_profile(params_file: &Path) -> Result<Self> {
+        use phase_arbiter::config as arbiter;
+        let blocks = mbarl_ros::params::load_params_file(params_file)
+            .with_context(|| format!("robot profile {}", params_file.display()))?;
+        let values = mbarl_ros::params::resolve_params(
+            &arbiter::params(),
+            "/phase_arbiter",
+            "phase_arbiter",
+            &blocks,
+            &[],
+        )
+        .with_context(|| format!("robot profile {}", params_file.display()))?;
+        let limits = arbiter::limits_from(&values)?;
+        let rate: f64 = arbiter::param(&values, "control_rate_hz")?;
+        let space = arbiter::action_space_from(&values, &limits, 1.0 / rate.max(1e-3))?;
+        Ok(Self {
+            space: std::sync::Arc::from(space),
+            gripper: arbiter::gripper_from(&values)?.map(|(g, _)| g.limits),
         })
     }
 }
@@ -124,13 +195,15 @@ impl RobotTopics {
         Ok(RobotProfile::from_file(path)?.topics)
     }
 
-    /// What `mbarl record` records by default: camera, camera info, joint states, commands.
+    /// What `mbarl record` records by default: camera, camera info, joint states, commands (and
+    /// the gripper's, with one).
     pub fn record_list(&self) -> Vec<String> {
         [
             &self.camera,
             &self.camera_info,
             &self.joint_states,
             &self.commands,
+            &self.gripper,
         ]
         .into_iter()
         .filter(|t| !t.is_empty())

@@ -48,6 +48,7 @@ use anyhow::{Context, Result, bail};
 use mbarl_bag::{Bag, BagError, BagWriter, QosProfile, RawMessage, ReadOptions, WriterOptions};
 use mbarl_msgs::RosMessage;
 use mbarl_msgs::builtin_interfaces::Time;
+use mbarl_msgs::geometry_msgs::PoseStamped;
 use mbarl_msgs::msg::{Observation, Phase, Transition};
 use mbarl_msgs::sensor_msgs::{CompressedImage, Image, JointState};
 use mbarl_msgs::std_msgs::{Float64, Float64MultiArray};
@@ -105,6 +106,8 @@ pub struct ImportConfig {
     pub skip_corrupt: bool,
     pub progress: bool,
     pub time_source: TimeSource,
+    /// End-effector commands (pose targets) and the gripper: from the robot profile.
+    pub end_effector: Option<super::config::EndEffector>,
 }
 
 impl Default for ImportConfig {
@@ -120,6 +123,7 @@ impl Default for ImportConfig {
             skip_corrupt: false,
             progress: false,
             time_source: TimeSource::Header,
+            end_effector: None,
         }
     }
 }
@@ -161,6 +165,7 @@ pub struct ImportReport {
 fn is_command_topic(t: &mbarl_bag::TopicInfo) -> bool {
     let ty = mbarl_bag::normalize_type_name(&t.type_name);
     ty == JointTrajectory::type_name()
+        || ty == PoseStamped::type_name()
         || (ty == Float64MultiArray::type_name() && t.name.ends_with("/commands"))
 }
 
@@ -256,6 +261,11 @@ struct Importer<'a> {
     frame_pool: Vec<Vec<u8>>,
     commands: VecDeque<(u64, Vec<f64>)>,
     has_commands: bool,
+    /// Gripper width commands by receive time (with an end-effector profile's gripper).
+    gripper_commands: VecDeque<(u64, f64)>,
+    has_gripper: bool,
+    /// The gripper's last commanded width in this episode.
+    gripper_width: Option<f64>,
     /// One command per frame: pair commands and steps in order.
     paired_commands: bool,
     /// Receive time of the frame before `prev` in this episode.
@@ -442,7 +452,14 @@ impl<'a> Importer<'a> {
     }
 
     fn on_command(&mut self, m: &RawMessage) -> Result<()> {
-        let targets = if m.topic.type_name.ends_with("JointTrajectory") {
+        let targets = if m.topic.type_name.ends_with("PoseStamped") {
+            let p: PoseStamped = match m.decode() {
+                Ok(x) => x,
+                Err(e) => return self.skip_or_fail(e),
+            };
+            let (t, q) = (p.pose.position, p.pose.orientation);
+            vec![t.x, t.y, t.z, q.x, q.y, q.z, q.w]
+        } else if m.topic.type_name.ends_with("JointTrajectory") {
             let jt: JointTrajectory = match m.decode() {
                 Ok(x) => x,
                 Err(e) => return self.skip_or_fail(e),
@@ -477,6 +494,39 @@ impl<'a> Importer<'a> {
         self.report.commands += 1;
         self.commands.push_back((m.log_time, targets));
         Ok(())
+    }
+
+    fn on_gripper(&mut self, m: &RawMessage) -> Result<()> {
+        match m.decode::<Float64MultiArray>() {
+            Ok(x) if x.data.len() == 1 && x.data[0].is_finite() => {
+                self.gripper_commands.push_back((m.log_time, x.data[0]));
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(e) => self.skip_or_fail(e),
+        }
+    }
+
+    /// The gripper's action value for the step ending at `until` (receive time): open (+1) or
+    /// closed (−1) by the last width commanded, 0 before any.
+    fn gripper_action(&mut self, until: u64) -> f32 {
+        while self
+            .gripper_commands
+            .front()
+            .is_some_and(|(t, _)| *t < until)
+        {
+            self.gripper_width = self.gripper_commands.pop_front().map(|(_, w)| w);
+        }
+        let limits = self
+            .cfg
+            .end_effector
+            .as_ref()
+            .and_then(|e| e.gripper.as_ref());
+        match (limits, self.gripper_width) {
+            (Some(l), Some(w)) if w >= (l.open_width + l.closed_width) / 2.0 => 1.0,
+            (Some(_), Some(_)) => -1.0,
+            _ => 0.0,
+        }
     }
 
     fn on_state(&mut self, m: &RawMessage) -> Result<()> {
@@ -701,7 +751,13 @@ impl<'a> Importer<'a> {
                 .last()
                 .map(|(_, c)| c.clone())
         }
-        .filter(|c| c.len() == prev.position.len());
+        .filter(|c| {
+            let len = match &self.cfg.end_effector {
+                Some(_) => phase_arbiter::cartesian::POSE_LEN,
+                None => prev.position.len(),
+            };
+            c.len() == len
+        });
         self.before_prev_log = Some(prev.log_time);
         let target = match command {
             Some(c) => {
@@ -710,7 +766,11 @@ impl<'a> Importer<'a> {
             }
             None => {
                 self.report.actions_from_joint_states += 1;
-                next.position.clone()
+                match &self.cfg.end_effector {
+                    // where the hand went: the pose of the next joint positions
+                    Some(e) => e.space.hold(Some(&next.position), None).unwrap_or_default(),
+                    None => next.position.clone(),
+                }
             }
         };
         // Exhaustive: a field added to Transition must be set here.
@@ -729,25 +789,54 @@ impl<'a> Importer<'a> {
             phase_end,
         } = tr;
         *clamped = false;
-        // What the controller tracks at `prev`: the previous step's target (none at an
-        // episode's first step); at `next`, this step's.
         let tracked = self.last_target.take().filter(|l| l.len() == target.len());
-        self.fill_observation(observation, prev, tracked.as_deref());
-        self.fill_observation(next_observation, next, Some(&target));
-        let reference = tracked.unwrap_or_else(|| prev.position.clone());
         action.clear();
-        for (j, (t, q)) in target.iter().zip(&reference).enumerate() {
-            let scale = self
-                .max_step
-                .get(j)
-                .or(self.max_step.last())
-                .copied()
-                .unwrap_or(1.0);
-            let raw = (t - q) / scale;
-            if !(-1.0..=1.0).contains(&raw) {
-                *clamped = true;
+        if let Some(e) = self.cfg.end_effector.clone() {
+            // The arbiter's end-effector step from where it would start (the last target, or
+            // the measured pose) to this target; joint_command stays empty, as the camera
+            // encoder records no joint commands from an end-effector commander.
+            self.fill_observation(observation, prev, None);
+            self.fill_observation(next_observation, next, None);
+            let hold = e
+                .space
+                .hold(Some(&prev.position), tracked.as_deref())
+                .unwrap_or_default();
+            let a = e
+                .space
+                .action_towards(&prev.position, tracked.as_deref(), &hold, &target);
+            // a target farther than one step (or outside the limits): the action is clamped
+            let stepped = e
+                .space
+                .command(&prev.position, tracked.as_deref(), &hold, &a);
+            *clamped = stepped
+                .targets
+                .iter()
+                .zip(&target)
+                .any(|(x, y)| (x - y).abs() > 1e-6);
+            action.extend(a);
+            if e.gripper.is_some() {
+                let g = self.gripper_action(next.log_time);
+                action.push(g);
             }
-            action.push(raw.clamp(-1.0, 1.0) as f32);
+        } else {
+            // What the controller tracks at `prev`: the previous step's target (none at an
+            // episode's first step); at `next`, this step's.
+            self.fill_observation(observation, prev, tracked.as_deref());
+            self.fill_observation(next_observation, next, Some(&target));
+            let reference = tracked.unwrap_or_else(|| prev.position.clone());
+            for (j, (t, q)) in target.iter().zip(&reference).enumerate() {
+                let scale = self
+                    .max_step
+                    .get(j)
+                    .or(self.max_step.last())
+                    .copied()
+                    .unwrap_or(1.0);
+                let raw = (t - q) / scale;
+                if !(-1.0..=1.0).contains(&raw) {
+                    *clamped = true;
+                }
+                action.push(raw.clamp(-1.0, 1.0) as f32);
+            }
         }
         if *clamped {
             self.report.clamped_actions += 1;
@@ -834,6 +923,9 @@ pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<Import
         frame_pool: Vec::new(),
         commands: VecDeque::new(),
         has_commands: false,
+        gripper_commands: VecDeque::new(),
+        has_gripper: false,
+        gripper_width: None,
         paired_commands: false,
         before_prev_log: None,
         last_js_stamp: None,
@@ -884,7 +976,10 @@ pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<Import
             check_type(
                 bag,
                 &t.commands,
-                &[Float64MultiArray::type_name(), JointTrajectory::type_name()],
+                &match cfg.end_effector {
+                    Some(_) => vec![PoseStamped::type_name()],
+                    None => vec![Float64MultiArray::type_name(), JointTrajectory::type_name()],
+                },
             )?;
             let count = |name: &str| bag.topic(name).ok().and_then(|t| t.message_count);
             imp.paired_commands = match (count(&t.commands), count(&camera)) {
@@ -894,11 +989,11 @@ pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<Import
         } else {
             imp.paired_commands = false;
         }
-        for other in bag
-            .topics()
-            .iter()
-            .filter(|x| x.name != t.commands && is_command_topic(x))
-        {
+        for other in bag.topics().iter().filter(|x| {
+            x.name != t.commands
+                && !(cfg.end_effector.is_some() && x.name == t.gripper)
+                && is_command_topic(x)
+        }) {
             let named = format!("{} ({})", other.name, other.type_name);
             if !imp.report.unused_command_topics.contains(&named) {
                 tracing::warn!(
@@ -929,6 +1024,15 @@ pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<Import
         if imp.has_commands {
             wanted.push(t.commands.clone());
         }
+        imp.has_gripper = cfg
+            .end_effector
+            .as_ref()
+            .is_some_and(|e| e.gripper.is_some())
+            && bag.topic(&t.gripper).is_ok();
+        if imp.has_gripper {
+            check_type(bag, &t.gripper, &[Float64MultiArray::type_name()])?;
+            wanted.push(t.gripper.clone());
+        }
         if imp.has_state {
             wanted.push(t.state.clone());
         }
@@ -943,6 +1047,8 @@ pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<Import
         imp.state = Track::new();
         imp.rewards = Track::new();
         imp.commands.clear();
+        imp.gripper_commands.clear();
+        imp.gripper_width = None;
         imp.last_js_stamp = None;
         imp.last_frame_stamp = None;
         imp.report.paired_commands |= imp.paired_commands;
@@ -963,6 +1069,8 @@ pub fn import(bags: &[PathBuf], out: &Path, cfg: &ImportConfig) -> Result<Import
                 imp.on_joint_state(&m)?;
             } else if imp.has_commands && name == t.commands {
                 imp.on_command(&m)?;
+            } else if imp.has_gripper && name == t.gripper {
+                imp.on_gripper(&m)?;
             } else if imp.has_state && name == t.state {
                 imp.on_state(&m)?;
             } else if imp.has_reward && name == t.reward {

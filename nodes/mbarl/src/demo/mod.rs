@@ -174,6 +174,7 @@ fn run_import(o: ImportOpts) -> Result<()> {
         skip_corrupt: o.skip_corrupt,
         progress: !o.no_progress,
         time_source: o.time_source,
+        end_effector: profile.end_effector,
     };
     let report = match import::import(&o.bags, &out, &cfg) {
         Ok(r) => r,
