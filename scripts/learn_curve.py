@@ -50,7 +50,8 @@ TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
 PY = os.environ.get("MBARL_ROS_PYTHON", sys.executable)
 ROUND = re.compile(r"deployed success (\d+)/(\d+) .*after (\d+) env steps")
 # per task: phase budget (steps) and deployed-episode length
-TASKS = {"reach": (80, 100), "push": (200, 200), "push_rail": (200, 200), "push_pen": (200, 200), "door": (200, 200)}
+TASKS = {"reach": (80, 100), "push": (200, 200), "push_rail": (200, 200), "push_pen": (200, 200), "door": (200, 200),
+         "franka_reach": (80, 100)}
 # Fully observed state (EARL's state observations): the sim's low-dim task state (end effector,
 # objects, goal; `sim_time` in front pairs it by stamp) joins the joint positions and
 # velocities. On by default where joints alone cannot show the task (push, push_rail, push_pen, door).
@@ -63,7 +64,8 @@ REWARD_TOPIC = "/sim/task_reward"
 # The sim's reverse-task reward: with `--backward-reward sim` the backward policy's reward (and
 # its demonstrations'), instead of the demo-state classifier. A real arm has no such reward.
 REVERSE_REWARD_TOPIC = "/sim/reverse_reward"
-TASK_STATE_DEFAULT = {"reach": False, "push": True, "push_rail": True, "push_pen": True, "door": True}
+TASK_STATE_DEFAULT = {"reach": False, "push": True, "push_rail": True, "push_pen": True, "door": True,
+                      "franka_reach": False}
 # The arbiter's object rule (object_state_indices/object_lower/object_upper): the block's x, y,
 # z in the task state (sim/mbarl_sim/tasks.py, PushTask.state) must stay over the table
 # (sim/assets/arm_scene.xml: x -0.13..0.77, y -0.5..0.5, top at z = 0); a block pushed off it
@@ -138,8 +140,21 @@ def with_task_defaults(task, obs, cli_set, cli_param):
 
 def task_state_dim(task):
     sys.path.insert(0, str(ROOT / "sim"))
+    if is_franka(task):
+        from mbarl_sim.franka_env import STATE_NAMES
+        return len(STATE_NAMES)
     from mbarl_sim.tasks import TASKS as SIM_TASKS
     return len(SIM_TASKS[task].state_names)
+
+
+def is_franka(task):
+    """franka_* tasks run on the simulated Panda (sim/mbarl_sim/franka_bridge.py) in end-effector
+    space; the others on the 4-joint arm."""
+    return task.startswith("franka_")
+
+
+def bridge_module(task):
+    return "mbarl_sim.franka_bridge" if is_franka(task) else "mbarl_sim.bridge"
 
 
 def env(domain):
@@ -190,13 +205,17 @@ def node_param(text):
 
 LAUNCH_TEMPLATE = ROOT / "config/launch/sim_reach_state.yaml"
 ROBOT_PROFILE = ROOT / "config/robots/sim_arm.yaml"
+FRANKA_PROFILE = ROOT / "config/robots/sim_franka.yaml"
+# The presets count the 4-joint arm's joint values; the Panda has 7 arm joints.
+ARM_JOINTS = {"sim_arm": 4, "franka": 7}
 
 
 def params_files(task):
     """The parameters files of a run on `task`, for the suite and deployed_eval alike: the robot
     profile, then config/tasks/TASK.yaml (the task's workspace box) where it exists."""
     task_file = ROOT / "config/tasks" / f"{task}.yaml"
-    return [ROBOT_PROFILE] + ([task_file] if task_file.exists() else [])
+    profile = FRANKA_PROFILE if is_franka(task) else ROBOT_PROFILE
+    return [profile] + ([task_file] if task_file.exists() else [])
 
 
 AGENTS = ("mbarl", "medal", "naive", "bc")
@@ -209,6 +228,11 @@ def write_launch(run_dir, task, obs, agent, seed, domain, phase_steps, state_top
     preset["seed"] = seed
     if agent == "bc":
         preset.setdefault("alm", {})["rl_weight"] = 0.0
+    if is_franka(task):
+        # the same values per joint (positions, velocities…) for the Panda's 7 joints
+        for key in ("state_dim", "proprio_dim"):
+            if key in preset["obs"]:
+                preset["obs"][key] = preset["obs"][key] // ARM_JOINTS["sim_arm"] * ARM_JOINTS["franka"]
     if state_topic:
         # the preset's state_dim counts the arm's joint values (config/presets/state.yaml); the
         # task state comes in front of them
@@ -232,6 +256,10 @@ def write_launch(run_dir, task, obs, agent, seed, domain, phase_steps, state_top
         params = p.setdefault("params", {})
         if p["name"] == "sim_bridge":
             params["task"] = task
+            p["cmd"] = p["cmd"][:-1] + [bridge_module(task)]
+            if is_franka(task):
+                # frames as the demonstrations' (sim/record_demos.sh) and the arm's
+                params.update(image_width=64, image_height=64)
         if p["name"] == "camera_encoder" and state_topic:
             params["state_topic"] = state_topic
         if p["name"] == "phase_arbiter":
@@ -380,8 +408,9 @@ def one_run(args, task, agent, seed, demo_dir, i):
     suite = subprocess.Popen([str(TARGET / "mbarl"), "launch", str(launch), "--base", str(ROOT),
                               "--status-every", "30"], env=env(train_domain), stdout=log,
                              stderr=subprocess.STDOUT)
-    bridge = subprocess.Popen([PY, "-m", "mbarl_sim.bridge", "--ros-args", "-p", f"task:={task}",
-                               "-p", "lockstep:=true"], env=env(eval_domain),
+    bridge = subprocess.Popen([PY, "-m", bridge_module(task), "--ros-args", "-p", f"task:={task}",
+                               "-p", "lockstep:=true", "-p", "image_width:=64",
+                               "-p", "image_height:=64"], env=env(eval_domain),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     (run_dir / "logs").mkdir(exist_ok=True)
     eval_log = open(run_dir / "logs/deployed_eval.log", "a")

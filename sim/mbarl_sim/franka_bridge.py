@@ -69,7 +69,7 @@ class FrankaBridge(BridgeCommon, Node):
         self.env = FrankaEnv(c["task"], control_rate=c["control_rate"], image_width=c["image_width"],
                              image_height=c["image_height"], render=c["publish_image"], seed=c["seed"],
                              init_radius=c["init_radius"])
-        self.lower, self.upper = np.array(c["workspace_min"]), np.array(c["workspace_max"])
+        self.lower, self.upper = np.array(c["target_min"]), np.array(c["target_max"])
         self.lock = threading.RLock()
         self.reset_count = self.rejected = 0
         self.last_cmd_time = self.env.time

@@ -3,7 +3,8 @@ rendered headless, with the interface the Franka bridge needs. No ROS here.
 
 Task `franka_reach` (reset-free reach and return): forward, bring the hand's centre point
 within 3 cm of the goal; reverse, bring it back within 3 cm of where the ready pose holds it.
-Its state is the goal's position (fixed). Rewards: minus the distance (m).
+Its state (ground truth, /sim/task_state) is the hand's centre point, the goal and the start, as
+the 4-joint arm's reach. Rewards: minus the distance (m).
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ SUCCESS_RADIUS = 0.03
 # where the hand's centre point is in the ready pose (the reverse task's target), and the goal
 START = np.array([0.30675, -0.00011, 0.48722])
 GOAL_OFFSET = np.array([0.15, 0.15, -0.20])
+# as the 4-joint arm's reach (sim/mbarl_sim/tasks.py): the hand's centre point, the goal, the start
+STATE_NAMES = ("ee_x", "ee_y", "ee_z", "goal_x", "goal_y", "goal_z", "start_x", "start_y", "start_z")
 
 
 class FrankaEnv:
@@ -43,7 +46,7 @@ class FrankaEnv:
         if np.linalg.norm(self.start - START) > 1e-4:
             raise RuntimeError(f"the ready pose's hand is at {self.start}, not {START}: the model changed")
         self.goal = self.start + GOAL_OFFSET
-        self.state_names = ("goal_x", "goal_y", "goal_z")
+        self.state_names = STATE_NAMES
         self.rng = np.random.default_rng(seed)
         self.init_radius = float(init_radius)
         self.camera_view = HeadlessCamera(self.model, camera, image_width, image_height, render)
@@ -79,7 +82,7 @@ class FrankaEnv:
         return self.arm.ee_pose()[0]
 
     def task_state(self) -> np.ndarray:
-        return self.goal.copy()
+        return np.concatenate([self.ee_position(), self.goal, self.start])
 
     def distance(self, direction: str = "forward") -> float:
         return float(np.linalg.norm(self.ee_position() - (self.start if direction == "reverse" else self.goal)))

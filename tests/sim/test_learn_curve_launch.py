@@ -263,3 +263,22 @@ def test_practice_cells_give_solved_left_solved_and_undone_phases():
     assert cells == ["8/10 (80 %); after 10k 4/4 (100 %)", "3/10 (30 %); after 10k 2/4 (50 %)",
                      "1/9 (11 %)"], cells
     assert lc.practice_cells({"practice": None}) == ["-", "-", "-"]
+
+
+def test_a_franka_task_runs_on_the_simulated_panda(tmp_path):
+    """franka_* tasks: the Panda's bridge (training and evaluation), its profile for the suite
+    and deployed_eval, the presets' per-joint sizes for its 7 joints, 64x64 frames as the
+    demonstrations'."""
+    lc = load_learn_curve()
+    assert lc.params_files("franka_reach") == [ROOT / "config/robots/sim_franka.yaml"]
+    for obs, key, size in (("state", "state_dim", 7), ("pixels", "proprio_dim", 14)):
+        run = tmp_path / obs
+        run.mkdir()
+        launch = yaml.safe_load(lc.write_launch(run, "franka_reach", obs, "mbarl", 0, 30, 80, None, [])
+                                .read_text())
+        bridge = next(p for p in launch["processes"] if p["name"] == "sim_bridge")
+        assert bridge["cmd"][-1] == "mbarl_sim.franka_bridge"
+        assert bridge["params"]["image_width"] == 64 and bridge["params"]["task"] == "franka_reach"
+        assert launch["params_files"] == [str(ROOT / "config/robots/sim_franka.yaml")]
+        preset = yaml.safe_load((run / "preset.yaml").read_text())
+        assert preset["obs"][key] == size and preset["obs"]["action_dim"] == 4
