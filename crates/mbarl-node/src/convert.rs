@@ -114,6 +114,22 @@ pub fn observation(o: &Observation, cfg: &LearnConfig) -> Result<ReplayObs> {
     Ok(out)
 }
 
+/// Checks at start-up that the learn config's proprioceptive size fits a robot with `joints`
+/// joints (`obs.proprio_dim`: 0, N, 2N or 3N), so a mismatch stops the node naming both
+/// instead of refusing every observation.
+pub fn check_proprio_size(cfg: &LearnConfig, joints: usize) -> Result<()> {
+    let d = cfg.obs.proprio_dim;
+    if joints > 0 && ![0, joints, 2 * joints, 3 * joints].contains(&d) {
+        return Err(bad(format!(
+            "the learn config's obs.proprio_dim is {d}, the robot profile has {joints} joints: \
+             use {joints} (positions), {} (and velocities) or {} (and command leads)",
+            2 * joints,
+            3 * joints
+        )));
+    }
+    Ok(())
+}
+
 /// Each joint's `joint_command − joint_position` (all 0 without a command).
 fn command_lead(o: &Observation) -> Result<Vec<f32>> {
     let n = o.joint_position.len();

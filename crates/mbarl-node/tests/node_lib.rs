@@ -261,3 +261,19 @@ fn state_from_demos_without_demos_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn a_proprio_size_that_does_not_fit_the_robot_is_named_at_start_up() {
+    use mbarl_node::convert::check_proprio_size;
+    let mut cfg = mbarl_node::synth::small_state_config();
+    for (d, ok) in [(0, true), (7, true), (14, true), (21, true), (8, false)] {
+        cfg.obs.proprio_dim = d;
+        assert_eq!(check_proprio_size(&cfg, 7).is_ok(), ok, "proprio_dim {d}");
+    }
+    cfg.obs.proprio_dim = 8;
+    let e = check_proprio_size(&cfg, 7).unwrap_err().to_string();
+    assert!(
+        e.contains("obs.proprio_dim is 8") && e.contains("7 joints"),
+        "{e}"
+    );
+}

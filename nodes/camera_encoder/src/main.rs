@@ -164,8 +164,10 @@ async fn main() -> Result<()> {
         tolerance_ns,
         min_interval_ns: (period.as_nanos() as f64 * 0.9) as i64,
     });
+    let order: Vec<String> = node.param("joint_names")?;
+    mbarl_node::convert::check_proprio_size(&cfg, order.len())?;
     let ctx = Ctx {
-        order: node.param("joint_names")?,
+        order,
         max_age_s: node.param("max_age_s")?,
         max_ahead_s: node.param("max_ahead_s")?,
         warn: RateLimitedWarn::default(),

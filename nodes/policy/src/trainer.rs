@@ -148,14 +148,30 @@ impl PolicyTrainer {
         let mut rejected = 0;
         let mut demos_have_task_reward = true;
         if let Some(d) = run_dir {
-            for t in demos::load_role(d, role.name())? {
+            let loaded = demos::load_role(d, role.name())?;
+            let mut first_refusal = None;
+            for t in &loaded {
                 demos_have_task_reward &= t.has_task_reward;
-                if let Err(e) = convert::transition(&t, &cfg, convert::task_reward(&t), true)
+                if let Err(e) = convert::transition(t, &cfg, convert::task_reward(t), true)
                     .and_then(|r| Ok(demos_buf.append(&r)?))
                 {
                     rejected += 1;
+                    if first_refusal.is_none() {
+                        first_refusal = Some(e.to_string());
+                    }
                     tracing::warn!("demo transition refused: {e}");
                 }
+            }
+            // Demonstrations that do not fit the learn config (its sizes against the robot's):
+            // training on without any would look like learning and is not.
+            if !loaded.is_empty() && demos_buf.is_empty() {
+                return Err(mbarl_node::NodeError::Config(format!(
+                    "all {} {} demonstrations were refused: {}; the learn config's obs sizes do \
+                     not fit the robot (or the demos were recorded from another)",
+                    loaded.len(),
+                    role.name(),
+                    first_refusal.unwrap_or_default()
+                )));
             }
         }
         // Model-free (MEDAL): no imagined rollouts for the actor either, SAC's actor on real
@@ -925,5 +941,50 @@ mod tests {
             s.reward_mean < 50.0,
             "the classifier's reward, not the task's: {s:?}"
         );
+    }
+
+    /// Demonstrations that all fail the learn config (say, recorded from a 7-joint arm for a
+    /// 4-joint config) stop the policy at start-up naming why; some fitting ones are kept.
+    #[test]
+    fn demos_that_do_not_fit_the_learn_config_stop_start_up() {
+        let run = tempfile::tempdir().unwrap();
+        let cfg = synth::small_state_config();
+        let mut wrong = synth::transitions(5, Phase::FORWARD, 0, 0);
+        for t in &mut wrong {
+            for o in [&mut t.observation, &mut t.next_observation] {
+                o.joint_position = vec![0.1; 7];
+                o.joint_velocity = vec![0.0; 7];
+            }
+        }
+        synth::write_demo_dataset(run.path(), "forward", "seven", &wrong).unwrap();
+        let err = PolicyTrainer::new(
+            cfg.clone(),
+            Role::Forward,
+            false,
+            RewardChoice::Task,
+            Device::Cpu,
+            Some(run.path()),
+        )
+        .err()
+        .expect("refused")
+        .to_string();
+        assert!(
+            err.contains("all 5 forward demonstrations were refused"),
+            "{err}"
+        );
+        assert!(err.contains("obs.state_dim"), "{err}");
+        // one fitting dataset beside it: the trainer starts, counting the refused ones
+        let good = synth::transitions(5, Phase::FORWARD, 0, 0);
+        synth::write_demo_dataset(run.path(), "forward", "four", &good).unwrap();
+        let t = PolicyTrainer::new(
+            cfg,
+            Role::Forward,
+            false,
+            RewardChoice::Task,
+            Device::Cpu,
+            Some(run.path()),
+        )
+        .unwrap();
+        assert_eq!((t.demos.len(), t.rejected), (5, 5));
     }
 }
