@@ -2,6 +2,8 @@
 controller holds still, reaches end-effector position and orientation targets, never asks the
 motors for more than their limits, and the gripper follows its width command. The model's URDF
 is checked against MuJoCo in nodes/phase_arbiter/tests/urdf_fk.rs."""
+import re
+
 import numpy as np
 import pytest
 
@@ -106,3 +108,19 @@ def test_the_bridge_refuses_malformed_pose_targets():
     assert "non-finite" in check_pose(pose(xyz=(float("nan"), 0.0, 0.4)), "panda0_link0", lower, upper)
     assert "norm" in check_pose(pose(wxyz=(0.0, 0.0, 0.0, 0.0)), "panda0_link0", lower, upper)
     assert "outside" in check_pose(pose(xyz=(0.4, 0.0, 1.5)), "panda0_link0", lower, upper)
+
+
+def test_the_shipped_urdf_is_what_the_generator_makes_of_the_model():
+    """models/franka/panda.urdf is generated (models/mjcf_to_urdf.py): a changed model needs a
+    regenerated URDF, with every link's mass and inertia and the visual meshes it names."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    models = Path(__file__).resolve().parents[2] / "models"
+    out = subprocess.run([sys.executable, str(models / "mjcf_to_urdf.py"), "panda_scene.xml", "panda0_link0",
+                          "end_effector", "panda_hand_tcp", "panda"], cwd=models / "franka",
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out == (models / "franka/panda.urdf").read_text()
+    assert out.count("<inertial>") == 10 and out.count("<visual>") == 11   # 10 bodies weigh; 11 meshes show
+    for name in re.findall(r'filename="([^"]+)"', out):
+        assert (models / "franka" / name).is_file(), name
