@@ -96,13 +96,15 @@ mod tests {
             let sampled = (u - u_mean).std_dim(0, true, false).max().double_value(&[]);
             (learned, sampled)
         };
+        // (the initial σ varies with the weights; other tests share libtorch's generator, so
+        // the seed does not fix it: bound well below any initial σ seen)
         let (learned, free) = spread(&cfg);
-        assert!(learned > 0.12, "an untrained actor's σ: {learned}");
-        assert!(free > 0.12, "{free}");
-        cfg.actor.explore_std_max = Some(0.05);
+        assert!(learned > 0.04, "an untrained actor's σ: {learned}");
+        assert!(free > 0.04, "{free}");
+        cfg.actor.explore_std_max = Some(0.02);
         let (_, bounded) = spread(&cfg);
         assert!(
-            (0.04..0.06).contains(&bounded),
+            (0.016..0.024).contains(&bounded),
             "σ of sampled actions {bounded}"
         );
     }
