@@ -107,7 +107,8 @@ pub use crate::command::Refusal;
 /// The decision for one step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepOutput {
-    /// The joint position targets to send; `None`: send nothing (position unknown).
+    /// The command to send (joint targets, or an end-effector pose in end-effector mode);
+    /// `None`: send nothing (position unknown).
     pub targets: Option<Vec<f64>>,
     /// The gripper width (m) to send, with a gripper ([`Arbiter::with_gripper`]).
     pub gripper: Option<f64>,
