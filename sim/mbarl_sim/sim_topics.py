@@ -43,8 +43,9 @@ class SimTopics:
 class BridgeCommon:
     """Mixed into a bridge Node with `env`, `lock`, `cfg`, `lockstep`, `cached`,
     `last_publish_wall`, `rejected`, `reset_count`, `holding`, `last_cmd_time`, `_running`,
-    `failure`, `sim` (a SimTopics) and `_publish_state(render, sim_topics)`: the resets, the
-    real-time loop (a command timeout holds the arm) and the lock-step re-send."""
+    `failure`, `sim` (a SimTopics), `_publish_state(render, sim_topics)` and `_hold_here()` (on
+    a command timeout in real time: hold where the arm is now): the resets, the real-time loop
+    and the lock-step re-send."""
 
     def _republish_if_idle(self) -> None:
         """Lock-step: re-send the latest state (same stamps) so a late subscriber is not stuck."""
@@ -87,10 +88,6 @@ class BridgeCommon:
     # --- real-time mode --------------------------------------------------------------------------
     def _follow_commands(self) -> None:
         """Real time, before each physics tick: advance what the commander asked for (override)."""
-
-    def _hold_here(self) -> None:
-        """Real time, on a command timeout: hold where the arm is now (override)."""
-        raise NotImplementedError
 
     def _realtime_loop(self) -> None:
         try:
